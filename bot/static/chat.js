@@ -1,0 +1,81 @@
+// The web chat: sends what the resident types or presses to /api/chat and shows the replies.
+// No third-party code; the conversation itself lives on the server.
+(function () {
+  "use strict";
+  var log = document.getElementById("log");
+  var form = document.getElementById("composer");
+  var input = document.getElementById("text");
+  var lang = log.getAttribute("data-lang");
+  var busy = false;
+
+  function add(cls, text) {
+    var div = document.createElement("div");
+    div.className = "msg " + cls;
+    div.textContent = text;
+    log.appendChild(div);
+    log.scrollTop = log.scrollHeight;
+    return div;
+  }
+
+  function disableOldButtons() {
+    var old = log.querySelectorAll(".buttons button");
+    for (var i = 0; i < old.length; i++) { old[i].disabled = true; }
+  }
+
+  function render(reply) {
+    var div = add("bot", reply.text);
+    if (reply.receipt) {
+      var box = document.createElement("div");
+      box.className = "receipt";
+      box.textContent = reply.receipt + "\n" + reply.passphrase;
+      div.appendChild(box);
+    }
+    if (reply.buttons && reply.buttons.length) {
+      var row = document.createElement("div");
+      row.className = "buttons";
+      reply.buttons.forEach(function (b) {
+        var btn = document.createElement("button");
+        btn.type = "button";
+        btn.textContent = b.label;
+        btn.addEventListener("click", function () { send({ button: b.payload }, b.label); });
+        row.appendChild(btn);
+      });
+      log.appendChild(row);
+      log.scrollTop = log.scrollHeight;
+    }
+  }
+
+  function send(body, shown) {
+    if (busy) { return; }
+    busy = true;
+    if (shown) { add("me", shown); }
+    disableOldButtons();
+    body.lang = lang;
+    fetch("/api/chat", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      credentials: "same-origin",
+      body: JSON.stringify(body)
+    }).then(function (res) {
+      if (!res.ok) { throw new Error("HTTP " + res.status); }
+      return res.json();
+    }).then(function (data) {
+      data.replies.forEach(render);
+    }).catch(function () {
+      add("error", log.getAttribute("data-error"));
+      if (body.text) { input.value = body.text; }
+    }).then(function () { busy = false; input.focus(); });
+  }
+
+  form.addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var text = input.value;
+    if (!text.trim() || busy) { return; }
+    input.value = "";
+    send({ text: text }, text);
+  });
+  input.addEventListener("keydown", function (ev) {
+    if (ev.key === "Enter" && !ev.shiftKey) { ev.preventDefault(); form.requestSubmit(); }
+  });
+  send({ resume: true }, null);
+})();

@@ -1,0 +1,78 @@
+"""The web chat channel: a mobile-first page at / talking to the engine through /api/chat."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, Field
+
+from intake.conversation import Conversation
+from intake.crypto import token
+from intake.dialog.types import Inbound, Reply
+from intake.i18n import normalize_language, translator
+
+log = logging.getLogger(__name__)
+
+COOKIE = "pa_chat"
+_COOKIE_RE = re.compile(r"^[A-Za-z0-9_\-]{20,64}$")
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+router = APIRouter()
+conversation = Conversation(channel="web")
+
+
+class ChatIn(BaseModel):
+    """One thing the resident did in the page."""
+
+    text: str = Field(default="", max_length=20000)
+    button: str | None = Field(default=None, max_length=100)
+    resume: bool = False
+    lang: str | None = Field(default=None, max_length=10)
+
+
+def _reply_json(reply: Reply) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "text": reply.text,
+        "buttons": [{"label": b.label, "payload": b.payload} for b in reply.buttons],
+    }
+    if reply.receipt:
+        data["receipt"], data["passphrase"] = reply.receipt, reply.passphrase
+    return data
+
+
+def _chat_id(request: Request) -> tuple[str, bool]:
+    raw = request.cookies.get(COOKIE, "")
+    if _COOKIE_RE.match(raw):
+        return raw, False
+    return token(24), True
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+def page(request: Request) -> Response:
+    """The chat page; its strings come translated from the server, its script from /static."""
+    lang = normalize_language(request.query_params.get("lang") or request.headers.get("accept-language", "vi")[:2])
+    return templates.TemplateResponse(request, "chat.html", {"lang": lang, "_": translator(lang)._})
+
+
+@router.post("/api/chat")
+def post_chat(body: ChatIn, request: Request) -> JSONResponse:
+    """Steps the resident's conversation; a cookie names it, and it lives in the database."""
+    chat_id, new = _chat_id(request)
+    message = Inbound(text=body.text, button=body.button, resume=body.resume)
+    replies = conversation.handle(chat_id, message, lang=normalize_language(body.lang))
+    response = JSONResponse({"replies": [_reply_json(r) for r in replies]})
+    if new:
+        response.set_cookie(
+            COOKIE,
+            chat_id,
+            max_age=60 * 60 * 24 * 2,
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+        )
+    return response

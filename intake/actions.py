@@ -1,0 +1,209 @@
+"""Every change of state goes through here: each action writes its audit row in the same transaction.
+
+Routes and bot handlers parse input, call one action, and render; they never add rows themselves.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlmodel import Session, select
+
+from intake import audit
+from intake.committees import committee_by_code
+from intake.crypto import encrypt, hash_password, keyed_hash
+from intake.dialog.types import Draft, LookupResult
+from intake.errors import InvalidInputError, NotFoundError
+from intake.models import (
+    Anonymity,
+    Attachment,
+    Case,
+    CaseMessage,
+    ChatLink,
+    Committee,
+    ReporterIdentity,
+    StaffRole,
+    StaffUser,
+    utcnow,
+)
+from intake.receipts import (
+    check_passphrase,
+    hash_passphrase,
+    new_passphrase,
+    new_receipt,
+    receipt_hash,
+)
+from intake.search import fold_for_search
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Filed:
+    """A report filed: the case, and what the resident must keep (shown once, never stored)."""
+
+    case: Case
+    committee: Committee
+    receipt: str
+    passphrase: str
+
+
+def chat_handle_hash(channel: str, handle: str) -> str:
+    """The keyed hash that finds a chat's links and dialog without storing the chat id."""
+    return keyed_hash("chat", f"{channel}:{handle}")
+
+
+def submit_report(
+    session: Session,
+    *,
+    draft: Draft,
+    channel: str,
+    chat_handle: str | None = None,
+    dialog_id: int | None = None,
+    language: str = "vi",
+) -> Filed:
+    """Files a complete draft as a case routed to the right committee."""
+    from intake.routing import route
+
+    if not draft.description.strip() or draft.mode is None or draft.province_code is None:
+        raise InvalidInputError("draft incomplete")
+    if draft.mode != Anonymity.ANONYMOUS.value and not (draft.reporter_name and draft.reporter_phone):
+        raise InvalidInputError("identity required for this mode")
+    decision = route(
+        province_code=draft.province_code,
+        commune_code=draft.commune_code,
+        role=" ".join(x for x in (draft.accused_position, draft.accused_agency) if x),
+        setting=draft.setting or "workplace",  # type: ignore[arg-type]
+    )
+    committee = committee_by_code(session, decision.committee_code)
+    if committee is None:
+        raise NotFoundError(f"committee {decision.committee_code} not loaded")
+    receipt, passphrase = new_receipt(), new_passphrase()
+    now = utcnow()
+    case = Case(
+        receipt_hash=receipt_hash(receipt),
+        passphrase_hash=hash_passphrase(passphrase),
+        channel=channel,
+        anonymity=draft.mode,
+        language=language,
+        committee_id=committee.id,  # type: ignore[arg-type]
+        category=draft.category,
+        suggestion=draft.suggestion or {},
+        description=draft.description,
+        accused_name=draft.accused_name or "",
+        accused_position=draft.accused_position or "",
+        accused_agency=draft.accused_agency or "",
+        place_text=draft.place_text or "",
+        province_code=draft.province_code,
+        commune_code=draft.commune_code,
+        setting=draft.setting or "workplace",
+        occurred=draft.occurred or "",
+        routing_reasons=[r.to_json() for r in decision.reasons],
+        needs_review=decision.needs_review,
+        escalated=decision.escalated,
+        received_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    case.search_text = fold_for_search(case)
+    session.add(case)
+    session.flush()
+    if draft.mode != Anonymity.ANONYMOUS.value:
+        session.add(
+            ReporterIdentity(
+                case_id=case.id,  # type: ignore[arg-type]
+                name_enc=encrypt(draft.reporter_name or ""),
+                phone_enc=encrypt(draft.reporter_phone or ""),
+            )
+        )
+    if draft.notify and chat_handle:
+        session.add(
+            ChatLink(
+                case_id=case.id,  # type: ignore[arg-type]
+                channel=channel,
+                handle_hash=chat_handle_hash(channel, chat_handle),
+                handle_enc=encrypt(chat_handle),
+            )
+        )
+    if draft.attachments:
+        for att in session.exec(select(Attachment).where(Attachment.id.in_(draft.attachments))):  # type: ignore[union-attr]
+            if att.case_id is None and (dialog_id is None or att.dialog_id == dialog_id):
+                att.case_id = case.id
+                att.dialog_id = None
+    audit.record(
+        session,
+        "case.submitted",
+        actor_kind="resident",
+        case_id=case.id,
+        details={
+            "channel": channel,
+            "committee": committee.code,
+            "anonymity": draft.mode,
+            "category": draft.category,
+            "attachments": len(draft.attachments),
+        },
+    )
+    log.info("case %s filed via %s, routed to %s", case.id, channel, committee.code)
+    return Filed(case=case, committee=committee, receipt=receipt, passphrase=passphrase)
+
+
+def look_up_case(session: Session, *, receipt: str, passphrase: str, language: str = "vi") -> LookupResult:
+    """Finds a case by receipt and passphrase; says nothing of which was wrong when it fails."""
+    try:
+        rhash = receipt_hash(receipt)
+    except ValueError:
+        return LookupResult(found=False)
+    case = session.exec(select(Case).where(Case.receipt_hash == rhash)).first()
+    if case is None or not check_passphrase(case.passphrase_hash, passphrase):
+        return LookupResult(found=False)
+    committee = session.get(Committee, case.committee_id)
+    pending = session.exec(
+        select(CaseMessage)
+        .where(CaseMessage.case_id == case.id, CaseMessage.direction == "staff", CaseMessage.seen_by_resident_at.is_(None))  # type: ignore[union-attr]
+        .order_by(CaseMessage.id)  # type: ignore[arg-type]
+    ).all()
+    now = utcnow()
+    for m in pending:
+        m.seen_by_resident_at = now
+    audit.record(session, "case.looked_up", actor_kind="resident", case_id=case.id)
+    return LookupResult(
+        found=True,
+        receipt=receipt,
+        status=case.status,
+        committee_name=committee.name(language) if committee else "",
+        received_on=case.received_at.strftime("%d/%m/%Y"),
+        messages=tuple(m.body for m in pending),
+    )
+
+
+def create_staff(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    role: StaffRole,
+    committee: Committee,
+    display_name: str = "",
+    actor_id: int | None = None,
+) -> StaffUser:
+    """Creates a staff account in a committee."""
+    if session.exec(select(StaffUser).where(StaffUser.username == username)).first():
+        raise InvalidInputError("username taken")
+    user = StaffUser(
+        username=username,
+        display_name=display_name or username,
+        password_hash=hash_password(password),
+        role=role.value,
+        committee_id=committee.id,  # type: ignore[arg-type]
+    )
+    session.add(user)
+    session.flush()
+    audit.record(
+        session,
+        "staff.created",
+        actor_kind="staff" if actor_id else "system",
+        actor_id=actor_id,
+        details={"user": user.id, "role": role.value, "committee": committee.code},
+    )
+    return user

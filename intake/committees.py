@@ -1,0 +1,96 @@
+"""The committee tree (central → 34 provinces → 3,321 communes), loaded from vietnam-provinces."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+from vietnam_provinces import Province, Ward
+
+from intake.models import Committee, CommitteeLevel
+
+log = logging.getLogger(__name__)
+
+CENTRAL_CODE = "TW"
+_PREFIX_VI = "Ủy ban MTTQ Việt Nam "
+_PREFIX_EN = "Vietnam Fatherland Front Committee of "
+
+
+def province_code(value: object) -> str:
+    """An official province code as the two-digit string used everywhere here."""
+    return f"{int(getattr(value, 'value', value)):02d}"
+
+
+def commune_code(value: object) -> str:
+    """An official commune (ward) code as the five-digit string used everywhere here."""
+    return f"{int(getattr(value, 'value', value)):05d}"
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    created: int
+    updated: int
+    total: int
+
+
+def _desired() -> list[tuple[str, str, str | None, str, str, str]]:
+    """(code, level, parent code, name vi, name en, unit name) for every committee."""
+    rows: list[tuple[str, str, str | None, str, str, str]] = [
+        (
+            CENTRAL_CODE,
+            CommitteeLevel.CENTRAL.value,
+            None,
+            "Ủy ban Trung ương MTTQ Việt Nam",
+            "Central Committee of the Vietnam Fatherland Front",
+            "Việt Nam",
+        )
+    ]
+    for p in sorted(Province.iter_all(), key=lambda p: int(p.code)):
+        code = province_code(p.code)
+        rows.append((code, CommitteeLevel.PROVINCE.value, CENTRAL_CODE, _PREFIX_VI + p.name, _PREFIX_EN + p.name, p.name))
+    for w in sorted(Ward.iter_all(), key=lambda w: int(w.code)):
+        rows.append(
+            (
+                commune_code(w.code),
+                CommitteeLevel.COMMUNE.value,
+                province_code(w.province_code),
+                _PREFIX_VI + w.name,
+                _PREFIX_EN + w.name,
+                w.name,
+            )
+        )
+    return rows
+
+
+def load_committee_tree(session: Session) -> LoadResult:
+    """Creates or refreshes every committee; names are updated, edits to other fields kept."""
+    existing = {c.code: c for c in session.exec(select(Committee)).all()}
+    created = updated = 0
+    pending_parents: list[tuple[Committee, str]] = []
+    for code, level, parent, name_vi, name_en, unit in _desired():
+        row = existing.get(code)
+        if row is None:
+            row = Committee(code=code, level=level, name_vi=name_vi, name_en=name_en, unit_name=unit)
+            session.add(row)
+            existing[code] = row
+            created += 1
+        elif (row.name_vi, row.unit_name, row.level) != (name_vi, unit, level):
+            row.name_vi, row.name_en, row.unit_name, row.level = name_vi, name_en, unit, level
+            updated += 1
+        if parent is not None:
+            pending_parents.append((row, parent))
+    session.flush()
+    for row, parent in pending_parents:
+        parent_id = existing[parent].id
+        if row.parent_id != parent_id:
+            row.parent_id = parent_id
+    session.flush()
+    total = session.exec(select(sa.func.count()).select_from(Committee)).one()
+    log.info("committee tree: %s created, %s updated, %s in all", created, updated, total)
+    return LoadResult(created=created, updated=updated, total=int(total))
+
+
+def committee_by_code(session: Session, code: str) -> Committee | None:
+    return session.exec(select(Committee).where(Committee.code == code)).first()

@@ -1,0 +1,157 @@
+"""Runs the engine for one chat: loads its state from the database, steps, carries out effects, saves.
+
+Every message is one transaction, so any process can take a chat's next message and a crash
+between two messages loses nothing. Filing a report and clearing the draft commit together.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import delete, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from intake import actions
+from intake.config import get_settings
+from intake.crypto import decrypt, encrypt
+from intake.db import session_scope
+from intake.dialog.engine import fresh_state, step
+from intake.dialog.tools import DEFAULT_TOOLS, Tools
+from intake.dialog.types import DialogState, Draft, Failed, Inbound, LookUp, Reply, StepName, Submitted, SubmitReport
+from intake.errors import PhananhError
+from intake.i18n import N_, translator
+from intake.models import Attachment, DialogSession, utcnow
+
+log = logging.getLogger(__name__)
+
+_MAX_RETRIES = 5
+
+
+class ConcurrentUpdate(Exception):
+    """Another process saved this chat's dialog first; the message is stepped again."""
+
+
+@dataclass
+class Conversation:
+    """The engine bound to the database for one channel."""
+
+    channel: str
+    tools: Tools = DEFAULT_TOOLS
+    can_push: bool = False
+
+    def handle(self, chat_id: str, message: Inbound, *, lang: str | None = None) -> list[Reply]:
+        """Processes one inbound message for a chat and returns the replies to send."""
+        for _attempt in range(_MAX_RETRIES):
+            try:
+                with session_scope() as session:
+                    return self._handle(session, chat_id, message, lang)
+            except (ConcurrentUpdate, IntegrityError):
+                continue
+        raise PhananhError("dialog busy")
+
+    def dialog_id(self, session: Session, chat_id: str) -> int:
+        """The id of a chat's dialog row, created if needed (attachments are tied to it)."""
+        return self._load(session, chat_id, None)[0].id  # type: ignore[return-value]
+
+    def _load(self, session: Session, chat_id: str, lang: str | None) -> tuple[DialogSession, bool]:
+        chat_hash = actions.chat_handle_hash(self.channel, chat_id)
+        query = select(DialogSession).where(DialogSession.channel == self.channel, DialogSession.chat_hash == chat_hash)
+        row = session.exec(query).first()
+        if row is not None:
+            return row, False
+        state = fresh_state(lang or get_settings().default_language, can_push=self.can_push)
+        row = DialogSession(
+            channel=self.channel,
+            chat_hash=chat_hash,
+            state=state.model_dump(mode="json"),
+            draft_enc=encrypt(Draft().model_dump_json()),
+        )
+        session.add(row)
+        session.flush()
+        return row, True
+
+    def _handle(self, session: Session, chat_id: str, message: Inbound, lang: str | None) -> list[Reply]:
+        row, _created = self._load(session, chat_id, lang)
+        state = DialogState.model_validate(row.state)
+        draft = Draft.model_validate_json(decrypt(row.draft_enc))
+        prefix: list[Reply] = []
+        ttl = timedelta(hours=get_settings().draft_ttl_hours)
+        if row.updated_at < utcnow() - ttl and (not draft.is_empty() or state.step != StepName.IDLE):
+            prefix.append(
+                Reply(
+                    translator(state.lang)._(
+                        N_("Your unfinished report was deleted after {hours} hours without activity, to protect your privacy."),
+                        hours=get_settings().draft_ttl_hours,
+                    )
+                )
+            )
+            state = fresh_state(state.lang, can_push=self.can_push)
+            state.greeted = True
+            draft = Draft()
+        state.can_push = self.can_push
+        result = step(state, draft, message, self.tools)
+        replies = prefix + result.replies
+        if result.effect is not None:
+            event = self._carry_out(session, result.effect, result.draft, result.state, chat_id, row.id)
+            result = step(result.state, result.draft, Inbound(event=event), self.tools)
+            replies += result.replies
+        self._save(session, row, result.state, result.draft)
+        return replies
+
+    def _carry_out(
+        self,
+        session: Session,
+        effect: SubmitReport | LookUp,
+        draft: Draft,
+        state: DialogState,
+        chat_id: str,
+        dialog_id: int | None,
+    ) -> Submitted | Failed | object:
+        try:
+            with session.begin_nested():
+                if isinstance(effect, SubmitReport):
+                    filed = actions.submit_report(
+                        session,
+                        draft=draft,
+                        channel=self.channel,
+                        chat_handle=chat_id if self.can_push else None,
+                        dialog_id=dialog_id,
+                        language=state.lang,
+                    )
+                    return Submitted(
+                        receipt=filed.receipt,
+                        passphrase=filed.passphrase,
+                        committee_name=filed.committee.name(state.lang),
+                    )
+                return actions.look_up_case(session, receipt=effect.receipt, passphrase=effect.passphrase, language=state.lang)
+        except PhananhError as err:
+            log.warning("effect %s failed: %s", type(effect).__name__, err.code)
+            return Failed(reason=err.code)
+
+    def _save(self, session: Session, row: DialogSession, state: DialogState, draft: Draft) -> None:
+        new_state = state.model_dump(mode="json")
+        new_draft = encrypt(draft.model_dump_json())
+        result = session.execute(
+            update(DialogSession)
+            .where(DialogSession.id == row.id, DialogSession.version == row.version)  # type: ignore[arg-type]
+            .values(state=new_state, draft_enc=new_draft, updated_at=utcnow(), version=row.version + 1)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            session.rollback()
+            raise ConcurrentUpdate()
+
+
+def expire_dialogs(session: Session) -> int:
+    """Deletes dialogs idle longer than the draft lifetime; returns how many."""
+    cutoff = utcnow() - timedelta(hours=get_settings().draft_ttl_hours)
+    rows = session.exec(select(DialogSession).where(DialogSession.updated_at < cutoff)).all()
+    for row in rows:
+        # Files sent for a report that was never filed go with the draft.
+        session.execute(delete(Attachment).where(Attachment.dialog_id == row.id, Attachment.case_id.is_(None)))  # type: ignore[arg-type,union-attr]
+        session.delete(row)
+    if rows:
+        log.info("expired %s idle dialogs", len(rows))
+    return len(rows)

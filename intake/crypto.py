@@ -1,0 +1,113 @@
+"""Secrets at rest: Fernet encryption with rotation, keyed hashes for look-up, Argon2 for passphrases."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+from intake.config import Settings, get_settings
+from intake.errors import ConfigurationError
+
+log = logging.getLogger(__name__)
+
+# Passphrases and staff passwords: Argon2id with the library's current recommended parameters.
+_hasher = PasswordHasher()
+
+
+def _dev_key_file(settings: Settings) -> Path:
+    return settings.var_dir / "keys" / "encryption.keys"
+
+
+def _load_keys(settings: Settings) -> list[bytes]:
+    raw = settings.encryption_keys.get_secret_value()
+    if not raw and settings.encryption_key_file:
+        raw = settings.encryption_key_file.read_text(encoding="ascii")
+    if not raw:
+        if settings.env == "production":
+            raise ConfigurationError("no encryption key configured")
+        path = _dev_key_file(settings)
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="ascii") as fh:
+                fh.write(Fernet.generate_key().decode("ascii") + "\n")
+            log.warning("development encryption key created at %s", path)
+        raw = path.read_text(encoding="ascii")
+    keys = [k.strip().encode("ascii") for k in raw.replace("\n", ",").split(",") if k.strip()]
+    if not keys:
+        raise ConfigurationError("encryption key list is empty")
+    return keys
+
+
+@functools.cache
+def _fernet() -> MultiFernet:
+    return MultiFernet([Fernet(k) for k in _load_keys(get_settings())])
+
+
+def encrypt(plaintext: str) -> bytes:
+    """Encrypts text with the newest key."""
+    return _fernet().encrypt(plaintext.encode("utf-8"))
+
+
+def decrypt(token: bytes) -> str:
+    """Decrypts text sealed with any configured key."""
+    try:
+        return _fernet().decrypt(token).decode("utf-8")
+    except InvalidToken as err:
+        raise ConfigurationError("data cannot be decrypted with the configured keys") from err
+
+
+def encrypt_bytes(data: bytes) -> bytes:
+    return _fernet().encrypt(data)
+
+
+def decrypt_bytes(token: bytes) -> bytes:
+    try:
+        return _fernet().decrypt(token)
+    except InvalidToken as err:
+        raise ConfigurationError("data cannot be decrypted with the configured keys") from err
+
+
+def rotate(token: bytes) -> bytes:
+    """Re-encrypts a token under the newest key."""
+    return _fernet().rotate(token)
+
+
+def _hash_key(purpose: str) -> bytes:
+    secret = get_settings().secret_key.get_secret_value().encode("utf-8")
+    return hmac.new(secret, purpose.encode("ascii"), hashlib.sha256).digest()
+
+
+def keyed_hash(purpose: str, value: str) -> str:
+    """A keyed hash (HMAC-SHA256) for looking a secret up without storing it."""
+    return hmac.new(_hash_key(purpose), value.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(stored_hash: str, password: str) -> bool:
+    """Checks a password or passphrase against its Argon2 hash, in constant time."""
+    try:
+        return _hasher.verify(stored_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def token(nbytes: int = 32) -> str:
+    return secrets.token_urlsafe(nbytes)
+
+
+def reset_caches() -> None:
+    """Forgets loaded keys (tests and key rotation)."""
+    _fernet.cache_clear()

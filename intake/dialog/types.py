@@ -1,0 +1,187 @@
+"""What flows in and out of the conversation engine, whatever the channel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class StepName(str, Enum):
+    """The questions of the conversation, in the order a report is usually filed."""
+
+    IDLE = "idle"
+    MODE = "mode"
+    DESCRIBE = "describe"
+    CATEGORY = "category"
+    NOT_REPORT = "not_report"
+    ACCUSED_NAME = "accused_name"
+    ACCUSED_POSITION = "accused_position"
+    ACCUSED_AGENCY = "accused_agency"
+    PLACE = "place"
+    PLACE_CHOICE = "place_choice"
+    SETTING = "setting"
+    WHEN = "when"
+    EVIDENCE = "evidence"
+    REPORTER_NAME = "reporter_name"
+    REPORTER_PHONE = "reporter_phone"
+    NOTIFY = "notify"
+    REVIEW = "review"
+    EDIT_MENU = "edit_menu"
+    CONFIRM_CANCEL = "confirm_cancel"
+    LOOKUP_CODE = "lookup_code"
+    LOOKUP_PASS = "lookup_pass"
+
+
+@dataclass(frozen=True)
+class Button:
+    """A choice offered to the resident: a translated label and a stable payload."""
+
+    label: str
+    payload: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One bot message. `receipt` and `passphrase` are set only on the submission receipt."""
+
+    text: str
+    buttons: tuple[Button, ...] = ()
+    receipt: str | None = None
+    passphrase: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"text": self.text, "buttons": [b.label for b in self.buttons]}
+        if self.receipt:
+            data["receipt"] = self.receipt
+            data["passphrase"] = self.passphrase
+        return data
+
+
+@dataclass(frozen=True)
+class AttachmentInfo:
+    """An attachment already stored (encrypted, metadata removed) by the channel."""
+
+    id: int
+    kind: str
+    metadata_removed: bool = False
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """The runner filed the report: what the resident must keep."""
+
+    receipt: str
+    passphrase: str
+    committee_name: str
+
+
+@dataclass(frozen=True)
+class LookupResult:
+    """The answer to a status look-up; `found` False says nothing of which half was wrong."""
+
+    found: bool
+    receipt: str = ""
+    status: str = ""
+    committee_name: str = ""
+    received_on: str = ""
+    messages: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Failed:
+    """The runner could not carry out an effect; the draft is kept."""
+
+    reason: str
+
+
+Event = Submitted | LookupResult | Failed
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One thing the resident did: typed text, pressed a button, sent files; or an effect's outcome."""
+
+    text: str = ""
+    button: str | None = None
+    attachments: tuple[AttachmentInfo, ...] = ()
+    event: Event | None = None
+    unsupported: str | None = None  # e.g. "sticker", "location": the channel could not use it
+    resume: bool = False  # the resident came back (a page reload): ask the current question again
+
+
+@dataclass(frozen=True)
+class SubmitReport:
+    """Effect: file the draft as a case."""
+
+
+@dataclass(frozen=True)
+class LookUp:
+    """Effect: look a case up by receipt and passphrase."""
+
+    receipt: str
+    passphrase: str
+
+
+Effect = SubmitReport | LookUp
+
+
+class Draft(BaseModel):
+    """The report being written. None means "not asked yet"; "" means "asked, left empty"."""
+
+    mode: str | None = None
+    description_parts: list[str] = Field(default_factory=list)
+    description_done: bool = False
+    suggestion: dict[str, Any] | None = None
+    category: int | None = None
+    not_report_ack: bool = False  # the resident chose to go on after the "not a report" answer
+    accused_name: str | None = None
+    accused_position: str | None = None
+    accused_agency: str | None = None
+    place_text: str | None = None
+    province_code: str | None = None
+    province_name: str | None = None
+    commune_code: str | None = None
+    commune_name: str | None = None
+    place_candidates: list[dict[str, Any]] = Field(default_factory=list)
+    setting: str | None = None
+    occurred: str | None = None
+    attachments: list[int] = Field(default_factory=list)
+    evidence_done: bool = False
+    reporter_name: str | None = None
+    reporter_phone: str | None = None
+    notify: bool | None = None
+
+    @property
+    def description(self) -> str:
+        return "\n".join(self.description_parts)
+
+    def is_empty(self) -> bool:
+        return self == Draft()
+
+
+class DialogState(BaseModel):
+    """Where the conversation stands, apart from the draft's content."""
+
+    step: StepName = StepName.IDLE
+    lang: str = "vi"
+    buttons: list[tuple[str, str]] = Field(default_factory=list)  # (payload, label) offered last
+    greeted: bool = False
+    can_push: bool = False
+    resume: StepName | None = None
+    lookup_receipt: str | None = None
+    lookup_failures: int = 0
+    lookup_locked_until: float | None = None
+
+
+@dataclass
+class Step:
+    """What `step()` returns: the replies, and the state and draft to save."""
+
+    replies: list[Reply]
+    state: DialogState
+    draft: Draft
+    effect: Effect | None = None
+    extra: dict[str, Any] = field(default_factory=dict)

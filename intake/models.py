@@ -1,0 +1,332 @@
+"""The data model: committees, cases, reporters kept apart and encrypted, threads, staff, audit, outbox.
+
+Identity never sits beside a case in clear: reporter names and phone numbers live in
+`reporter_identities`, chat handles in `chat_links`, both encrypted; receipts and passphrases are
+stored only as hashes. Timestamps are timezone-aware UTC throughout.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores aware datetimes as UTC and always hands back aware ones (SQLite keeps no zone)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use timezone-aware UTC")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _ts(*, nullable: bool = True) -> Any:
+    return Field(default=None, sa_column=sa.Column(UTCDateTime(), nullable=nullable))
+
+
+def _created() -> Any:
+    return Field(default_factory=utcnow, sa_column=sa.Column(UTCDateTime(), nullable=False))
+
+
+def _json(default: Any) -> Any:
+    return Field(default_factory=default, sa_column=sa.Column(sa.JSON(), nullable=False))
+
+
+class StrEnum(str, enum.Enum):
+    def __str__(self) -> str:
+        return self.value
+
+
+class CommitteeLevel(StrEnum):
+    CENTRAL = "central"
+    PROVINCE = "province"
+    COMMUNE = "commune"
+
+
+class CaseStatus(StrEnum):
+    """The Front's handling of a case, in the order work usually moves."""
+
+    NEW = "new"  # mới tiếp nhận
+    VERIFYING = "verifying"  # đang xác minh
+    FORWARDED = "forwarded"  # đã chuyển cơ quan có thẩm quyền
+    RESULT = "result"  # đã có kết quả
+    ANSWERED = "answered"  # đã trả lời người phản ánh
+    CLOSED = "closed"  # đóng
+    OUT_OF_SCOPE = "out_of_scope"  # không thuộc phạm vi
+    DUPLICATE = "duplicate"  # trùng lặp
+
+
+class Channel(StrEnum):
+    WEB = "web"
+    TELEGRAM = "telegram"
+    ZALO = "zalo"
+    TERMINAL = "terminal"
+    IN_PERSON = "in_person"
+    HOTLINE = "hotline"
+    LETTER = "letter"
+    EMAIL = "email"
+    SUGGESTION_BOX = "suggestion_box"
+
+
+class Anonymity(StrEnum):
+    ANONYMOUS = "anonymous"  # ẩn danh: no identity kept at all
+    CONFIDENTIAL = "confidential"  # bảo mật danh tính: encrypted, seen by the chair only
+    OPEN = "open"  # công khai
+
+
+class Setting(StrEnum):
+    WORKPLACE = "workplace"
+    RESIDENCE = "residence"
+
+
+class StaffRole(StrEnum):
+    VIEWER = "viewer"
+    OFFICER = "officer"
+    CHAIR = "chair"
+    ADMIN = "admin"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    DEAD = "dead"
+
+
+class Committee(SQLModel, table=True):
+    """A Front committee: the central one, a province's or a commune's; the tree is data."""
+
+    __tablename__ = "committees"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=16, unique=True, index=True)
+    level: str = Field(max_length=16, index=True)
+    parent_id: int | None = Field(default=None, foreign_key="committees.id", index=True)
+    name_vi: str = Field(max_length=255)
+    name_en: str = Field(max_length=255)
+    unit_name: str = Field(max_length=255)  # the province or commune it serves
+    active: bool = True
+
+    def name(self, lang: str) -> str:
+        return self.name_en if lang == "en" else self.name_vi
+
+
+class Case(SQLModel, table=True):
+    """A report and its handling. Holds no identity of the reporter."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        sa.Index("ix_cases_committee_status_received", "committee_id", "status", "received_at"),
+        sa.Index("ix_cases_committee_due", "committee_id", "due_on"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    receipt_hash: str = Field(max_length=64, unique=True, index=True)
+    passphrase_hash: str = Field(max_length=255)
+    status: str = Field(default=CaseStatus.NEW.value, max_length=24, index=True)
+    channel: str = Field(max_length=24, index=True)
+    anonymity: str = Field(max_length=16, index=True)
+    language: str = Field(default="vi", max_length=8)
+    committee_id: int = Field(foreign_key="committees.id", index=True)
+
+    category: int | None = Field(default=None, index=True)  # confirmed by the resident or staff
+    suggestion: dict[str, Any] = _json(dict)  # the classifier's scores and terms at intake
+
+    description: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
+    search_text: str = Field(default="", sa_column=sa.Column(sa.Text(), nullable=False, server_default=""))
+    accused_name: str = Field(default="", max_length=255)
+    accused_position: str = Field(default="", max_length=255)
+    accused_agency: str = Field(default="", max_length=255)
+    place_text: str = Field(default="", max_length=500)
+    province_code: str | None = Field(default=None, max_length=8, index=True)
+    commune_code: str | None = Field(default=None, max_length=8, index=True)
+    setting: str = Field(default=Setting.WORKPLACE.value, max_length=16)
+    occurred: str = Field(default="", max_length=255)
+
+    routing_reasons: list[dict[str, Any]] = _json(list)
+    needs_review: bool = False
+    escalated: bool = False
+
+    received_at: datetime = _created()
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+    forwarded_on: date | None = None
+    complex_case: bool = False
+    due_on: date | None = None
+    closed_at: datetime | None = _ts(nullable=True)
+    assignee_id: int | None = Field(default=None, foreign_key="staff_users.id", index=True)
+    merged_into_id: int | None = Field(default=None, foreign_key="cases.id", index=True)
+
+
+class ReporterIdentity(SQLModel, table=True):
+    """Who reported, for confidential and open cases only; every field encrypted."""
+
+    __tablename__ = "reporter_identities"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", unique=True, index=True)
+    name_enc: bytes = Field(sa_column=sa.Column(sa.LargeBinary(), nullable=False))
+    phone_enc: bytes = Field(sa_column=sa.Column(sa.LargeBinary(), nullable=False))
+    created_at: datetime = _created()
+    purged_at: datetime | None = _ts(nullable=True)
+
+
+class ChatLink(SQLModel, table=True):
+    """A chat handle the resident opted to receive updates on: encrypted, with a keyed hash to find it."""
+
+    __tablename__ = "chat_links"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    channel: str = Field(max_length=24)
+    handle_hash: str = Field(max_length=64, index=True)
+    handle_enc: bytes | None = Field(default=None, sa_column=sa.Column(sa.LargeBinary(), nullable=True))
+    created_at: datetime = _created()
+    deleted_at: datetime | None = _ts(nullable=True)
+
+
+class CaseMessage(SQLModel, table=True):
+    """One message of a case's thread: from the resident, to the resident, or an internal note."""
+
+    __tablename__ = "case_messages"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    direction: str = Field(max_length=16)  # resident | staff | note
+    body: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
+    author_id: int | None = Field(default=None, foreign_key="staff_users.id")
+    created_at: datetime = _created()
+    seen_by_resident_at: datetime | None = _ts(nullable=True)
+
+
+class Attachment(SQLModel, table=True):
+    """Evidence: the file lives encrypted in the attachment store, stripped of metadata."""
+
+    __tablename__ = "attachments"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int | None = Field(default=None, foreign_key="cases.id", index=True)
+    dialog_id: int | None = Field(default=None, foreign_key="dialog_sessions.id", index=True)
+    storage_key: str = Field(max_length=64, unique=True)
+    kind: str = Field(max_length=16)  # photo | document | voice | video
+    content_type: str = Field(max_length=100)
+    size: int
+    sha256_original: str = Field(max_length=64)
+    metadata_removed: bool = False
+    created_at: datetime = _created()
+    purged_at: datetime | None = _ts(nullable=True)
+
+
+class StaffUser(SQLModel, table=True):
+    """A Front officer's account; it belongs to one committee."""
+
+    __tablename__ = "staff_users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, unique=True, index=True)
+    display_name: str = Field(default="", max_length=255)
+    password_hash: str = Field(max_length=255)
+    role: str = Field(max_length=16)
+    committee_id: int = Field(foreign_key="committees.id", index=True)
+    totp_secret_enc: bytes | None = Field(default=None, sa_column=sa.Column(sa.LargeBinary(), nullable=True))
+    active: bool = True
+    language: str = Field(default="vi", max_length=8)
+    created_at: datetime = _created()
+    last_login_at: datetime | None = _ts(nullable=True)
+
+
+class StaffSession(SQLModel, table=True):
+    """A signed-in browser: only a hash of its token is kept."""
+
+    __tablename__ = "staff_sessions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    user_id: int = Field(foreign_key="staff_users.id", index=True)
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime = _created()
+    last_seen_at: datetime = _created()
+
+
+class AuditEntry(SQLModel, table=True):
+    """Append-only record of what was done, chained by hash so that an edit shows."""
+
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _created()
+    actor_kind: str = Field(max_length=16)  # staff | resident | system
+    actor_id: int | None = Field(default=None, foreign_key="staff_users.id")
+    action: str = Field(max_length=64, index=True)
+    case_id: int | None = Field(default=None, foreign_key="cases.id", index=True)
+    details: dict[str, Any] = _json(dict)
+    prev_hash: str = Field(max_length=64)
+    row_hash: str = Field(max_length=64)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A message owed to a resident, written with the action that caused it, sent by the worker."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (sa.Index("ix_outbox_status_next", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    channel: str = Field(max_length=24)
+    body: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
+    status: str = Field(default=OutboxStatus.PENDING.value, max_length=16)
+    delivery_key: str = Field(max_length=64, unique=True)
+    attempts: int = 0
+    next_attempt_at: datetime = _created()
+    last_error: str = Field(default="", max_length=500)
+    created_at: datetime = _created()
+    sent_at: datetime | None = _ts(nullable=True)
+
+
+class DialogSession(SQLModel, table=True):
+    """Where a chat stands in the conversation; the draft is encrypted (it may hold a name or phone)."""
+
+    __tablename__ = "dialog_sessions"
+    __table_args__ = (sa.UniqueConstraint("channel", "chat_hash", name="uq_dialog_channel_chat"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=24)
+    chat_hash: str = Field(max_length=64)
+    state: dict[str, Any] = _json(dict)
+    draft_enc: bytes = Field(sa_column=sa.Column(sa.LargeBinary(), nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=sa.Column(UTCDateTime(), nullable=False, index=True))
+    version: int = 0
+
+
+class CategoryCorrection(SQLModel, table=True):
+    """A category changed by staff: training material for the classifier."""
+
+    __tablename__ = "category_corrections"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    old_category: int | None = None
+    new_category: int
+    actor_id: int | None = Field(default=None, foreign_key="staff_users.id")
+    created_at: datetime = _created()

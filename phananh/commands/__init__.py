@@ -1,0 +1,13 @@
+"""Sub-commands of `phananh`, one module per area."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register_all(app: typer.Typer, staff_app: typer.Typer) -> None:
+    from phananh.commands import classify, places, staff
+
+    classify.register(app)
+    places.register(app)
+    staff.register(staff_app)

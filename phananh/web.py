@@ -1,0 +1,79 @@
+"""The web application: web chat at /, admin at /admin, webhooks; one FastAPI app."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+
+from admin.app import router as admin_router
+from admin.auth import LoginRequired
+from bot.webchat import router as chat_router
+from intake.errors import PhananhError
+from intake.i18n import translator
+
+log = logging.getLogger(__name__)
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Permissions-Policy": "geolocation=(), camera=(), microphone=()",
+}
+
+
+class SecurityHeaders(BaseHTTPMiddleware):
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if request.url.path.startswith(("/admin", "/api")):
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+
+def create_app(*, with_chat: bool = True, with_admin: bool = True) -> FastAPI:
+    """Builds the app; the admin can run alone (with_chat=False) on an internal network."""
+    app = FastAPI(title="phananh", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(SecurityHeaders)
+    if with_chat:
+        app.mount("/static/chat", StaticFiles(directory=Path(__file__).parent.parent / "bot" / "static"), name="chat-static")
+        app.include_router(chat_router)
+    if with_admin:
+        app.mount("/static/admin", StaticFiles(directory=Path(__file__).parent.parent / "admin" / "static"), name="admin-static")
+        app.include_router(admin_router)
+
+    @app.exception_handler(LoginRequired)
+    async def _login(_request: Request, _exc: LoginRequired) -> Response:
+        return RedirectResponse("/admin/login", status_code=303)
+
+    @app.exception_handler(PhananhError)
+    async def _known(_request: Request, exc: PhananhError) -> Response:
+        log.warning("request failed: %s", exc.code)
+        status = {"not_found": 404, "permission_denied": 404, "invalid_input": 400, "rate_limited": 429}.get(exc.code, 500)
+        return JSONResponse({"error": exc.code, "message": translator("vi")._(exc.message)}, status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, _exc: RequestValidationError) -> Response:
+        # Never echo the input back: it may be a resident's report.
+        return JSONResponse(
+            {"error": "invalid_input", "message": translator("vi")._("The input is not valid.")}, status_code=422
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> Response:
+        log.error("unexpected %s", type(exc).__name__)
+        return JSONResponse(
+            {"error": "error", "message": translator("vi")._("Something went wrong. Please try again.")}, status_code=500
+        )
+
+    return app
