@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     routing_rules_file: Path | None = None
 
     admin_idle_minutes: int = Field(default=30, ge=1)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     telegram_token: SecretStr = SecretStr("")
     telegram_webhook_secret: SecretStr = SecretStr("")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-import os
+
+from intake.config import get_settings
 
 
 def configure(level: str | None = None) -> None:
     logging.basicConfig(
-        level=(level or os.environ.get("PHANANH_LOG_LEVEL", "INFO")).upper(),
+        level=(level or get_settings().log_level).upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     # Libraries that log request URLs would leak a bot token or a chat id; keep them quiet.
