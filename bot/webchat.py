@@ -7,14 +7,18 @@ import re
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Request, Response, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
+from intake.attachments import store_attachment
+from intake.config import get_settings
 from intake.conversation import Conversation
 from intake.crypto import token
-from intake.dialog.types import Inbound, Reply
+from intake.db import session_scope
+from intake.dialog.types import AttachmentInfo, Inbound, Reply
+from intake.errors import InvalidInputError
 from intake.i18n import normalize_language, translator
 
 log = logging.getLogger(__name__)
@@ -76,3 +80,28 @@ def post_chat(body: ChatIn, request: Request) -> JSONResponse:
             secure=request.url.scheme == "https",
         )
     return response
+
+
+@router.post("/api/chat/upload")
+async def upload(file: UploadFile, request: Request) -> JSONResponse:
+    """Takes one evidence file for the resident's conversation (metadata removed, encrypted)."""
+    chat_id, new = _chat_id(request)
+    t = translator(normalize_language(request.query_params.get("lang")))
+    limit = get_settings().max_attachment_mb * 2**20
+    data = await file.read(limit + 1)
+    if new or not data or len(data) > limit:
+        message = t._("This file could not be received. Files must be at most {mb} MB.", mb=get_settings().max_attachment_mb)
+        return JSONResponse({"replies": [{"text": message, "buttons": []}]}, status_code=400)
+    content_type = (file.content_type or "application/octet-stream").split(";")[0].strip().lower()
+    kind = "photo" if content_type.startswith("image/") else "video" if content_type.startswith("video/") else "document"
+    try:
+        with session_scope() as session:
+            stored = store_attachment(
+                session, data=data, content_type=content_type, kind=kind, dialog_id=conversation.dialog_id(session, chat_id)
+            )
+            info = AttachmentInfo(id=stored.id, kind=kind, metadata_removed=stored.metadata_removed)  # type: ignore[arg-type]
+    except InvalidInputError:
+        message = t._("This file could not be read. Please send a photo (JPEG, PNG) or a document.")
+        return JSONResponse({"replies": [{"text": message, "buttons": []}]}, status_code=400)
+    replies = conversation.handle(chat_id, Inbound(attachments=(info,)))
+    return JSONResponse({"replies": [_reply_json(r) for r in replies]})

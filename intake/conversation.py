@@ -10,11 +10,12 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, update
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from intake import actions
+from intake.attachments import delete_file
 from intake.config import get_settings
 from intake.crypto import decrypt, encrypt
 from intake.db import session_scope
@@ -150,7 +151,10 @@ def expire_dialogs(session: Session) -> int:
     rows = session.exec(select(DialogSession).where(DialogSession.updated_at < cutoff)).all()
     for row in rows:
         # Files sent for a report that was never filed go with the draft.
-        session.execute(delete(Attachment).where(Attachment.dialog_id == row.id, Attachment.case_id.is_(None)))  # type: ignore[arg-type,union-attr]
+        orphans = session.exec(select(Attachment).where(Attachment.dialog_id == row.id, Attachment.case_id.is_(None))).all()  # type: ignore[union-attr]
+        for att in orphans:
+            delete_file(att)
+            session.delete(att)
         session.delete(row)
     if rows:
         log.info("expired %s idle dialogs", len(rows))

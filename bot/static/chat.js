@@ -77,5 +77,20 @@
   input.addEventListener("keydown", function (ev) {
     if (ev.key === "Enter" && !ev.shiftKey) { ev.preventDefault(); form.requestSubmit(); }
   });
+  var fileInput = document.getElementById("file");
+  fileInput.addEventListener("change", function () {
+    var file = fileInput.files[0];
+    if (!file || busy) { return; }
+    busy = true;
+    add("me", "📎 " + file.name);
+    disableOldButtons();
+    var form = new FormData();
+    form.append("file", file);
+    fetch("/api/chat/upload?lang=" + encodeURIComponent(lang), { method: "POST", credentials: "same-origin", body: form })
+      .then(function (res) { return res.json(); })
+      .then(function (data) { data.replies.forEach(render); })
+      .catch(function () { add("error", log.getAttribute("data-error")); })
+      .then(function () { busy = false; fileInput.value = ""; });
+  });
   send({ resume: true }, null);
 })();

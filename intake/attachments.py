@@ -1,0 +1,134 @@
+"""Evidence files: metadata removed where the format allows, encrypted at rest, hashed as received."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import secrets
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+from sqlmodel import Session
+
+from intake.config import get_settings
+from intake.crypto import decrypt_bytes, encrypt_bytes
+from intake.errors import InvalidInputError
+from intake.models import Attachment
+
+log = logging.getLogger(__name__)
+
+IMAGE_TYPES = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
+OFFICE_TYPES = {
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+}
+ALLOWED_KINDS = ("photo", "document", "voice", "video")
+
+
+@dataclass(frozen=True)
+class Cleaned:
+    data: bytes
+    content_type: str
+    metadata_removed: bool
+
+
+def strip_image(data: bytes, content_type: str) -> Cleaned:
+    """Re-encodes an image from its pixels only: EXIF (GPS, device), XMP and comments are dropped."""
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            img.load()
+            fmt = IMAGE_TYPES.get(content_type) or (img.format if img.format in ("JPEG", "PNG", "WEBP") else "JPEG")
+            # Apply the EXIF orientation first, so the photo still stands upright without its EXIF.
+            upright = ImageOps.exif_transpose(img)
+            # A new image from the pixels alone carries no EXIF, XMP, ICC or text chunks.
+            pixels = Image.frombytes(upright.mode, upright.size, upright.tobytes())
+            palette = upright.getpalette()
+            if upright.mode == "P" and palette:
+                pixels.putpalette(palette)
+            if fmt == "JPEG" and pixels.mode not in ("RGB", "L"):
+                pixels = pixels.convert("RGB")
+            out = io.BytesIO()
+            pixels.save(out, format=fmt, **({"quality": 90} if fmt != "PNG" else {}))
+    except (UnidentifiedImageError, OSError, ValueError) as err:
+        raise InvalidInputError("not a readable image") from err
+    mime = {v: k for k, v in IMAGE_TYPES.items()}[fmt]
+    return Cleaned(out.getvalue(), mime, True)
+
+
+def strip_office(data: bytes) -> Cleaned:
+    """Drops docProps (author, company, dates) from an Office Open XML file."""
+    try:
+        src = zipfile.ZipFile(io.BytesIO(data))
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+            for item in src.infolist():
+                if item.filename.startswith("docProps/") and item.filename != "docProps/app.xml":
+                    continue
+                dst.writestr(item.filename, src.read(item.filename))
+    except (zipfile.BadZipFile, KeyError) as err:
+        raise InvalidInputError("not a readable document") from err
+    return Cleaned(out.getvalue(), "", True)
+
+
+def clean(data: bytes, content_type: str) -> Cleaned:
+    """Removes what metadata the format allows removing; other files are kept as they are."""
+    if content_type in IMAGE_TYPES:
+        return strip_image(data, content_type)
+    if content_type in OFFICE_TYPES:
+        office = strip_office(data)
+        return Cleaned(office.data, content_type, True)
+    return Cleaned(data, content_type, False)
+
+
+def _store_dir() -> Path:
+    path = get_settings().var_dir / "attachments"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def store_attachment(
+    session: Session,
+    *,
+    data: bytes,
+    content_type: str,
+    kind: str,
+    dialog_id: int | None = None,
+    case_id: int | None = None,
+) -> Attachment:
+    """Cleans, encrypts and saves one file; the database keeps its size, type and original hash."""
+    limit = get_settings().max_attachment_mb * 2**20
+    if kind not in ALLOWED_KINDS:
+        raise InvalidInputError("unsupported attachment kind")
+    if not data or len(data) > limit:
+        raise InvalidInputError("attachment empty or too large")
+    original_sha = hashlib.sha256(data).hexdigest()
+    cleaned = clean(data, content_type)
+    key = secrets.token_hex(16)
+    (_store_dir() / key).write_bytes(encrypt_bytes(cleaned.data))
+    row = Attachment(
+        case_id=case_id,
+        dialog_id=dialog_id,
+        storage_key=key,
+        kind=kind,
+        content_type=cleaned.content_type or content_type or "application/octet-stream",
+        size=len(cleaned.data),
+        sha256_original=original_sha,
+        metadata_removed=cleaned.metadata_removed,
+    )
+    session.add(row)
+    session.flush()
+    log.info("attachment %s stored (%s, %s bytes)", row.id, kind, row.size)
+    return row
+
+
+def read_attachment(row: Attachment) -> bytes:
+    """The cleaned file, decrypted."""
+    return decrypt_bytes((_store_dir() / row.storage_key).read_bytes())
+
+
+def delete_file(row: Attachment) -> None:
+    (_store_dir() / row.storage_key).unlink(missing_ok=True)

@@ -1,0 +1,49 @@
+"""`phananh chat --json`: one JSON object per bot message; `[label]` presses a button."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from sqlmodel import Session, select
+
+from bot.terminal import run_chat
+from intake.models import Case
+
+LINES = [
+    "[Gửi phản ánh]",
+    "[Ẩn danh]",
+    "Bí thư đảng ủy xã tổ chức đánh bạc ăn tiền tại nhà, nhiều người trong xã biết",
+    "[Xong]",
+    "[Tệ nạn xã hội, vi phạm thuần phong mỹ tục]",
+    "[Bỏ qua]",
+    "bí thư đảng ủy xã",
+    "Đảng ủy xã",
+    "phường Bến Thành, TP Hồ Chí Minh",
+    "[Tại nơi cư trú]",
+    "[Không nhớ rõ]",
+    "[Không có chứng cứ]",
+    "[Gửi phản ánh]",
+]
+
+
+def _run(lines: list[str]) -> list[dict[str, object]]:
+    out = io.StringIO()
+    run_chat(io.StringIO("\n".join(lines) + "\n"), out, as_json=True)
+    return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def test_json_chat_files_a_report_and_prints_the_receipt(db: Session) -> None:
+    """A whole report through --json ends with a message carrying receipt and passphrase."""
+    messages = _run(LINES)
+    assert all(set(m) >= {"text", "buttons"} for m in messages)
+    last = messages[-1]
+    assert isinstance(last["receipt"], str) and isinstance(last["passphrase"], str)
+    case = db.exec(select(Case)).one()
+    assert case.category == 9 and case.setting == "residence" and case.channel == "terminal"
+
+
+def test_unknown_label_is_answered_politely(db: Session) -> None:
+    """Pressing a label that is not on screen gets a re-prompt, not an error."""
+    messages = _run(["[Không có nút này]"])
+    assert "không còn hiệu lực" in str(messages[1]["text"])

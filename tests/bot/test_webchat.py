@@ -1,0 +1,155 @@
+"""The web chat page and its API, including a server killed mid-conversation."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+from sqlmodel import Session, select
+
+from intake.models import Attachment, Case
+from phananh.web import create_app
+
+
+@pytest.fixture()
+def client(db: Session) -> TestClient:
+    return TestClient(create_app())
+
+
+def _say(client: TestClient, **body: object) -> list[dict[str, object]]:
+    response = client.post("/api/chat", json=body)
+    assert response.status_code == 200
+    return response.json()["replies"]  # type: ignore[no-any-return]
+
+
+def test_page_is_vietnamese_self_contained_and_strict(client: TestClient) -> None:
+    """The page is in Vietnamese, loads only its own script and style, under a strict CSP."""
+    response = client.get("/")
+    assert response.status_code == 200
+    html = response.text
+    assert 'lang="vi"' in html and "Phản ánh tới Mặt trận Tổ quốc" in html
+    assert "http://" not in html and "https://" not in html and "<script>" not in html
+    csp = response.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert client.get("/static/chat/chat.js").status_code == 200
+
+
+def test_a_report_through_the_web_chat(client: TestClient, db: Session) -> None:
+    """The cookie carries the conversation; the last reply carries receipt and passphrase."""
+    assert "Mặt trận" in str(_say(client, resume=True)[0]["text"])
+    assert client.cookies.get("pa_chat")
+    steps: list[dict[str, object]] = [
+        {"button": "menu:report"},
+        {"button": "mode:anonymous"},
+        {"text": "Cán bộ địa chính xã gây khó dễ, bắt đi lại 5 lần mới nhận hồ sơ, nói năng hỗn láo với dân"},
+        {"button": "done"},
+        {"button": "cat:5"},
+        {"button": "skip"},
+        {"text": "cán bộ địa chính"},
+        {"text": "UBND phường"},
+        {"text": "phường Bến Thành, TP Hồ Chí Minh"},
+        {"button": "setting:workplace"},
+        {"button": "unknown"},
+        {"button": "skip"},
+        {"button": "send"},
+    ]
+    replies: list[dict[str, object]] = []
+    for body in steps:
+        replies = _say(client, **body)
+    assert replies[-1]["receipt"] and replies[-1]["passphrase"]
+    case = db.exec(select(Case)).one()
+    assert case.channel == "web" and case.category == 5
+
+
+def test_evidence_photo_is_stored_without_metadata(client: TestClient, db: Session) -> None:
+    """A photo uploaded at the evidence step loses its EXIF and is stored encrypted."""
+    _say(client, resume=True)
+    for body in (
+        {"button": "menu:report"},
+        {"button": "mode:anonymous"},
+        {"text": "Trưởng thôn thu tiền sai quy định của các hộ nghèo"},
+        {"button": "done"},
+        {"button": "cat:7"},
+        {"button": "skip"},
+        {"text": "trưởng thôn"},
+        {"text": "thôn 3"},
+        {"text": "phường Bến Thành, TP Hồ Chí Minh"},
+        {"button": "setting:workplace"},
+        {"button": "unknown"},
+    ):
+        _say(client, **body)
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"
+    buf = io.BytesIO()
+    Image.new("RGB", (32, 24), (10, 120, 10)).save(buf, "JPEG", exif=exif.tobytes())
+    response = client.post("/api/chat/upload", files={"file": ("a.jpg", buf.getvalue(), "image/jpeg")})
+    assert response.status_code == 200 and "vị trí" in response.json()["replies"][0]["text"]
+    att = db.exec(select(Attachment)).one()
+    assert att.metadata_removed and att.kind == "photo"
+    stored = (Path(os.environ["PHANANH_VAR_DIR"]) / "attachments" / att.storage_key).read_bytes()
+    assert b"PhoneMaker" not in stored and b"\xff\xd8" not in stored[:4]
+
+
+def test_oversized_and_malformed_requests_get_clear_answers(client: TestClient) -> None:
+    """A body that is not the API's shape gets a JSON error, never a trace or an echo."""
+    response = client.post("/api/chat", json={"text": 5})
+    assert response.status_code == 422 and "không hợp lệ" in response.json()["message"]
+    response = client.post("/api/chat", content=b"not json", headers={"content-type": "application/json"})
+    assert response.status_code == 422
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start(port: int) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "phananh.cli", "serve", "--port", str(port), "--no-migrate"],
+        env=dict(os.environ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise AssertionError("server did not start")
+
+
+@pytest.mark.slow
+def test_killed_server_resumes_the_conversation(db: Session) -> None:
+    """SIGKILL mid-report, start again: the same cookie continues at the same question."""
+    port = _free_port()
+    proc = _start(port)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as web:
+            web.post("/api/chat", json={"resume": True})
+            web.post("/api/chat", json={"button": "menu:report"})
+            web.post("/api/chat", json={"button": "mode:anonymous"})
+            web.post("/api/chat", json={"text": "Chủ tịch xã nhận phong bì của doanh nghiệp để cấp phép"})
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=10)
+            proc = _start(port)
+            replies = web.post("/api/chat", json={"resume": True}).json()["replies"]
+            assert "tiếp tục từ chỗ đang dừng" in replies[0]["text"]
+            replies = web.post("/api/chat", json={"button": "done"}).json()["replies"]
+            assert any(b["payload"].startswith("cat:") for r in replies for b in r["buttons"])
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)

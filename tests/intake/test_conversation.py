@@ -1,0 +1,141 @@
+"""The runner: state in the database, reports filed atomically, look-ups, expiry, privacy."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from intake.conversation import Conversation, expire_dialogs
+from intake.crypto import decrypt
+from intake.dialog.types import Inbound, Reply
+from intake.models import AuditEntry, Case, ChatLink, Committee, DialogSession, ReporterIdentity
+
+STORY = "Ông phó chủ tịch UBND xã đòi 5 triệu mới ký giấy xác nhận đất cho nhà tôi, nói không đưa thì cứ để đó"
+
+
+def _file(conv: Conversation, chat: str, *, mode: str = "mode:confidential", notify: bool = False) -> Reply:
+    """Files one report through the runner and returns the receipt message."""
+    script: list[Inbound] = [
+        Inbound(resume=True),
+        Inbound(button="menu:report"),
+        Inbound(button=mode),
+        Inbound(text=STORY),
+        Inbound(button="done"),
+        Inbound(button="cat:7"),
+        Inbound(text="Trần Văn Bình"),
+        Inbound(text="phó chủ tịch UBND xã"),
+        Inbound(text="UBND xã"),
+        Inbound(text="phường Bến Thành, TP Hồ Chí Minh"),
+        Inbound(button="setting:workplace"),
+        Inbound(text="tháng 3 năm 2026"),
+        Inbound(button="skip"),
+    ]
+    if mode != "mode:anonymous":
+        script += [Inbound(text="Lê Thị Hoa"), Inbound(text="0912345678")]
+    if conv.can_push:
+        script.append(Inbound(button="yes" if notify else "no"))
+    script.append(Inbound(button="send"))
+    replies: list[Reply] = []
+    for message in script:
+        replies = conv.handle(chat, message)
+    return replies[-1]
+
+
+def test_a_report_is_filed_routed_and_looked_up(db: Session) -> None:
+    """The receipt comes back once; the case is in its committee's queue; /tracuu finds it."""
+    conv = Conversation(channel="terminal")
+    receipt = _file(conv, "chat-1")
+    assert receipt.receipt and receipt.passphrase
+    case = db.exec(select(Case)).one()
+    committee = db.get(Committee, case.committee_id)
+    assert committee is not None and committee.level in ("commune", "province")
+    assert case.category == 7 and case.routing_reasons
+    assert receipt.receipt not in case.receipt_hash and receipt.passphrase not in case.passphrase_hash
+    replies = conv.handle("chat-1", Inbound(text=f"/tracuu {receipt.receipt} {receipt.passphrase}"))
+    assert "Mới tiếp nhận" in replies[0].text and committee.name_vi in replies[0].text
+
+
+def test_wrong_passphrase_finds_nothing(db: Session) -> None:
+    """A right receipt with a wrong passphrase is answered like an unknown receipt."""
+    conv = Conversation(channel="terminal")
+    receipt = _file(conv, "chat-2")
+    replies = conv.handle("chat-3", Inbound(text=f"/tracuu {receipt.receipt} aaaa-bbbb-cccc"))
+    assert "Không tìm thấy" in replies[0].text
+
+
+def test_identity_is_encrypted_apart_from_the_case(db: Session) -> None:
+    """A confidential reporter's name and phone are only in reporter_identities, encrypted."""
+    _file(Conversation(channel="terminal"), "chat-4")
+    case = db.exec(select(Case)).one()
+    identity = db.exec(select(ReporterIdentity)).one()
+    assert identity.case_id == case.id
+    assert b"0912345678" not in identity.phone_enc and decrypt(identity.phone_enc) == "0912345678"
+    assert decrypt(identity.name_enc) == "Lê Thị Hoa"
+    assert "Lê Thị Hoa" not in case.description + case.search_text
+
+
+def test_anonymous_report_keeps_no_identity_and_no_chat_id(db: Session) -> None:
+    """An anonymous report stores no identity row, no chat link, and no chat id in clear."""
+    _file(Conversation(channel="terminal"), "secret-chat-id-42", mode="mode:anonymous")
+    assert db.exec(select(ReporterIdentity)).all() == []
+    assert db.exec(select(ChatLink)).all() == []
+    for row in db.exec(select(DialogSession)).all():
+        assert "secret-chat-id-42" not in row.chat_hash
+
+
+def test_opt_in_stores_the_chat_encrypted_with_a_hash(db: Session) -> None:
+    """On a channel that can push, opting in stores the chat id encrypted, found by keyed hash."""
+    _file(Conversation(channel="telegram", can_push=True), "777000111", notify=True)
+    link = db.exec(select(ChatLink)).one()
+    assert link.handle_enc is not None and decrypt(link.handle_enc) == "777000111"
+    assert "777000111" not in link.handle_hash
+
+
+def test_draft_is_encrypted_at_rest(db: Session) -> None:
+    """What a resident typed mid-report is not readable in the dialog table."""
+    conv = Conversation(channel="terminal")
+    for m in (Inbound(button="menu:report"), Inbound(button="mode:open"), Inbound(text="Bí thư xã đánh bạc ăn tiền")):
+        conv.handle("chat-5", m)
+    row = db.exec(select(DialogSession)).one()
+    assert "đánh bạc".encode() not in row.draft_enc and "đánh bạc" in decrypt(row.draft_enc)
+
+
+def test_a_new_runner_continues_the_conversation(db: Session) -> None:
+    """State lives in the database: another Conversation object (another process) picks up."""
+    Conversation(channel="web").handle("chat-6", Inbound(button="menu:report"))
+    replies = Conversation(channel="web").handle("chat-6", Inbound(button="mode:anonymous"))
+    assert "kể lại sự việc" in replies[0].text
+
+
+def test_idle_drafts_expire(db: Session) -> None:
+    """A draft idle longer than the lifetime is deleted and the resident told why."""
+    conv = Conversation(channel="web")
+    conv.handle("chat-7", Inbound(button="menu:report"))
+    conv.handle("chat-7", Inbound(button="mode:anonymous"))
+    db.execute(sa.update(DialogSession).values(updated_at=DialogSession.updated_at - timedelta(hours=25)))  # type: ignore[operator]
+    db.commit()
+    replies = conv.handle("chat-7", Inbound(text="Chủ tịch xã nhận tiền của dân"))
+    assert "24 giờ" in replies[0].text
+    db.execute(sa.update(DialogSession).values(updated_at=DialogSession.updated_at - timedelta(hours=25)))  # type: ignore[operator]
+    db.commit()
+    assert expire_dialogs(db) == 1
+    db.commit()
+    assert db.exec(select(DialogSession)).all() == []
+
+
+def test_submission_is_audited_without_personal_data(db: Session) -> None:
+    """The audit row of a filed report names channel and committee, not the reporter or the text."""
+    _file(Conversation(channel="terminal"), "chat-8")
+    entry = db.exec(select(AuditEntry).where(AuditEntry.action == "case.submitted")).one()
+    flat = str(entry.details)
+    assert "terminal" in flat and "Lê Thị Hoa" not in flat and "0912345678" not in flat and "triệu" not in flat
+
+
+def test_sending_twice_files_once(db: Session) -> None:
+    """Pressing «Gửi» again after the receipt files nothing more."""
+    conv = Conversation(channel="terminal")
+    _file(conv, "chat-9")
+    conv.handle("chat-9", Inbound(button="send"))
+    assert len(db.exec(select(Case)).all()) == 1
