@@ -330,3 +330,41 @@ class CategoryCorrection(SQLModel, table=True):
     new_category: int
     actor_id: int | None = Field(default=None, foreign_key="staff_users.id")
     created_at: datetime = _created()
+
+
+class ProcessedUpdate(SQLModel, table=True):
+    """An inbound platform update already handled (Telegram update_id, Zalo event id): processed once."""
+
+    __tablename__ = "processed_updates"
+    __table_args__ = (sa.UniqueConstraint("channel", "update_key", name="uq_processed_update"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=24)
+    update_key: str = Field(max_length=64)
+    processed_at: datetime = Field(default_factory=utcnow, sa_column=sa.Column(UTCDateTime(), nullable=False, index=True))
+
+
+class RateEvent(SQLModel, table=True):
+    """One counted event (a message, a filed report) for per-chat limits; keyed by hash, never by chat id."""
+
+    __tablename__ = "rate_events"
+    __table_args__ = (sa.Index("ix_rate_events_key_kind_at", "key_hash", "kind", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key_hash: str = Field(max_length=64)
+    kind: str = Field(max_length=16)
+    at: datetime = Field(default_factory=utcnow, sa_column=sa.Column(UTCDateTime(), nullable=False))
+
+
+class ReplyTemplate(SQLModel, table=True):
+    """A reply to residents for a status, in one language; a committee's own overrides the default (NULL)."""
+
+    __tablename__ = "reply_templates"
+    __table_args__ = (sa.UniqueConstraint("committee_id", "status", "language", name="uq_reply_template"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    committee_id: int | None = Field(default=None, foreign_key="committees.id", index=True)
+    status: str = Field(max_length=24)
+    language: str = Field(default="vi", max_length=8)
+    body: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
+    updated_at: datetime = _created()
