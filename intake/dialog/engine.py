@@ -345,6 +345,8 @@ class _Ctx:
 
     def on_idle(self, message: Inbound) -> Step:
         chosen = self.choice(message)
+        if message.button in (B_REPORT, B_LOOKUP, B_HELP):
+            chosen = message.button  # the menu stays valid from any earlier message
         if chosen == B_REPORT:
             self.draft = Draft()
             return self.advance()
@@ -475,6 +477,9 @@ class _Ctx:
 
     def on_category(self, message: Inbound) -> Step:
         chosen = self.choice(message)
+        if chosen == B_UNKNOWN and message.button in {f"cat:{c}" for c in REPORT_CODES}:
+            # Any of the nine is a valid answer here, even from the list shown a screen ago.
+            chosen = message.button
         t = self.t
         if chosen == B_CAT_OTHER:
             self.say(t._("Which of these best describes the conduct you are reporting?"), self.all_categories())

@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 from intake.conversation import Conversation, expire_dialogs
 from intake.crypto import decrypt
 from intake.dialog.types import Inbound, Reply
-from intake.models import AuditEntry, Case, ChatLink, Committee, DialogSession, ReporterIdentity
+from intake.models import AuditEntry, Case, ChatLink, Committee, DialogSession, ReporterIdentity, utcnow
 
 STORY = "Ông phó chủ tịch UBND xã đòi 5 triệu mới ký giấy xác nhận đất cho nhà tôi, nói không đưa thì cứ để đó"
 
@@ -114,11 +114,11 @@ def test_idle_drafts_expire(db: Session) -> None:
     conv = Conversation(channel="web")
     conv.handle("chat-7", Inbound(button="menu:report"))
     conv.handle("chat-7", Inbound(button="mode:anonymous"))
-    db.execute(sa.update(DialogSession).values(updated_at=DialogSession.updated_at - timedelta(hours=25)))  # type: ignore[operator]
+    db.execute(sa.update(DialogSession).values(updated_at=utcnow() - timedelta(hours=25)))
     db.commit()
     replies = conv.handle("chat-7", Inbound(text="Chủ tịch xã nhận tiền của dân"))
     assert "24 giờ" in replies[0].text
-    db.execute(sa.update(DialogSession).values(updated_at=DialogSession.updated_at - timedelta(hours=25)))  # type: ignore[operator]
+    db.execute(sa.update(DialogSession).values(updated_at=utcnow() - timedelta(hours=25)))
     db.commit()
     assert expire_dialogs(db) == 1
     db.commit()
