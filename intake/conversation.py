@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple
 
-from sqlalchemy import update
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -24,11 +25,35 @@ from intake.dialog.tools import DEFAULT_TOOLS, Tools
 from intake.dialog.types import DialogState, Draft, Failed, Inbound, LookUp, Reply, StepName, Submitted, SubmitReport
 from intake.errors import PhananhError
 from intake.i18n import N_, translator
-from intake.models import Attachment, DialogSession, utcnow
+from intake.models import Attachment, DialogSession, UTCDateTime, utcnow
 
 log = logging.getLogger(__name__)
 
 _MAX_RETRIES = 5
+
+
+_TABLE = DialogSession.__table__  # type: ignore[attr-defined]
+_LOAD = sa.select(_TABLE.c.id, _TABLE.c.state, _TABLE.c.draft_enc, _TABLE.c.updated_at, _TABLE.c.version).where(
+    _TABLE.c.channel == sa.bindparam("channel"), _TABLE.c.chat_hash == sa.bindparam("chat_hash")
+)
+_SAVE = (
+    _TABLE.update()
+    .where(_TABLE.c.id == sa.bindparam("row_id"), _TABLE.c.version == sa.bindparam("old_version"))
+    .values(
+        state=sa.bindparam("new_state", type_=sa.JSON()),
+        draft_enc=sa.bindparam("new_draft"),
+        updated_at=sa.bindparam("now", type_=UTCDateTime()),
+        version=sa.bindparam("new_version"),
+    )
+)
+
+
+class _Row(NamedTuple):
+    id: int
+    state: dict[str, Any]
+    draft_enc: bytes
+    updated_at: datetime
+    version: int
 
 
 class ConcurrentUpdate(Exception):
@@ -55,27 +80,29 @@ class Conversation:
 
     def dialog_id(self, session: Session, chat_id: str) -> int:
         """The id of a chat's dialog row, created if needed (attachments are tied to it)."""
-        return self._load(session, chat_id, None)[0].id  # type: ignore[return-value]
+        return self._load(session, chat_id, None).id
 
-    def _load(self, session: Session, chat_id: str, lang: str | None) -> tuple[DialogSession, bool]:
+    def _load(self, session: Session, chat_id: str, lang: str | None) -> _Row:
+        """The chat's dialog row, created on first contact (prepared statements: this is the hot path)."""
         chat_hash = actions.chat_handle_hash(self.channel, chat_id)
-        query = select(DialogSession).where(DialogSession.channel == self.channel, DialogSession.chat_hash == chat_hash)
-        row = session.exec(query).first()
-        if row is not None:
-            return row, False
+        found = session.execute(_LOAD, {"channel": self.channel, "chat_hash": chat_hash}).first()
+        if found is not None:
+            return _Row(*found)
         state = fresh_state(lang or get_settings().default_language, can_push=self.can_push)
-        row = DialogSession(
-            channel=self.channel,
-            chat_hash=chat_hash,
-            state=state.model_dump(mode="json"),
-            draft_enc=encrypt(Draft().model_dump_json()),
-        )
-        session.add(row)
-        session.flush()
-        return row, True
+        now = utcnow()
+        values = {
+            "channel": self.channel,
+            "chat_hash": chat_hash,
+            "state": state.model_dump(mode="json"),
+            "draft_enc": encrypt(Draft().model_dump_json()),
+            "updated_at": now,
+            "version": 0,
+        }
+        new_id = session.execute(_TABLE.insert().values(**values)).inserted_primary_key[0]  # type: ignore[index]
+        return _Row(int(new_id), values["state"], values["draft_enc"], now, 0)  # type: ignore[arg-type]
 
     def _handle(self, session: Session, chat_id: str, message: Inbound, lang: str | None) -> list[Reply]:
-        row, _created = self._load(session, chat_id, lang)
+        row = self._load(session, chat_id, lang)
         state = DialogState.model_validate(row.state)
         draft = Draft.model_validate_json(decrypt(row.draft_enc))
         prefix: list[Reply] = []
@@ -132,13 +159,17 @@ class Conversation:
             log.warning("effect %s failed: %s", type(effect).__name__, err.code)
             return Failed(reason=err.code)
 
-    def _save(self, session: Session, row: DialogSession, state: DialogState, draft: Draft) -> None:
-        new_state = state.model_dump(mode="json")
-        new_draft = encrypt(draft.model_dump_json())
+    def _save(self, session: Session, row: _Row, state: DialogState, draft: Draft) -> None:
         result = session.execute(
-            update(DialogSession)
-            .where(DialogSession.id == row.id, DialogSession.version == row.version)  # type: ignore[arg-type]
-            .values(state=new_state, draft_enc=new_draft, updated_at=utcnow(), version=row.version + 1)
+            _SAVE,
+            {
+                "row_id": row.id,
+                "old_version": row.version,
+                "new_state": state.model_dump(mode="json"),
+                "new_draft": encrypt(draft.model_dump_json()),
+                "now": utcnow(),
+                "new_version": row.version + 1,
+            },
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             session.rollback()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 
-from intake.crypto import hash_password, keyed_hash, verify_password
+from intake.crypto import hash_random_secret, keyed_hash, verify_password
 
 # No 0/O, 1/I/L, U: nothing a resident can misread when copying from a phone screen.
 RECEIPT_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -51,7 +51,7 @@ def receipt_hash(receipt: str) -> str:
 
 
 def hash_passphrase(passphrase: str) -> str:
-    return hash_password(passphrase)
+    return hash_random_secret(passphrase)
 
 
 def check_passphrase(stored: str, passphrase: str) -> bool:

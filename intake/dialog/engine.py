@@ -125,8 +125,9 @@ def step(
     now: float | None = None,
 ) -> Step:
     """Takes one thing the resident did and returns the replies and the new state and draft."""
-    state = state.model_copy(deep=True)
-    draft = draft.model_copy(deep=True)
+    # Copies, so the caller's objects never change (pydantic's dump/validate is far cheaper than deepcopy).
+    state = DialogState.model_validate(state.model_dump())
+    draft = Draft.model_validate(draft.model_dump())
     ctx = _Ctx(state=state, draft=draft, tools=tools, now=time.time() if now is None else now)
     if message.event is not None:
         return ctx.on_event(message)
