@@ -111,6 +111,7 @@ class OutboxStatus(StrEnum):
     PENDING = "pending"
     SENDING = "sending"
     SENT = "sent"
+    HELD = "held"  # no chat to push to: the resident reads it at the next look-up
     DEAD = "dead"
 
 
