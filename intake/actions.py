@@ -148,15 +148,38 @@ def submit_report(
     return Filed(case=case, committee=committee, receipt=receipt, passphrase=passphrase)
 
 
-def look_up_case(session: Session, *, receipt: str, passphrase: str, language: str = "vi") -> LookupResult:
-    """Finds a case by receipt and passphrase; says nothing of which was wrong when it fails."""
-    try:
-        rhash = receipt_hash(receipt)
-    except ValueError:
-        return LookupResult(found=False)
-    case = session.exec(select(Case).where(Case.receipt_hash == rhash)).first()
-    if case is None or not check_passphrase(case.passphrase_hash, passphrase):
-        return LookupResult(found=False)
+def add_resident_message(session: Session, *, case_id: int, text: str) -> CaseMessage:
+    """Adds what the resident sent ("bổ sung thông tin") to the case's thread for staff to read."""
+    case = session.get(Case, case_id)
+    if case is None:
+        raise NotFoundError("case")
+    message = CaseMessage(case_id=case_id, direction="resident", body=text)
+    session.add(message)
+    case.updated_at = utcnow()
+    session.flush()
+    audit.record(session, "case.resident_message", actor_kind="resident", case_id=case_id, details={"message": message.id})
+    return message
+
+
+def linked_case_id(session: Session, *, channel: str, handle: str) -> int | None:
+    """The newest open case whose reporter opted in to updates in this very chat."""
+    from intake.models import CaseStatus
+
+    return session.exec(
+        select(Case.id)
+        .join(ChatLink, ChatLink.case_id == Case.id)  # type: ignore[arg-type]
+        .where(
+            ChatLink.handle_hash == chat_handle_hash(channel, handle),
+            ChatLink.channel == channel,
+            ChatLink.deleted_at.is_(None),  # type: ignore[union-attr]
+            Case.status != CaseStatus.CLOSED.value,
+        )
+        .order_by(Case.id.desc())  # type: ignore[union-attr]
+    ).first()
+
+
+def describe_case(session: Session, case: Case, *, language: str, receipt: str = "") -> LookupResult:
+    """What a resident who holds a case is told about it; marks waiting staff messages as seen."""
     committee = session.get(Committee, case.committee_id)
     pending = session.exec(
         select(CaseMessage)
@@ -169,12 +192,25 @@ def look_up_case(session: Session, *, receipt: str, passphrase: str, language: s
     audit.record(session, "case.looked_up", actor_kind="resident", case_id=case.id)
     return LookupResult(
         found=True,
+        case_id=case.id,
         receipt=receipt,
         status=case.status,
         committee_name=committee.name(language) if committee else "",
         received_on=case.received_at.strftime("%d/%m/%Y"),
         messages=tuple(m.body for m in pending),
     )
+
+
+def look_up_case(session: Session, *, receipt: str, passphrase: str, language: str = "vi") -> LookupResult:
+    """Finds a case by receipt and passphrase; says nothing of which was wrong when it fails."""
+    try:
+        rhash = receipt_hash(receipt)
+    except ValueError:
+        return LookupResult(found=False)
+    case = session.exec(select(Case).where(Case.receipt_hash == rhash)).first()
+    if case is None or not check_passphrase(case.passphrase_hash, passphrase):
+        return LookupResult(found=False)
+    return describe_case(session, case, language=language, receipt=receipt)
 
 
 def create_staff(

@@ -22,10 +22,23 @@ from intake.crypto import decrypt, encrypt
 from intake.db import session_scope
 from intake.dialog.engine import fresh_state, step
 from intake.dialog.tools import DEFAULT_TOOLS, Tools
-from intake.dialog.types import DialogState, Draft, Failed, Inbound, LookUp, Reply, StepName, Submitted, SubmitReport
+from intake.dialog.types import (
+    AddInfo,
+    DialogState,
+    Draft,
+    Failed,
+    Inbound,
+    InfoAdded,
+    LookUp,
+    LookupResult,
+    Reply,
+    StepName,
+    Submitted,
+    SubmitReport,
+)
 from intake.errors import PhananhError
 from intake.i18n import N_, translator
-from intake.models import Attachment, DialogSession, UTCDateTime, utcnow
+from intake.models import Attachment, Case, DialogSession, UTCDateTime, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +133,12 @@ class Conversation:
             state.greeted = True
             draft = Draft()
         state.can_push = self.can_push
+        if self._is_bare_lookup(message) and state.step == StepName.IDLE and draft.is_empty():
+            # An opted-in chat already proved it holds its case: no receipt needed to see it.
+            case_id = actions.linked_case_id(session, channel=self.channel, handle=chat_id)
+            case = session.get(Case, case_id) if case_id is not None else None
+            if case is not None:
+                message = Inbound(event=actions.describe_case(session, case, language=state.lang))
         result = step(state, draft, message, self.tools)
         replies = prefix + result.replies
         if result.effect is not None:
@@ -129,15 +148,19 @@ class Conversation:
         self._save(session, row, result.state, result.draft)
         return replies
 
+    @staticmethod
+    def _is_bare_lookup(message: Inbound) -> bool:
+        return message.button is None and message.event is None and message.text.strip().lower() in ("/tracuu", "/status")
+
     def _carry_out(
         self,
         session: Session,
-        effect: SubmitReport | LookUp,
+        effect: SubmitReport | LookUp | AddInfo,
         draft: Draft,
         state: DialogState,
         chat_id: str,
         dialog_id: int | None,
-    ) -> Submitted | Failed | object:
+    ) -> Submitted | LookupResult | InfoAdded | Failed:
         try:
             with session.begin_nested():
                 if isinstance(effect, SubmitReport):
@@ -154,6 +177,9 @@ class Conversation:
                         passphrase=filed.passphrase,
                         committee_name=filed.committee.name(state.lang),
                     )
+                if isinstance(effect, AddInfo):
+                    actions.add_resident_message(session, case_id=effect.case_id, text=effect.text)
+                    return InfoAdded()
                 return actions.look_up_case(session, receipt=effect.receipt, passphrase=effect.passphrase, language=state.lang)
         except PhananhError as err:
             log.warning("effect %s failed: %s", type(effect).__name__, err.code)

@@ -14,10 +14,12 @@ from collections.abc import Callable
 from intake.categories import CATEGORIES, NOT_A_REPORT, REPORT_CODES
 from intake.dialog.tools import DEFAULT_TOOLS, Tools
 from intake.dialog.types import (
+    AddInfo,
     Button,
     DialogState,
     Draft,
     Failed,
+    InfoAdded,
     Inbound,
     LookUp,
     LookupResult,
@@ -91,6 +93,7 @@ CHOICE_STEPS = frozenset(
         StepName.CONFIRM_CANCEL,
     }
 )
+NOT_WRITING = (StepName.IDLE, StepName.LOOKUP_CODE, StepName.LOOKUP_PASS, StepName.FOLLOWUP)
 
 # Payloads of buttons (stable across languages).
 B_REPORT, B_LOOKUP, B_HELP = "menu:report", "menu:lookup", "menu:help"
@@ -100,6 +103,7 @@ B_CONTINUE, B_CANCEL, B_KEEP = "continue", "cancel", "keep"
 B_SEND, B_EDIT, B_BACK = "send", "edit", "back"
 B_RETYPE, B_NO_COMMUNE = "place:retype", "place:no_commune"
 B_YES, B_NO = "yes", "no"
+B_FOLLOWUP = "followup"
 
 EDITS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("edit:description", N_("What happened"), ("description",)),
@@ -176,7 +180,7 @@ class _Ctx:
             self.state.buttons = buttons
         self.replies.append(Reply(text=text, buttons=tuple(Button(label, payload) for payload, label in buttons or [])))
 
-    def done(self, effect: SubmitReport | LookUp | None = None) -> Step:
+    def done(self, effect: SubmitReport | LookUp | AddInfo | None = None) -> Step:
         return Step(replies=self.replies, state=self.state, draft=self.draft, effect=effect)
 
     def reprompt(self, problem: str, **params: object) -> Step:
@@ -288,7 +292,7 @@ class _Ctx:
     # -- commands -----------------------------------------------------------------------------
 
     def in_flow(self) -> bool:
-        return self.state.step not in (StepName.IDLE, StepName.LOOKUP_CODE, StepName.LOOKUP_PASS) or not self.draft.is_empty()
+        return self.state.step not in NOT_WRITING or not self.draft.is_empty()
 
     def on_command(self, name: str, args: list[str]) -> Step:
         t = self.t
@@ -308,7 +312,7 @@ class _Ctx:
                 self.say(t._("There is no report in progress to cancel."))
                 self.ask(StepName.IDLE)
                 return self.done()
-            if self.state.step in (StepName.LOOKUP_CODE, StepName.LOOKUP_PASS):
+            if self.state.step in (StepName.LOOKUP_CODE, StepName.LOOKUP_PASS, StepName.FOLLOWUP):
                 return self.finish_lookup(cancelled=True)
             self.state.resume = self.state.step if self.state.step != StepName.CONFIRM_CANCEL else self.state.resume
             self.state.step = StepName.CONFIRM_CANCEL
@@ -356,6 +360,10 @@ class _Ctx:
         if chosen == B_HELP:
             self.say(self.help_text())
             self.ask(StepName.IDLE)
+            return self.done()
+        if chosen == B_FOLLOWUP and self.draft.followup_case_id is not None:
+            self.state.step = StepName.FOLLOWUP
+            self.ask(StepName.FOLLOWUP)
             return self.done()
         text = clean_text(message.text)
         if self.state.greeted and len(text) > SHORT_GREETING_CHARS and has_meaning(text) and len(text) <= MAX_MESSAGE_CHARS:
@@ -958,9 +966,28 @@ class _Ctx:
         else:
             self.state.step = StepName.IDLE
             self.state.buttons = self.menu_buttons()
+            if self.draft.followup_case_id is not None:
+                self.state.buttons = [(B_FOLLOWUP, self.t._("Add information"))] + self.state.buttons
             last = self.replies[-1]
             self.replies[-1] = Reply(text=last.text, buttons=tuple(Button(label, p) for p, label in self.state.buttons))
         return self.done()
+
+    # -- adding information to a case ---------------------------------------------------------
+
+    def ask_followup(self) -> None:
+        t = self.t
+        self.say(
+            t._("Please write the information you want to add, or your answer to the Front's question. It will be added to your report's file."),
+            [(B_CANCEL, t._("Cancel"))],
+        )
+
+    def on_followup(self, message: Inbound) -> Step:
+        if self.choice(message) == B_CANCEL or self.draft.followup_case_id is None:
+            return self.finish_lookup(cancelled=True)
+        answer = self.text_answer(message)
+        if isinstance(answer, Step):
+            return answer
+        return self.done(AddInfo(case_id=self.draft.followup_case_id, text=answer))
 
     # -- outcomes of effects ------------------------------------------------------------------
 
@@ -998,6 +1025,7 @@ class _Ctx:
                 self.say(t._("We found no report with this receipt code and passphrase. Please check them and try again."))
                 return self.finish_lookup()
             self.state.lookup_failures = 0
+            self.draft.followup_case_id = event.case_id
             text = t._(
                 "Report {receipt}\nStatus: {status}\nHandled by: {committee}\nReceived on: {date}",
                 receipt=event.receipt,
@@ -1009,6 +1037,13 @@ class _Ctx:
                 text += "\n\n" + t._("Messages from the Front:\n{messages}", messages="\n\n".join(event.messages))
             self.say(text)
             return self.finish_lookup()
+        if isinstance(event, InfoAdded):
+            self.state.step = StepName.IDLE
+            self.say(
+                t._("Thank you. Your information has been added to your report's file."),
+                [(B_FOLLOWUP, t._("Add more")), *self.menu_buttons()],
+            )
+            return self.done()
         if isinstance(event, Failed):
             self.say(t._("Sorry, this could not be done just now. Nothing you wrote has been lost: please try again in a moment."))
             self.ask(self.state.step)
@@ -1041,6 +1076,7 @@ _ASKERS: dict[StepName, Callable[[_Ctx], None]] = {
     StepName.CONFIRM_CANCEL: _Ctx.ask_confirm_cancel,
     StepName.LOOKUP_CODE: _Ctx.ask_lookup_code,
     StepName.LOOKUP_PASS: _Ctx.ask_lookup_pass,
+    StepName.FOLLOWUP: _Ctx.ask_followup,
 }
 
 _HANDLERS: dict[StepName, Callable[[_Ctx, Inbound], Step]] = {
@@ -1065,4 +1101,5 @@ _HANDLERS: dict[StepName, Callable[[_Ctx, Inbound], Step]] = {
     StepName.CONFIRM_CANCEL: _Ctx.on_confirm_cancel,
     StepName.LOOKUP_CODE: _Ctx.on_lookup_code,
     StepName.LOOKUP_PASS: _Ctx.on_lookup_pass,
+    StepName.FOLLOWUP: _Ctx.on_followup,
 }

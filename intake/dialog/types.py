@@ -33,6 +33,7 @@ class StepName(str, Enum):
     CONFIRM_CANCEL = "confirm_cancel"
     LOOKUP_CODE = "lookup_code"
     LOOKUP_PASS = "lookup_pass"
+    FOLLOWUP = "followup"
 
 
 @dataclass(frozen=True)
@@ -83,11 +84,17 @@ class LookupResult:
     """The answer to a status look-up; `found` False says nothing of which half was wrong."""
 
     found: bool
+    case_id: int | None = None
     receipt: str = ""
     status: str = ""
     committee_name: str = ""
     received_on: str = ""
     messages: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class InfoAdded:
+    """The runner added the resident's message to the case's thread."""
 
 
 @dataclass(frozen=True)
@@ -97,7 +104,7 @@ class Failed:
     reason: str
 
 
-Event = Submitted | LookupResult | Failed
+Event = Submitted | LookupResult | InfoAdded | Failed
 
 
 @dataclass(frozen=True)
@@ -125,7 +132,15 @@ class LookUp:
     passphrase: str
 
 
-Effect = SubmitReport | LookUp
+@dataclass(frozen=True)
+class AddInfo:
+    """Effect: add the resident's message ("bổ sung thông tin") to a case they have looked up."""
+
+    case_id: int
+    text: str
+
+
+Effect = SubmitReport | LookUp | AddInfo
 
 
 class Draft(BaseModel):
@@ -153,13 +168,17 @@ class Draft(BaseModel):
     reporter_name: str | None = None
     reporter_phone: str | None = None
     notify: bool | None = None
+    # The case this chat proved it holds (receipt and passphrase, or an opted-in chat): kept in the
+    # encrypted draft, never in the clear state, so the dialog row does not name the case.
+    followup_case_id: int | None = None
 
     @property
     def description(self) -> str:
         return "\n".join(self.description_parts)
 
     def is_empty(self) -> bool:
-        return self == Draft()
+        """True when no report is being written (a looked-up case does not count)."""
+        return self == Draft(followup_case_id=self.followup_case_id)
 
 
 class DialogState(BaseModel):

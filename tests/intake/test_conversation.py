@@ -139,3 +139,44 @@ def test_sending_twice_files_once(db: Session) -> None:
     _file(conv, "chat-9")
     conv.handle("chat-9", Inbound(button="send"))
     assert len(db.exec(select(Case)).all()) == 1
+
+
+def test_resident_adds_information_after_a_lookup(db: Session) -> None:
+    """After /tracuu, «Bổ sung thông tin» puts the resident's message into the case's thread."""
+    from intake.models import CaseMessage
+
+    conv = Conversation(channel="web")
+    receipt = _file(conv, "chat-10", mode="mode:anonymous")
+    replies = conv.handle("other-browser", Inbound(text=f"/tracuu {receipt.receipt} {receipt.passphrase}"))
+    assert "followup" in [b.payload for b in replies[-1].buttons]
+    conv.handle("other-browser", Inbound(button="followup"))
+    replies = conv.handle("other-browser", Inbound(text="Tôi có thêm ảnh chụp biên lai, xin liên hệ qua kênh này."))
+    assert "đã được bổ sung" in replies[0].text
+    message = db.exec(select(CaseMessage)).one()
+    assert message.direction == "resident" and "biên lai" in message.body
+
+
+def test_staff_messages_wait_for_the_lookup_and_are_shown_once(db: Session) -> None:
+    """A staff message to a resident who did not opt in is shown at the next look-up, then marked seen."""
+    from intake.models import CaseMessage
+
+    conv = Conversation(channel="web")
+    receipt = _file(conv, "chat-11", mode="mode:anonymous")
+    case = db.exec(select(Case)).one()
+    db.add(CaseMessage(case_id=case.id, direction="staff", body="Xin Anh/Chị cho biết thêm thời gian cụ thể."))  # type: ignore[arg-type]
+    db.commit()
+    lookup = f"/tracuu {receipt.receipt} {receipt.passphrase}"
+    first = conv.handle("chat-11", Inbound(text=lookup))
+    assert "thời gian cụ thể" in first[0].text
+    again = conv.handle("chat-11", Inbound(text=lookup))
+    assert "thời gian cụ thể" not in again[0].text
+
+
+def test_an_opted_in_chat_looks_up_without_the_receipt(db: Session) -> None:
+    """A chat linked for updates sees its case with a bare /tracuu; another chat does not."""
+    conv = Conversation(channel="telegram", can_push=True)
+    _file(conv, "5551234", notify=True)
+    replies = conv.handle("5551234", Inbound(text="/tracuu"))
+    assert "Mới tiếp nhận" in replies[0].text
+    replies = conv.handle("9990000", Inbound(text="/tracuu"))
+    assert "mã tiếp nhận" in replies[0].text.lower()
