@@ -1,48 +1,78 @@
-"""The Front staff's admin: sign-in and the committee's queue."""
+"""The Front staff's admin: sign-in (password, then a one-time code for chair and admin), and its pages."""
 
 from __future__ import annotations
 
 import hmac
-from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
-from sqlmodel import Session, select
+from fastapi.responses import HTMLResponse, Response
+from sqlmodel import Session
 
-from admin.auth import COOKIE, Staff, check_csrf, current_staff, db_session, throttle
-from intake.categories import CATEGORIES
+from admin import accounts, cases, reports
+from admin.auth import (
+    COOKIE,
+    PENDING_COOKIE,
+    PENDING_SECONDS,
+    Staff,
+    check_csrf,
+    current_staff,
+    db_session,
+    open_pending,
+    seal_pending,
+    throttle,
+)
+from admin.views import redirect, render
+from intake import totp
+from intake.casework.accounts import set_language
+from intake.casework.policy import requires_totp
 from intake.crypto import token
-from intake.i18n import normalize_language, translator
-from intake.labels import ANONYMITY_LABELS, CHANNEL_LABELS, STATUS_LABELS
-from intake.models import Case, CaseStatus
+from intake.errors import InvalidInputError
+from intake.i18n import normalize_language
+from intake.models import StaffUser
 from intake.staff import authenticate, close_session, open_session
 
-templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-router = APIRouter(prefix="/admin")
+_auth = APIRouter(prefix="/admin")
+router = APIRouter()  # everything under /admin: sign-in here, the pages in their modules
 LOGIN_CSRF_COOKIE = "pa_login_csrf"
-PAGE_SIZE = 50
 
 
 def _secure(request: Request) -> bool:
     return request.url.scheme == "https"
 
 
-@router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request, error: str = "") -> Response:
-    """The sign-in form, with a CSRF token bound to a cookie (double submit)."""
-    lang = normalize_language(request.query_params.get("lang"))
+def _login_form(request: Request, template: str, lang: str, **context: Any) -> Response:
+    """A sign-in step's page with a fresh CSRF token bound to a cookie (double submit)."""
     csrf = token(24)
-    response = templates.TemplateResponse(
-        request, "login.html", {"_": translator(lang)._, "lang": lang, "csrf": csrf, "error": error}
-    )
+    response = render(request, template, None, lang=lang, csrf=csrf, **context)
     response.set_cookie(LOGIN_CSRF_COOKIE, csrf, httponly=True, samesite="strict", secure=_secure(request), path="/admin")
     return response
 
 
-@router.post("/login")
+def _login_csrf_ok(request: Request, submitted: str) -> bool:
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    return bool(expected) and hmac.compare_digest(expected, submitted)
+
+
+def _signed_in(request: Request, db: Session, user: StaffUser) -> Response:
+    """Opens the session and sets its cookie; the sign-in cookies are dropped."""
+    new = open_session(db, user)
+    db.commit()
+    response = redirect("/admin")
+    response.set_cookie(COOKIE, new.token, httponly=True, samesite="lax", secure=_secure(request), path="/admin")
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/admin")
+    response.delete_cookie(PENDING_COOKIE, path="/admin")
+    return response
+
+
+@_auth.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, error: str = "") -> Response:
+    """The sign-in form."""
+    lang = normalize_language(request.query_params.get("lang"))
+    return _login_form(request, "login.html", lang, error=error)
+
+
+@_auth.post("/login")
 def login(
     request: Request,
     username: Annotated[str, Form(max_length=64)],
@@ -50,25 +80,87 @@ def login(
     csrf: Annotated[str, Form(max_length=64)],
     db: Session = Depends(db_session),
 ) -> Response:
-    """Signs an officer in; failures are throttled and audited."""
-    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    if not expected or not hmac.compare_digest(expected, csrf):
-        return RedirectResponse("/admin/login?error=expired", status_code=303)
+    """Checks the password; chair and admin (and anyone enrolled) go on to the one-time code."""
+    if not _login_csrf_ok(request, csrf):
+        return redirect("/admin/login", error="expired")
     if throttle.blocked(username):
-        return RedirectResponse("/admin/login?error=throttled", status_code=303)
+        return redirect("/admin/login", error="throttled")
     user = authenticate(db, username, password)
     if user is None:
         throttle.failed(username)
-        return RedirectResponse("/admin/login?error=invalid", status_code=303)
+        return redirect("/admin/login", error="invalid")
+    if requires_totp(user):
+        response = redirect("/admin/login/totp")
+        response.set_cookie(
+            PENDING_COOKIE, seal_pending(user.id), httponly=True, samesite="strict",  # type: ignore[arg-type]
+            secure=_secure(request), path="/admin", max_age=PENDING_SECONDS,
+        )
+        return response
     throttle.succeeded(username)
-    new = open_session(db, user)
-    response = RedirectResponse("/admin", status_code=303)
-    response.set_cookie(COOKIE, new.token, httponly=True, samesite="lax", secure=_secure(request), path="/admin")
-    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/admin")
+    return _signed_in(request, db, user)
+
+
+def _pending_user(request: Request, db: Session) -> tuple[StaffUser, str | None] | None:
+    found = open_pending(request.cookies.get(PENDING_COOKIE))
+    if found is None:
+        return None
+    user = db.get(StaffUser, found[0])
+    if user is None or not user.active:
+        return None
+    return user, found[1]
+
+
+@_auth.get("/login/totp", response_class=HTMLResponse)
+def totp_page(request: Request, error: str = "", db: Session = Depends(db_session)) -> Response:
+    """Asks for the one-time code; an account without one first sets up its authenticator app."""
+    pending = _pending_user(request, db)
+    if pending is None:
+        return redirect("/admin/login", error="expired")
+    user, secret = pending
+    lang = user.language
+    if user.totp_secret_enc is not None:
+        return _login_form(request, "totp.html", lang, error=error, enroll=False)
+    secret = secret or totp.new_secret()
+    response = _login_form(
+        request, "totp.html", lang, error=error, enroll=True, secret=secret,
+        uri=totp.provisioning_uri(secret, user.username),
+    )
+    response.set_cookie(
+        PENDING_COOKIE, seal_pending(user.id, secret), httponly=True, samesite="strict",  # type: ignore[arg-type]
+        secure=_secure(request), path="/admin", max_age=PENDING_SECONDS,
+    )
     return response
 
 
-@router.post("/logout")
+@_auth.post("/login/totp")
+def totp_submit(
+    request: Request,
+    code: Annotated[str, Form(max_length=16)],
+    csrf: Annotated[str, Form(max_length=64)],
+    db: Session = Depends(db_session),
+) -> Response:
+    """Checks the one-time code (or enrolls the new secret) and signs in."""
+    pending = _pending_user(request, db)
+    if pending is None or not _login_csrf_ok(request, csrf):
+        return redirect("/admin/login", error="expired")
+    user, secret = pending
+    key = f"totp:{user.username}"
+    if throttle.blocked(key):
+        return redirect("/admin/login", error="throttled")
+    if user.totp_secret_enc is None:
+        ok = secret is not None and totp.enroll(db, user, secret, code)
+    else:
+        ok = totp.verify(db, user, code)
+    if not ok:
+        throttle.failed(key)
+        db.commit()  # the failure's audit row stays
+        return redirect("/admin/login/totp", error="code")
+    throttle.succeeded(key)
+    throttle.succeeded(user.username)
+    return _signed_in(request, db, user)
+
+
+@_auth.post("/logout")
 def logout(
     request: Request,
     csrf: Annotated[str, Form(max_length=64)],
@@ -77,49 +169,32 @@ def logout(
 ) -> Response:
     check_csrf(staff, csrf)
     close_session(db, request.cookies.get(COOKIE, ""))
-    response = RedirectResponse("/admin/login", status_code=303)
+    db.commit()
+    response = redirect("/admin/login")
     response.delete_cookie(COOKIE, path="/admin")
     return response
 
 
-@router.get("", response_class=HTMLResponse)
-def queue(
-    request: Request,
-    status: str = "",
-    page: int = 1,
+@_auth.post("/language")
+def language(
+    lang: Annotated[str, Form(max_length=8)],
+    csrf: Annotated[str, Form(max_length=64)],
+    back: Annotated[str, Form(max_length=500)] = "/admin",
     staff: Staff = Depends(current_staff),
     db: Session = Depends(db_session),
 ) -> Response:
-    """The committee's queue, newest first, with counts per status."""
-    t = staff.t
-    base = select(Case).where(Case.committee_id == staff.committee.id)
-    if status in STATUS_LABELS:
-        base = base.where(Case.status == status)
-    page = max(1, page)
-    cases = db.exec(base.order_by(Case.received_at.desc()).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()  # type: ignore[attr-defined]
-    counts = dict(
-        db.exec(  # type: ignore[call-overload]
-            select(Case.status, sa.func.count()).where(Case.committee_id == staff.committee.id).group_by(Case.status)
-        ).all()
-    )
-    return templates.TemplateResponse(
-        request,
-        "queue.html",
-        {
-            "_": t._,
-            "lang": t.lang,
-            "staff": staff,
-            "cases": cases,
-            "counts": counts,
-            "status": status,
-            "page": page,
-            "page_size": PAGE_SIZE,
-            "statuses": [(s.value, t._(STATUS_LABELS[s.value])) for s in CaseStatus],
-            "status_label": lambda s: t._(STATUS_LABELS.get(s, s)),
-            "category_label": lambda c: t._(CATEGORIES[c].short) if c is not None else "—",
-            "channel_label": lambda c: t._(CHANNEL_LABELS.get(c, c)),
-            "anonymity_label": lambda a: t._(ANONYMITY_LABELS.get(a, a)),
-            "committee_name": staff.committee.name(t.lang),
-        },
-    )
+    """Switches the admin's language for this officer."""
+    check_csrf(staff, csrf)
+    try:
+        set_language(staff.user, lang)
+    except InvalidInputError:
+        pass
+    db.commit()
+    # Only a path inside the admin: never an open redirect.
+    return redirect(back if back.startswith("/admin") and "//" not in back and "\\" not in back else "/admin")
 
+
+router.include_router(_auth)
+router.include_router(cases.router)
+router.include_router(reports.router)
+router.include_router(accounts.router)

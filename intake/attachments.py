@@ -98,9 +98,11 @@ def store_attachment(
     kind: str,
     dialog_id: int | None = None,
     case_id: int | None = None,
+    max_bytes: int | None = None,
 ) -> Attachment:
     """Cleans, encrypts and saves one file; the database keeps its size, type and original hash."""
-    limit = get_settings().max_attachment_mb * 2**20
+    # A channel with a larger limit of its own (a self-hosted Telegram Bot API server) passes it.
+    limit = max_bytes if max_bytes is not None else get_settings().max_attachment_mb * 2**20
     if kind not in ALLOWED_KINDS:
         raise InvalidInputError("unsupported attachment kind")
     if not data or len(data) > limit:

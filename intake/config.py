@@ -45,6 +45,31 @@ class Settings(BaseSettings):
 
     telegram_token: SecretStr = SecretStr("")
     telegram_webhook_secret: SecretStr = SecretStr("")
+    # Telegram's public Bot API, or a self-hosted telegram-bot-api server (e.g. http://127.0.0.1:8081).
+    telegram_api_url: str = "https://api.telegram.org"
+    telegram_file_url: str = ""  # empty: <telegram_api_url>/file
+    telegram_local_mode: bool = False  # the server runs with --local: files are read from its disk
+    max_local_attachment_mb: int = Field(default=200, ge=1, le=2000)
+    telegram_sends_per_second: int = Field(default=30, ge=1, le=1000)
+
+    # Per-chat limits on the messaging channels (a sliding minute, a sliding day).
+    chat_messages_per_minute: int = Field(default=20, ge=1)
+    chat_reports_per_day: int = Field(default=5, ge=1)
+
+    # Zalo Official Account (OA API v3, OAuth v4): on when the app id and the OA secret key are set.
+    zalo_app_id: str = ""
+    zalo_oa_id: str = ""  # set: events addressed to another OA are refused
+    zalo_oa_secret_key: SecretStr = SecretStr("")  # checks X-ZEvent-Signature on webhook events
+    zalo_app_secret: SecretStr = SecretStr("")  # the app's secret key, sent to OAuth v4 to refresh tokens
+    # The refresh token from authorizing the app; each refresh replaces it, kept encrypted in the database.
+    zalo_initial_refresh_token: SecretStr = SecretStr("")
+    zalo_api_base: str = "https://openapi.zalo.me"
+    zalo_oauth_base: str = "https://oauth.zaloapp.com"
+    zalo_signature_max_age_seconds: int = Field(default=300, ge=10, le=86400)
+    # "template": choices as Zalo buttons (up to five), numbered in the text beyond that; "numbers": always numbered.
+    zalo_buttons: Literal["template", "numbers"] = "template"
+    # Processes that run the conversation for Zalo events, apart from the web server's (0: threads in it).
+    zalo_worker_processes: int = Field(default=2, ge=0, le=32)
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:

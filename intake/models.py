@@ -178,6 +178,14 @@ class Case(SQLModel, table=True):
     closed_at: datetime | None = _ts(nullable=True)
     assignee_id: int | None = Field(default=None, foreign_key="staff_users.id", index=True)
     merged_into_id: int | None = Field(default=None, foreign_key="cases.id", index=True)
+    # Handling milestones (migration 0003): what the case page, deadlines and periodic reports read.
+    accepted_at: datetime | None = _ts(nullable=True)  # thụ lý
+    forwarded_to: str = Field(default="", max_length=32, sa_column_kwargs={"server_default": ""})  # kind of body
+    forwarded_to_name: str = Field(default="", max_length=255, sa_column_kwargs={"server_default": ""})
+    result_on: date | None = None  # the day the competent body's answer arrived
+    result_text: str = Field(default="", sa_column=sa.Column(sa.Text(), nullable=False, server_default=""))
+    handled_at: datetime | None = _ts(nullable=True)  # the Front's handling concluded (result, out of scope, closed)
+    notified_at: datetime | None = _ts(nullable=True)  # the resident was told the result
 
 
 class ReporterIdentity(SQLModel, table=True):
@@ -255,6 +263,7 @@ class StaffUser(SQLModel, table=True):
     language: str = Field(default="vi", max_length=8)
     created_at: datetime = _created()
     last_login_at: datetime | None = _ts(nullable=True)
+    totp_last_step: int | None = None  # the last TOTP time step accepted: a code is never accepted twice
 
 
 class StaffSession(SQLModel, table=True):
@@ -369,3 +378,48 @@ class ReplyTemplate(SQLModel, table=True):
     language: str = Field(default="vi", max_length=8)
     body: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
     updated_at: datetime = _created()
+
+
+class TransferState(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class CaseTransfer(SQLModel, table=True):
+    """A case passed to another committee (transfer) or one level up (escalation); the chair decides."""
+
+    __tablename__ = "case_transfers"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    kind: str = Field(max_length=16)  # transfer | escalate
+    from_committee_id: int = Field(foreign_key="committees.id")
+    to_committee_id: int = Field(foreign_key="committees.id")
+    reason: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
+    state: str = Field(default=TransferState.PENDING.value, max_length=16)
+    requested_by: int | None = Field(default=None, foreign_key="staff_users.id")
+    requested_at: datetime = _created()
+    decided_by: int | None = Field(default=None, foreign_key="staff_users.id")
+    decided_at: datetime | None = _ts(nullable=True)
+
+
+# The queue lists a committee's cases newest first with no status filter, and periodic reports scan a
+# committee's cases by date of receipt: both read this index.
+sa.Index("ix_cases_committee_received", Case.__table__.c.committee_id, Case.__table__.c.received_at)  # type: ignore[attr-defined]
+sa.Index("ix_cases_committee_category_received", Case.__table__.c.committee_id, Case.__table__.c.category, Case.__table__.c.received_at)  # type: ignore[attr-defined]
+# Deadline filters and the overdue count read forwarded cases by due date without touching the table.
+sa.Index("ix_cases_committee_status_due", Case.__table__.c.committee_id, Case.__table__.c.status, Case.__table__.c.due_on)  # type: ignore[attr-defined]
+
+
+class ZaloToken(SQLModel, table=True):
+    """The Zalo OA's OAuth tokens, both encrypted; the refresh token is replaced at every refresh."""
+
+    __tablename__ = "zalo_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    oa_id: str = Field(max_length=64, unique=True)  # the OA id, or "app:<app id>" when no OA id is configured
+    access_token_enc: bytes = Field(sa_column=sa.Column(sa.LargeBinary(), nullable=False))
+    refresh_token_enc: bytes = Field(sa_column=sa.Column(sa.LargeBinary(), nullable=False))
+    expires_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False))  # of the access token
+    updated_at: datetime = _created()  # the last refresh

@@ -80,7 +80,10 @@ def serve(
     if migrate:
         upgrade()
     ensure_first_admin()
+    from bot.telegram.setup import start_with_serve
     from phananh.web import create_app
+
+    start_with_serve(settings)
 
     uvicorn.run(
         create_app(),

@@ -13,7 +13,12 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 
 from admin.app import router as admin_router
 from admin.auth import LoginRequired
+from admin.views import error_page as admin_error_page
+from bot.telegram.webhook import router as telegram_router
 from bot.webchat import router as chat_router
+from bot.zalo.webhook import enabled as zalo_enabled
+from bot.zalo.webhook import router as zalo_router
+from intake.config import get_settings
 from intake.errors import PhananhError
 from intake.i18n import translator
 
@@ -48,18 +53,24 @@ def create_app(*, with_chat: bool = True, with_admin: bool = True) -> FastAPI:
     if with_chat:
         app.mount("/static/chat", StaticFiles(directory=Path(__file__).parent.parent / "bot" / "static"), name="chat-static")
         app.include_router(chat_router)
+        app.include_router(telegram_router)  # 404 until PHANANH_TELEGRAM_TOKEN is set
+        if zalo_enabled(get_settings()):
+            app.include_router(zalo_router)  # only with PHANANH_ZALO_APP_ID and PHANANH_ZALO_OA_SECRET_KEY
     if with_admin:
         app.mount("/static/admin", StaticFiles(directory=Path(__file__).parent.parent / "admin" / "static"), name="admin-static")
         app.include_router(admin_router)
 
     @app.exception_handler(LoginRequired)
-    async def _login(_request: Request, _exc: LoginRequired) -> Response:
-        return RedirectResponse("/admin/login", status_code=303)
+    async def _login(_request: Request, exc: LoginRequired) -> Response:
+        return RedirectResponse(exc.location, status_code=303)
 
     @app.exception_handler(PhananhError)
     async def _known(_request: Request, exc: PhananhError) -> Response:
         log.warning("request failed: %s", exc.code)
-        status = {"not_found": 404, "permission_denied": 404, "invalid_input": 400, "rate_limited": 429}.get(exc.code, 500)
+        status = {"not_found": 404, "permission_denied": 404, "invalid_input": 400, "rate_limited": 429,
+                  "invalid_transition": 409}.get(exc.code, 500)
+        if _request.url.path.startswith("/admin"):
+            return admin_error_page(_request, exc.code, status)
         return JSONResponse({"error": exc.code, "message": translator("vi")._(exc.message)}, status_code=status)
 
     @app.exception_handler(RequestValidationError)

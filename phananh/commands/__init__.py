@@ -6,8 +6,9 @@ import typer
 
 
 def register_all(app: typer.Typer, staff_app: typer.Typer) -> None:
-    from phananh.commands import classify, places, staff
+    from phananh.commands import classify, places, staff, telegram
 
     classify.register(app)
     places.register(app)
+    telegram.register(app)
     staff.register(staff_app)

@@ -65,3 +65,18 @@ def register(staff_app: typer.Typer) -> None:
                 raise typer.Exit(code=2)
             set_password(session, user=user, password=password)
         typer.echo(f"New password for {username} (shown once): {password}")
+
+    @staff_app.command("reset-totp")
+    def reset_totp(username: str) -> None:
+        """Forgets an account's second factor (a lost phone); it sets up a new one at next sign-in."""
+        from intake import totp
+        from intake.db import session_scope
+        from intake.staff import find_staff
+
+        with session_scope() as session:
+            user = find_staff(session, username)
+            if user is None:
+                typer.echo(f"No account {username}.", err=True)
+                raise typer.Exit(code=2)
+            totp.reset(session, user)
+        typer.echo(f"Second factor of {username} removed; it will set up a new one at next sign-in.")

@@ -1,0 +1,129 @@
+"""Accounts (for admins) and the committee's reply templates (for the chair and admins)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlmodel import Session, select
+
+from admin.auth import Staff, check_csrf, current_staff, db_session
+from admin.views import ROLE_LABELS, redirect, render
+from intake.casework import accounts, messages
+from intake.casework.actions import save_template
+from intake.casework.policy import Perm, require
+from intake.errors import InvalidInputError
+from intake.models import Committee
+
+router = APIRouter(prefix="/admin")
+Csrf = Annotated[str, Form(max_length=64)]
+
+
+def _accounts_page(request: Request, staff: Staff, db: Session, **context: Any) -> Response:
+    users = accounts.list_accounts(db, staff.user)
+    ids = {u.committee_id for u in users}
+    committees = {c.id: c for c in db.exec(select(Committee).where(Committee.id.in_(ids))).all()}  # type: ignore[union-attr]
+    return render(
+        request,
+        "accounts.html",
+        staff,
+        users=users,
+        committees=committees,
+        roles=[(k, staff.t._(v)) for k, v in ROLE_LABELS.items()],
+        **context,
+    )
+
+
+@router.get("/accounts", response_class=HTMLResponse)
+def accounts_page(request: Request, staff: Staff = Depends(current_staff), db: Session = Depends(db_session)) -> Response:
+    """The accounts an admin manages: their committee's and those below it."""
+    return _accounts_page(request, staff, db)
+
+
+@router.post("/accounts", response_class=HTMLResponse)
+def add_account(
+    request: Request,
+    csrf: Csrf,
+    username: Annotated[str, Form(max_length=64)] = "",
+    role: Annotated[str, Form(max_length=16)] = "officer",
+    committee: Annotated[str, Form(max_length=16)] = "",
+    display_name: Annotated[str, Form(max_length=255)] = "",
+    staff: Staff = Depends(current_staff),
+    db: Session = Depends(db_session),
+) -> Response:
+    """Creates an account and shows its first password once."""
+    check_csrf(staff, csrf)
+    try:
+        user, password = accounts.create_account(
+            db, actor=staff.user, username=username, role=role, committee_code=committee or staff.committee.code,
+            display_name=display_name,
+        )
+    except InvalidInputError:
+        db.rollback()
+        return _accounts_page(request, staff, db, error=True)
+    db.commit()
+    return _accounts_page(request, staff, db, shown_user=user.username, shown_password=password)
+
+
+@router.post("/accounts/{user_id}/disable")
+def disable(user_id: int, csrf: Csrf, staff: Staff = Depends(current_staff), db: Session = Depends(db_session)) -> Response:
+    check_csrf(staff, csrf)
+    try:
+        accounts.disable_account(db, actor=staff.user, user_id=user_id)
+    except InvalidInputError:
+        db.rollback()
+        return redirect("/admin/accounts", error="invalid_input")
+    db.commit()
+    return redirect("/admin/accounts", done="disabled")
+
+
+@router.post("/accounts/{user_id}/password", response_class=HTMLResponse)
+def reset_password(
+    request: Request, user_id: int, csrf: Csrf, staff: Staff = Depends(current_staff), db: Session = Depends(db_session)
+) -> Response:
+    check_csrf(staff, csrf)
+    password = accounts.reset_account_password(db, actor=staff.user, user_id=user_id)
+    db.commit()
+    user = next(u for u in accounts.list_accounts(db, staff.user) if u.id == user_id)
+    return _accounts_page(request, staff, db, shown_user=user.username, shown_password=password)
+
+
+@router.post("/accounts/{user_id}/totp")
+def reset_totp(user_id: int, csrf: Csrf, staff: Staff = Depends(current_staff), db: Session = Depends(db_session)) -> Response:
+    check_csrf(staff, csrf)
+    accounts.reset_account_totp(db, actor=staff.user, user_id=user_id)
+    db.commit()
+    return redirect("/admin/accounts", done="totp_reset")
+
+
+@router.get("/templates", response_class=HTMLResponse)
+def templates_page(request: Request, done: str = "", staff: Staff = Depends(current_staff), db: Session = Depends(db_session)) -> Response:
+    """The committee's reply templates, per status and language, with the placeholders they may use."""
+    require(staff.user, Perm.EDIT_TEMPLATES)
+    rows = [
+        (kind, lang, messages.template_text(db, staff.user.committee_id, kind, lang), messages.DEFAULT_TEMPLATES[lang][kind])
+        for kind in messages.TEMPLATE_KINDS
+        for lang in messages.DEFAULT_TEMPLATES
+    ]
+    return render(request, "templates.html", staff, rows=rows, placeholders=messages.PLACEHOLDERS, done=done)
+
+
+@router.post("/templates")
+def save(
+    csrf: Csrf,
+    kind: Annotated[str, Form(max_length=24)],
+    lang: Annotated[str, Form(max_length=8)],
+    body: Annotated[str, Form(max_length=5000)] = "",
+    staff: Staff = Depends(current_staff),
+    db: Session = Depends(db_session),
+) -> Response:
+    """Saves one template; an empty text goes back to the default."""
+    check_csrf(staff, csrf)
+    try:
+        save_template(db, actor=staff.user, kind=kind, lang=lang, body=body)
+    except InvalidInputError:
+        db.rollback()
+        return redirect("/admin/templates", error="invalid_input")
+    db.commit()
+    return redirect("/admin/templates", done=f"{kind}-{lang}")

@@ -1,0 +1,141 @@
+"""Rendering for the admin: one template environment, and the context every page shares."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from admin.auth import Staff
+from intake.casework.actions import FORWARD_BODIES
+from intake.casework.policy import Perm
+from intake.categories import CATEGORIES
+from intake.deadlines import DEADLINE_LABELS, VIETNAM_TZ
+from intake.i18n import N_, Translator, translator
+from intake.labels import ANONYMITY_LABELS, CHANNEL_LABELS, SETTING_LABELS, STATUS_LABELS
+from intake.models import StaffRole
+
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+ROLE_LABELS: dict[str, str] = {
+    StaffRole.VIEWER.value: N_("Viewer"),
+    StaffRole.OFFICER.value: N_("Officer"),
+    StaffRole.CHAIR.value: N_("Chair (standing board)"),
+    StaffRole.ADMIN.value: N_("Administrator"),
+}
+
+TEMPLATE_KIND_LABELS: dict[str, str] = {
+    "verifying": N_("Accepted, being verified"),
+    "forwarded": N_("Forwarded to the competent body"),
+    "answered": N_("Result told to the reporter"),
+    "closed": N_("Closed"),
+    "out_of_scope": N_("Outside the Front's remit"),
+    "duplicate": N_("Merged with another report"),
+    "transferred": N_("Passed to another committee"),
+    "info_request": N_("Request for more information"),
+}
+
+ACTION_LABELS: dict[str, str] = {
+    "case.submitted": N_("Report filed"),
+    "case.recorded": N_("Report recorded by staff"),
+    "case.looked_up": N_("The reporter looked the case up"),
+    "case.accepted": N_("Accepted for handling"),
+    "case.out_of_scope": N_("Found outside the Front's remit"),
+    "case.reclassified": N_("Category changed"),
+    "case.assigned": N_("Assigned"),
+    "case.info_requested": N_("More information asked of the reporter"),
+    "case.note_added": N_("Internal note added"),
+    "case.transfer_requested": N_("Transfer requested"),
+    "case.escalate_requested": N_("Escalation requested"),
+    "case.transferred": N_("Transferred to another committee"),
+    "case.escalated": N_("Escalated to the committee above"),
+    "case.transfer_rejected": N_("Transfer refused"),
+    "case.escalate_rejected": N_("Escalation refused"),
+    "case.merged": N_("Merged into another case"),
+    "case.duplicates_added": N_("Duplicate reports merged into this case"),
+    "case.forwarded": N_("Forwarded to the competent body"),
+    "case.result_recorded": N_("Result recorded"),
+    "case.replied": N_("Reply sent to the reporter"),
+    "case.closed": N_("Closed"),
+    "attachment.downloaded": N_("Evidence file downloaded"),
+    "identity.viewed": N_("Reporter's identity viewed"),
+}
+
+ERROR_MESSAGES: dict[str, str] = {
+    "invalid_input": N_("Please check what you entered: something is missing or not valid."),
+    "invalid_transition": N_("This action is not possible in the case's current status."),
+    "not_found": N_("Not found."),
+    "permission_denied": N_("You do not have permission to do this."),
+}
+
+
+def _local(dt: Any, fmt: str = "%d/%m/%Y %H:%M") -> str:
+    """A UTC timestamp shown in Vietnam's time."""
+    if dt is None:
+        return "—"
+    if hasattr(dt, "astimezone") and hasattr(dt, "hour"):
+        return str(dt.astimezone(VIETNAM_TZ).strftime(fmt))
+    return str(dt.strftime("%d/%m/%Y"))
+
+
+def _label(t: Translator, table: dict[str, str], key: str) -> str:
+    """A code's label in the reader's language; an unknown code is shown as it is."""
+    return t._(table[key]) if key in table else str(key)
+
+
+def base_context(lang: str) -> dict[str, Any]:
+    """Labels and helpers every template may use, in one language."""
+    t = translator(lang)
+    return {
+        "_": t._,
+        "lang": lang,
+        "status_label": lambda s: _label(t, STATUS_LABELS, s),
+        "category_label": lambda c: t._(CATEGORIES[c].short) if c is not None and c in CATEGORIES else "—",
+        "channel_label": lambda c: _label(t, CHANNEL_LABELS, c),
+        "anonymity_label": lambda a: _label(t, ANONYMITY_LABELS, a),
+        "setting_label": lambda s: _label(t, SETTING_LABELS, s),
+        "deadline_label": lambda d: _label(t, DEADLINE_LABELS, str(d)),
+        "body_label": lambda b: _label(t, FORWARD_BODIES, b) if b else "—",
+        "role_label": lambda r: _label(t, ROLE_LABELS, r),
+        "action_label": lambda a: _label(t, ACTION_LABELS, a),
+        "kind_label": lambda k: _label(t, TEMPLATE_KIND_LABELS, k),
+        "local": _local,
+        "categories": [(code, t._(c.short)) for code, c in sorted(CATEGORIES.items())],
+        "statuses": [(k, t._(v)) for k, v in STATUS_LABELS.items()],
+        "channels": [(k, t._(v)) for k, v in CHANNEL_LABELS.items()],
+        "anonymities": [(k, t._(v)) for k, v in ANONYMITY_LABELS.items()],
+        "deadlines": [(k, t._(v)) for k, v in DEADLINE_LABELS.items()],
+        "bodies": [(k, t._(v)) for k, v in FORWARD_BODIES.items()],
+        "settings_list": [(k, t._(v)) for k, v in SETTING_LABELS.items()],
+        "Perm": Perm,
+    }
+
+
+def render(request: Request, name: str, staff: Staff | None, status_code: int = 200, **context: Any) -> Response:
+    """A page for a signed-in officer (or the sign-in pages when staff is None)."""
+    lang = staff.user.language if staff else str(context.pop("lang", "vi"))
+    ctx = base_context(lang)
+    if staff is not None:
+        ctx.update(staff=staff, committee_name=staff.committee.name(lang), perms=staff.perms)
+    ctx.update(context)
+    return templates.TemplateResponse(request, name, ctx, status_code=status_code)
+
+
+def redirect(path: str, **params: Any) -> RedirectResponse:
+    """A 303 to another admin page (after a form), with query parameters."""
+    query = urlencode({k: v for k, v in params.items() if v not in (None, "")})
+    return RedirectResponse(path + ("?" + query if query else ""), status_code=303)
+
+
+def error_page(request: Request, code: str, status_code: int) -> HTMLResponse:
+    """An error as a page, in the admin's look (the message only, nothing of the input)."""
+    lang = "vi"
+    ctx = base_context(lang)
+    ctx.update(message=ctx["_"](ERROR_MESSAGES.get(code, N_("Something went wrong. Please try again."))), code=status_code)
+    response = templates.TemplateResponse(request, "error.html", ctx, status_code=status_code)
+    assert isinstance(response, HTMLResponse)
+    return response

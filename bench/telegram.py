@@ -1,0 +1,394 @@
+"""Telegram webhook throughput and latency on loopback, beside a minimal python-telegram-bot echo bot.
+
+    python -m bench.telegram [--residents 300] [--rate 100 30] [--postgres postgresql://127.0.0.1/tg_bench]
+
+Three processes besides this one: the fake Bot API (bot.telegram.fake, answering over HTTP),
+`phananh serve` with its webhook registered on the fake, and then the echo bot. Simulated
+residents post updates to /webhook/telegram the way Telegram does: at most 40 connections at a
+time, each answered once the update is processed. Each phananh resident files a whole report
+(15 updates: commands, button presses, free text, the classifier, the gazetteer, the filing);
+each echo resident sends as many text messages. Two loads: saturation (every resident posts its
+next update as soon as the previous one is answered) and a fixed rate (updates due on a
+schedule; latency counted from when an update was due, so queueing shows).
+
+Issue 5's targets: at least half the echo bot's throughput; p99 <= 100 ms at 100 updates/s; no
+update lost; on SQLite and on PostgreSQL (the PostgreSQL database given is emptied).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bot.telegram.fake import BOT_TOKEN
+
+SECRET = "bench-secret"
+CONNECTIONS = 40  # Telegram opens at most this many webhook connections to a bot
+STORY = "Ông phó chủ tịch UBND xã đòi 5 triệu mới ký giấy xác nhận đất cho nhà tôi, nói không đưa thì cứ để đó"
+REPORT: list[tuple[str, str]] = [
+    ("text", "/start"),
+    ("press", "menu:report"),
+    ("press", "mode:anonymous"),
+    ("text", STORY),
+    ("press", "done"),
+    ("text", "1"),  # the first category offered, as a resident without buttons would answer
+    ("press", "skip"),
+    ("text", "phó chủ tịch UBND xã"),
+    ("text", "UBND xã"),
+    ("text", "phường Bến Thành, TP Hồ Chí Minh"),
+    ("press", "setting:workplace"),
+    ("press", "unknown"),
+    ("press", "skip"),
+    ("press", "no"),
+    ("press", "send"),  # the filing: Argon2 hashes the passphrase here
+]
+ECHO = [("text", f"tin nhắn {i}") for i in range(len(REPORT))]
+
+
+# -- the updates, in Telegram's JSON shapes -------------------------------------------------------
+
+
+class Updates:
+    """Numbers updates and messages like Telegram does, for simulated residents."""
+
+    def __init__(self) -> None:
+        self.update_id = 10_000
+        self.message_id = 1
+
+    def make(self, chat_id: int, kind: str, value: str) -> dict[str, Any]:
+        self.update_id += 1
+        self.message_id += 1
+        user = {"id": chat_id, "is_bot": False, "first_name": "Cư dân", "language_code": "vi"}
+        chat = {"id": chat_id, "type": "private", "first_name": "Cư dân"}
+        if kind == "text":
+            message: dict[str, Any] = {"message_id": self.message_id, "from": user, "chat": chat, "date": int(time.time()), "text": value}
+            if value.startswith("/"):
+                message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(value.split()[0])}]
+            return {"update_id": self.update_id, "message": message}
+        question = {
+            "message_id": self.message_id,
+            "from": {"id": int(BOT_TOKEN.split(":")[0]), "is_bot": True, "first_name": "Phản ánh"},
+            "chat": chat,
+            "date": int(time.time()),
+            "text": "…",
+            "reply_markup": {"inline_keyboard": [[{"text": value, "callback_data": value}]]},
+        }
+        query = {"id": str(self.update_id), "from": user, "message": question, "chat_instance": "1", "data": value}
+        return {"update_id": self.update_id, "callback_query": query}
+
+
+@dataclass
+class Run:
+    """What one load measured."""
+
+    name: str
+    latencies: list[float] = field(default_factory=list)
+    submit_latencies: list[float] = field(default_factory=list)
+    failures: int = 0
+    statuses: dict[int, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def record(self, status: int) -> None:
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+        self.failures += status != 200
+
+    @property
+    def count(self) -> int:
+        return len(self.latencies)
+
+    def pct(self, p: float, values: list[float] | None = None) -> float:
+        data = sorted(values if values is not None else self.latencies)
+        return data[min(len(data) - 1, int(len(data) * p))] * 1000 if data else float("nan")
+
+    def without_submit(self) -> list[float]:
+        rest = list(self.latencies)
+        for x in self.submit_latencies:
+            rest.remove(x)
+        return rest
+
+
+async def _post(client: httpx.AsyncClient, slots: asyncio.Semaphore, url: str, update: dict[str, Any]) -> int:
+    """Delivers an update like Telegram: a failed connection is tried again (the bot drops repeats)."""
+    # Requests queue on the semaphore rather than in httpx's pool, whose bookkeeping grows with
+    # every waiting request and would make this generator, not the bot, the bottleneck.
+    async with slots:
+        for _attempt in range(3):
+            try:
+                response = await client.post(url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
+                return response.status_code
+            except httpx.TransportError:
+                # A keep-alive connection closed by the server as the request left: Telegram retries too.
+                continue
+    return 0
+
+
+async def saturate(url: str, script: list[tuple[str, str]], chats: range, updates: Updates) -> Run:
+    """Every resident posts its next update as soon as the previous one is answered."""
+    run = Run("saturation")
+    limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
+    slots = asyncio.Semaphore(CONNECTIONS)
+    async with httpx.AsyncClient(limits=limits, timeout=120) as client:
+
+        async def resident(chat_id: int) -> None:
+            for i, (kind, value) in enumerate(script):
+                t0 = time.perf_counter()
+                status = await _post(client, slots, url, updates.make(chat_id, kind, value))
+                took = time.perf_counter() - t0
+                run.latencies.append(took)
+                if i == len(script) - 1 and script is REPORT:
+                    run.submit_latencies.append(took)
+                run.record(status)
+
+        start = time.perf_counter()
+        await asyncio.gather(*(resident(c) for c in chats))
+        run.seconds = time.perf_counter() - start
+    return run
+
+
+async def fixed_rate(url: str, script: list[tuple[str, str]], chats: range, rate: float, updates: Updates) -> Run:
+    """Updates fall due at `rate` per second in all; latency counts from when each was due."""
+    run = Run(f"{rate:g}/s")
+    limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
+    interval = len(chats) / rate  # each resident's own spacing
+    slots = asyncio.Semaphore(CONNECTIONS)
+    async with httpx.AsyncClient(limits=limits, timeout=120) as client:
+        loop = asyncio.get_running_loop()
+        begin = loop.time() + 0.2
+
+        async def resident(n: int, chat_id: int) -> None:
+            due = begin + n / rate
+            for i, (kind, value) in enumerate(script):
+                await asyncio.sleep(max(0.0, due - loop.time()))
+                status = await _post(client, slots, url, updates.make(chat_id, kind, value))
+                took = loop.time() - due
+                run.latencies.append(took)
+                if i == len(script) - 1 and script is REPORT:
+                    run.submit_latencies.append(took)
+                run.record(status)
+                due += interval
+
+        start = time.perf_counter()
+        await asyncio.gather(*(resident(n, c) for n, c in enumerate(chats)))
+        run.seconds = time.perf_counter() - start
+    return run
+
+
+# -- processes ------------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_http(url: str, timeout: float = 120) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise SystemExit(f"{url} did not come up")
+
+
+def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, *args], env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def serve_fake(port: int) -> None:
+    """The fake Bot API in this process, until killed."""
+    from bot.telegram.fake import FakeBotAPIServer
+
+    FakeBotAPIServer(port=port).start()
+    while True:
+        time.sleep(3600)
+
+
+def serve_echo(port: int, api_url: str) -> None:
+    """The smallest python-telegram-bot webhook bot: Starlette, process_update, reply_text."""
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+    from telegram import Update
+    from telegram.ext import Application, ContextTypes, MessageHandler, filters
+
+    async def echo(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.message is not None and update.message.text is not None
+        await update.message.reply_text(update.message.text)
+
+    application = Application.builder().token(BOT_TOKEN).base_url(f"{api_url}/bot").updater(None).concurrent_updates(True).build()
+    application.add_handler(MessageHandler(filters.TEXT, echo))
+
+    async def webhook(request: Request) -> Response:
+        await application.process_update(Update.de_json(await request.json(), application.bot))
+        return Response()
+
+    async def lifespan(_app: Starlette) -> Any:
+        async with application:
+            yield
+
+    app = Starlette(routes=[Route("/webhook/telegram", webhook, methods=["POST"])], lifespan=lifespan)  # type: ignore[arg-type]
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+# -- the benchmark --------------------------------------------------------------------------------
+
+
+def _reset_postgres(url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+
+
+def _receipts(api: str, chats: range) -> int:
+    """How many residents got their receipt from the fake Bot API."""
+    got = 0
+    with httpx.Client(timeout=30) as client:
+        for chat in chats:
+            texts = client.get(f"{api}/_texts/{chat}").json()
+            got += any("Mã tiếp nhận" in t or "Receipt code" in t for t in texts)
+    return got
+
+
+def _row(bot: str, db: str, run: Run, lost: int) -> str:
+    rest = run.pct(0.99, run.without_submit()) if run.submit_latencies else float("nan")
+    submit = run.pct(0.5, run.submit_latencies) if run.submit_latencies else float("nan")
+    return (
+        f"{bot:<12} {db:<10} {run.name:<10} {run.count:>7} {run.count / run.seconds:>9.1f} {run.pct(0.5):>7.1f} "
+        f"{run.pct(0.99):>7.1f} {rest:>14.1f} {submit:>10.1f} {lost:>5}"
+    )
+
+
+def bench_phananh(db_name: str, db_url: str, api: str, tmp: Path, args: argparse.Namespace, next_chat: list[int]) -> float:
+    """Runs the loads against `phananh serve` on one database; returns the saturation throughput."""
+    port = _free_port()
+    env = dict(os.environ)
+    env.update(
+        {
+            "PHANANH_ENV": "development",
+            "PHANANH_VAR_DIR": str(tmp / db_name),
+            "PHANANH_DATABASE_URL": db_url,
+            "PHANANH_TELEGRAM_TOKEN": BOT_TOKEN,
+            "PHANANH_TELEGRAM_API_URL": api,
+            "PHANANH_TELEGRAM_WEBHOOK_SECRET": SECRET,
+            "PHANANH_PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "PHANANH_TELEGRAM_SENDS_PER_SECOND": str(args.sends_per_second),
+            "PHANANH_LOG_LEVEL": "WARNING",
+        }
+    )
+    env.setdefault("PHANANH_CLASSIFIER_MODEL_PATH", str(Path(__file__).resolve().parent.parent / "var" / "models" / "classifier.joblib"))
+    proc = _start(["-m", "phananh.cli", "serve", "--port", str(port)], env, tmp / f"serve-{db_name}.log")
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/")
+        return _loads("phananh", db_name, f"http://127.0.0.1:{port}/webhook/telegram", REPORT, api, args, next_chat)
+    finally:
+        _stop(proc)
+
+
+def bench_echo(api: str, tmp: Path, args: argparse.Namespace, next_chat: list[int]) -> float:
+    """Runs the loads against the echo bot; returns its saturation throughput."""
+    port = _free_port()
+    proc = _start(["-m", "bench.telegram", "--serve-echo", str(port), "--api", api], dict(os.environ), tmp / "echo.log")
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/webhook/telegram")
+        return _loads("echo (PTB)", "-", f"http://127.0.0.1:{port}/webhook/telegram", ECHO, api, args, next_chat)
+    finally:
+        _stop(proc)
+
+
+def _loads(bot: str, db: str, url: str, script: list[tuple[str, str]], api: str, args: argparse.Namespace, next_chat: list[int]) -> float:
+    """Warm-up, saturation, then each fixed rate, each with new residents; returns the saturation throughput."""
+    updates = Updates()
+
+    def chats(n: int) -> range:
+        start = next_chat[0]
+        next_chat[0] += n
+        return range(start, start + n)
+
+    asyncio.run(saturate(url, script, chats(10), updates))  # warm-up: classifier, gazetteer, connections
+    throughput = 0.0
+    for load in (None, *args.rate):
+        run_chats = chats(args.residents if load is None else args.rate_residents)
+        if load is None:
+            run = asyncio.run(saturate(url, script, run_chats, updates))
+            throughput = run.count / run.seconds
+        else:
+            run = asyncio.run(fixed_rate(url, script, run_chats, load, updates))
+        missing = len(run_chats) - _receipts(api, run_chats) if script is REPORT else 0
+        lost = run.failures + missing
+        if lost:
+            print(f"  answers by HTTP status: {run.statuses}; residents without a receipt: {missing}")
+        print(_row(bot, db, run, lost), flush=True)
+    return throughput
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--residents", type=int, default=300, help="simulated residents in the saturation load")
+    parser.add_argument("--rate", type=float, nargs="+", default=[100.0], help="updates per second in the fixed-rate loads")
+    parser.add_argument("--rate-residents", type=int, default=200, help="simulated residents sharing the fixed rate")
+    parser.add_argument("--postgres", default="", help="also run on this PostgreSQL database (it is emptied)")
+    parser.add_argument("--sends-per-second", type=int, default=1000, help="PHANANH_TELEGRAM_SENDS_PER_SECOND for the run")
+    parser.add_argument("--serve-fake", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--serve-echo", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--api", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_fake:
+        serve_fake(args.serve_fake)
+        return
+    if args.serve_echo:
+        serve_echo(args.serve_echo, args.api)
+        return
+
+    tmp = Path(tempfile.mkdtemp(prefix="phananh-tg-bench-"))
+    fake_port = _free_port()
+    api = f"http://127.0.0.1:{fake_port}"
+    fake = _start(["-m", "bench.telegram", "--serve-fake", str(fake_port)], dict(os.environ), tmp / "fake.log")
+    next_chat = [1_000_000]
+    print(f"cores: {os.cpu_count()}; webhook connections at most {CONNECTIONS}; outgoing cap {args.sends_per_second} msg/s; logs in {tmp}")
+    print(f"{'bot':<12} {'db':<10} {'load':<10} {'updates':>7} {'updates/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'p99 w/o filing':>14} {'filing p50':>10} {'lost':>5}")
+    try:
+        _wait_http(f"{api}/_texts/1")
+        dbs = [("sqlite", f"sqlite:///{tmp / 'bench.sqlite3'}")]
+        if args.postgres:
+            _reset_postgres(args.postgres)
+            dbs.append(("postgresql", args.postgres))
+        ours: dict[str, float] = {}
+        for name, url in dbs:
+            ours[name] = bench_phananh(name, url, api, tmp, args, next_chat)
+        echo = bench_echo(api, tmp, args, next_chat)
+    finally:
+        _stop(fake)
+    for name, value in ours.items():
+        print(f"phananh on {name}: {value / echo:.0%} of the echo bot's throughput (target >= 50%)")
+    print(json.dumps({"echo_updates_per_s": round(echo, 1), **{f"phananh_{k}_updates_per_s": round(v, 1) for k, v in ours.items()}}))
+
+
+if __name__ == "__main__":
+    main()

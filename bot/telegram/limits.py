@@ -1,0 +1,140 @@
+"""Safety on a messaging channel: each update processed once, and per-chat limits.
+
+Counted events carry a keyed hash of the chat (a different key from the dialog's), never the chat
+id, and are kept only as long as a limit needs them: a message two minutes, a filed report a day,
+its time rounded down to the hour so that it cannot be matched to the case filed at that second.
+Nothing here is Telegram-specific; the Zalo channel can use it as it is.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from intake.crypto import keyed_hash
+from intake.db import get_engine, session_scope
+from intake.models import ProcessedUpdate, RateEvent, UTCDateTime, utcnow
+
+MESSAGE, REPORT = "msg", "report"
+KEEP_MESSAGES = timedelta(minutes=2)
+KEEP_REPORTS = timedelta(hours=24)
+KEEP_UPDATES = timedelta(days=3)  # Telegram gives up redelivering an update after a day
+SWEEP_EVERY = 60.0  # seconds between deletions of expired rows
+
+_next_sweep = 0.0
+
+
+@dataclass(frozen=True)
+class Admission:
+    """Whether to process an update: `duplicate` (seen before), `limited` (too many), `warn` (say so once)."""
+
+    duplicate: bool = False
+    limited: bool = False
+    warn: bool = False
+
+
+def rate_key(channel: str, chat_id: str) -> str:
+    """The keyed hash a chat's counted events are filed under."""
+    return keyed_hash("rate", f"{channel}:{chat_id}")
+
+
+# The hot path runs as prepared Core statements: one small transaction per update.
+_UPDATES = ProcessedUpdate.__table__  # type: ignore[attr-defined]
+_EVENTS = RateEvent.__table__  # type: ignore[attr-defined]
+_MARK = _UPDATES.insert().values(channel=sa.bindparam("channel"), update_key=sa.bindparam("key"), processed_at=sa.bindparam("now", type_=UTCDateTime()))
+_RECENT = (
+    sa.select(sa.func.count())
+    .select_from(_EVENTS)
+    .where(_EVENTS.c.key_hash == sa.bindparam("key_hash"), _EVENTS.c.kind == MESSAGE, _EVENTS.c.at > sa.bindparam("since", type_=UTCDateTime()))
+)
+_COUNT = _EVENTS.insert().values(key_hash=sa.bindparam("key_hash"), kind=MESSAGE, at=sa.bindparam("now", type_=UTCDateTime()))
+
+
+def admit(channel: str, update_key: str, chat_id: str | None, *, per_minute: int) -> Admission:
+    """Records an update as processed and counts it against its chat's minute; one transaction."""
+    now = utcnow()
+    try:
+        with get_engine().begin() as conn:
+            conn.execute(_MARK, {"channel": channel, "key": update_key[:64], "now": now})  # a redelivery fails here
+            admission = Admission()
+            if chat_id is not None:
+                key = rate_key(channel, chat_id)
+                recent = int(conn.execute(_RECENT, {"key_hash": key, "since": now - timedelta(minutes=1)}).scalar_one())
+                if recent < 3 * per_minute:
+                    # A flood stays counted (so it stays limited) but cannot grow the table without bound.
+                    conn.execute(_COUNT, {"key_hash": key, "now": now})
+                if recent >= per_minute:
+                    admission = Admission(limited=True, warn=recent == per_minute)
+            _sweep(conn)
+            return admission
+    except IntegrityError:
+        return Admission(duplicate=True)
+
+
+def reports_left(session: Session, channel: str, chat_id: str, *, per_day: int) -> tuple[int, timedelta]:
+    """How many more reports the chat may file now, and when the oldest counted one stops counting."""
+    now = utcnow()
+    key = rate_key(channel, chat_id)
+    times = session.exec(
+        select(RateEvent.at).where(RateEvent.key_hash == key, RateEvent.kind == REPORT, RateEvent.at > now - KEEP_REPORTS).order_by(RateEvent.at)  # type: ignore[arg-type]
+    ).all()
+    wait = (times[0] + KEEP_REPORTS - now) if times else timedelta(0)
+    return max(0, per_day - len(times)), wait
+
+
+def reserve_report(session: Session, channel: str, chat_id: str, *, per_day: int) -> RateEvent | None:
+    """Takes one of the chat's reports for the day before filing; None when none is left.
+
+    Writing first also makes the filing's transaction a writer from its start, so that on SQLite
+    two filings cannot both pass the check, nor fail on a stale read after the long passphrase hash.
+    """
+    hour = utcnow().replace(minute=0, second=0, microsecond=0)
+    event = RateEvent(key_hash=rate_key(channel, chat_id), kind=REPORT, at=hour)
+    session.add(event)
+    session.flush()
+    left, _wait = reports_left(session, channel, chat_id, per_day=per_day + 1)
+    if left > 0:
+        return event
+    session.delete(event)
+    session.flush()
+    return None
+
+
+def release_report(session: Session, event: RateEvent) -> None:
+    """Gives back a report taken by `reserve_report` when the filing did not happen."""
+    session.delete(event)
+    session.flush()
+
+
+def _sweep(conn: sa.Connection) -> None:
+    """Deletes counted events and processed-update marks that no limit needs any more."""
+    global _next_sweep
+    clock = time.monotonic()
+    if clock < _next_sweep:
+        return
+    _next_sweep = clock + SWEEP_EVERY
+    now = utcnow()
+    conn.execute(sa.delete(_EVENTS).where(_EVENTS.c.kind == MESSAGE, _EVENTS.c.at < now - KEEP_MESSAGES))
+    conn.execute(sa.delete(_EVENTS).where(_EVENTS.c.kind == REPORT, _EVENTS.c.at < now - KEEP_REPORTS))
+    conn.execute(sa.delete(_UPDATES).where(_UPDATES.c.processed_at < now - KEEP_UPDATES))
+
+
+def already_sent(channel: str, key: str) -> bool:
+    """Whether an outgoing message with this key was shown already (the outbox may retry it)."""
+    with session_scope() as session:
+        query = select(ProcessedUpdate.id).where(ProcessedUpdate.channel == channel, ProcessedUpdate.update_key == key[:64])
+        return session.exec(query).first() is not None
+
+
+def mark_sent(channel: str, key: str) -> None:
+    """Records an outgoing message as shown, so that a retry skips it."""
+    try:
+        with session_scope() as session:
+            session.add(ProcessedUpdate(channel=channel, update_key=key[:64]))
+    except IntegrityError:
+        pass  # marked by an earlier attempt that died before it could say so

@@ -1,0 +1,513 @@
+"""The Zalo channel: a signed webhook event in, the engine's replies out through the OA API.
+
+The webhook answers at once (Zalo waits two seconds at most) and the event is processed in a
+task: each event once (by message id, or the body's hash), per-chat limits, a chat's events one at
+a time, files fetched from Zalo and stored without their metadata. The channel owns no conversation:
+the engine decides what to say; this module only turns it into OA messages. Zalo user ids go to the
+engine as chat ids, which hashes them; they are never logged.
+
+The engine runs in worker processes (`PHANANH_ZALO_WORKER_PROCESSES`, read from the environment
+there too), not in the web server's threads: the classifier holds the GIL for about a tenth of a
+second per description, which in a thread would hold up every webhook answer behind it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import mimetypes
+import multiprocessing
+import os
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Coroutine
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import httpx
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session
+
+from bot.telegram import limits  # channel-neutral: each update once, per-chat limits
+from bot.zalo.client import TEMPLATE_REFUSED, FileTooLarge, OAClient, ZaloError
+from bot.zalo.events import ZaloEvent, ZaloFile, read_event, update_key
+from bot.zalo.render import Outgoing, as_text, render, render_text
+from bot.zalo.signature import Verdict, check
+from intake.attachments import IMAGE_TYPES, store_attachment
+from intake.classify import get_classifier
+from intake.config import Settings, get_settings
+from intake.conversation import Conversation
+from intake.crypto import encrypt
+from intake.db import get_engine, session_scope
+from intake.dialog.engine import CHOICE_STEPS
+from intake.dialog.types import (
+    AddInfo,
+    AttachmentInfo,
+    DialogState,
+    Draft,
+    Failed,
+    Inbound,
+    InfoAdded,
+    LookUp,
+    LookupResult,
+    Reply,
+    StepName,
+    SubmitReport,
+    Submitted,
+)
+from intake.errors import InvalidInputError, PhananhError
+from intake.i18n import N_, Translator, translator
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "zalo"
+T = TypeVar("T")
+
+# What the channel says itself (the same sentences as the Telegram channel's); the rest is the engine's.
+TOO_FAST = N_("You are sending messages too quickly. Please wait a minute, then continue: nothing you have written is lost.")
+REPORTS_PER_DAY = N_(
+    "This chat has already sent {limit} reports in the last 24 hours, the most we accept from one chat. "
+    "Your report has been kept: you can send it in about {hours} hours."
+)
+FILE_TOO_LARGE = N_("This file could not be received. Files must be at most {mb} MB.")
+FILE_UNREADABLE = N_("This file could not be read. Please send a photo (JPEG, PNG) or a document.")
+FILE_AGAIN = N_("This file could not be received. Please send it again.")
+
+_LOCKED_RETRIES = 5
+WORKER_NICENESS = 10
+REPLY_RETRY_PAUSES = (0.5, 2.0, 5.0)  # seconds between tries of a conversation reply; the outbox retries longer
+
+_stepped = threading.local()  # what the runner below saw in the thread that stepped the chat
+
+
+@dataclass(frozen=True)
+class Stepped:
+    """The engine's replies, the question the chat now waits on, its language, and any daily-limit wait."""
+
+    replies: list[Reply]
+    step: StepName | None
+    lang: str | None
+    wait: timedelta | None = None
+
+
+@dataclass
+class ZaloConversation(Conversation):
+    """The runner, with the chat's daily report limit checked in the transaction that files."""
+
+    reports_per_day: int = 5
+
+    def _carry_out(
+        self,
+        session: Session,
+        effect: SubmitReport | LookUp | AddInfo,
+        draft: Draft,
+        state: DialogState,
+        chat_id: str,
+        dialog_id: int | None,
+    ) -> Submitted | LookupResult | InfoAdded | Failed:
+        if not isinstance(effect, SubmitReport):
+            return super()._carry_out(session, effect, draft, state, chat_id, dialog_id)
+        taken = limits.reserve_report(session, self.channel, chat_id, per_day=self.reports_per_day)
+        if taken is None:
+            _stepped.wait = limits.reports_left(session, self.channel, chat_id, per_day=self.reports_per_day)[1]
+            return Failed(reason="rate_limited")  # the draft is kept; the engine says so
+        event = super()._carry_out(session, effect, draft, state, chat_id, dialog_id)
+        if not isinstance(event, Submitted):
+            limits.release_report(session, taken)
+        return event
+
+    def _save(self, session: Session, row: Any, state: DialogState, draft: Draft) -> None:
+        # The question the chat now waits on decides how choices are written (numbers work only there).
+        _stepped.step, _stepped.lang = state.step, state.lang
+        super()._save(session, row, state, draft)
+
+    def step_chat(self, chat_id: str, message: Inbound) -> Stepped:
+        """Steps the chat and says where it now stands."""
+        for attempt in range(_LOCKED_RETRIES):
+            _stepped.step = _stepped.lang = _stepped.wait = None
+            try:
+                replies = self.handle(chat_id, message)
+            except OperationalError as err:
+                # SQLite refuses a writer whose read went stale; the step was rolled back whole.
+                if "locked" not in str(err.orig) or attempt == _LOCKED_RETRIES - 1:
+                    raise
+                time.sleep(random.uniform(0.02, 0.1) * (attempt + 1))
+                continue
+            return Stepped(replies, _stepped.step, _stepped.lang, _stepped.wait)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+@functools.cache
+def _conversation(reports_per_day: int) -> ZaloConversation:
+    """The runner of this process (a worker process has its own)."""
+    return ZaloConversation(channel=CHANNEL, can_push=True, reports_per_day=reports_per_day)
+
+
+def step_job(reports_per_day: int, chat_id: str, message: Inbound) -> Stepped:
+    """Steps one chat; runs in a worker thread or a worker process."""
+    return _conversation(reports_per_day).step_chat(chat_id, message)
+
+
+def store_job(reports_per_day: int, chat_id: str, data: bytes, content_type: str, kind: str, max_bytes: int) -> AttachmentInfo:
+    """Stores one file, cleaned and encrypted, tied to the chat's dialog; runs like `step_job`."""
+    with session_scope() as session:
+        row = store_attachment(
+            session,
+            data=data,
+            content_type=content_type,
+            kind=kind,
+            dialog_id=_conversation(reports_per_day).dialog_id(session, chat_id),
+            max_bytes=max_bytes,
+        )
+        assert row.id is not None
+        return AttachmentInfo(id=row.id, kind=row.kind, metadata_removed=row.metadata_removed)
+
+
+def _start_worker() -> None:
+    """Set-up of a worker process: lower priority, and an end when the web server's process ends."""
+    try:
+        os.nice(WORKER_NICENESS)  # the web server's answers are what Zalo times: they come first
+    except OSError:  # not allowed here: run at the same priority
+        pass
+    parent = os.getppid()
+
+    def watch() -> None:
+        # A server killed outright (SIGKILL, out of memory) cannot stop its workers: they stop themselves.
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="zalo-parent-watch", daemon=True).start()
+
+
+def warm_job() -> None:
+    """Loads the classifier (and underthesea's tokenizer, which loads on first use) and opens the database."""
+    # Once, in one thread: underthesea's lazy model loading is not thread-safe, and two threads
+    # tokenizing at the same first moment fail (AttributeError inside its CRF tagger).
+    get_classifier().suggest("Cán bộ xã nhận tiền của dân")
+    get_engine()
+
+
+@dataclass
+class _ChatLock:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
+
+
+class ZaloChannel:
+    """Takes webhook events for one OA and answers through the OA API; also sends the outbox's messages."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        transport: httpx.MockTransport | None = None,
+        processes: int | None = None,
+        workers: int = 16,
+    ) -> None:
+        self.settings = settings or get_settings()
+        self.client = OAClient(self.settings, transport=transport)
+        self.reports_per_day = self.settings.chat_reports_per_day
+        self.buttons = self.settings.zalo_buttons == "template"
+        self.max_bytes = self.settings.max_attachment_mb * 2**20
+        self.processes = self.settings.zalo_worker_processes if processes is None else processes
+        self.workers = workers
+        self._executor = self._make_executor()
+        self._chats: dict[str, _ChatLock] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.processed = 0  # events finished (tests and the benchmark wait on it)
+        self.refused: Counter[str] = Counter()  # webhook calls not processed, by reason
+        self.reply_pauses: tuple[float, ...] = REPLY_RETRY_PAUSES
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    async def idle(self, timeout: float = 30.0) -> None:
+        """Waits until every accepted event has been processed."""
+        deadline = time.monotonic() + timeout
+        while self._tasks:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("zalo events still being processed")
+            await asyncio.wait(set(self._tasks), timeout=left)
+
+    async def shutdown(self, timeout: float = 10.0) -> None:
+        """Lets events in progress finish (for a while), then closes the HTTP clients and threads."""
+        try:
+            await self.idle(timeout)
+        except TimeoutError:
+            log.warning("%s zalo events were still in progress at shutdown", len(self._tasks))
+        await self.client.close()
+        # Waited for (off the loop): worker processes must be gone before this process exits.
+        await asyncio.to_thread(self._executor.shutdown, True, cancel_futures=True)
+
+    def _make_executor(self) -> Executor:
+        if self.processes > 0:
+            # Loaded here first: in development this creates the key file, which workers starting
+            # together would otherwise race to create.
+            encrypt("")
+            context = multiprocessing.get_context("spawn")
+            return ProcessPoolExecutor(max_workers=self.processes, mp_context=context, initializer=_start_worker)
+        return ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="zalo")
+
+    async def warm(self) -> None:
+        """Starts the worker processes (or threads) and loads what they need, before the first event."""
+        await asyncio.gather(*(self._run(warm_job) for _ in range(max(1, self.processes))))
+
+    # -- the webhook --------------------------------------------------------------------------
+
+    def accept(self, body: bytes, signature: str | None, *, now_ms: int | None = None) -> int:
+        """Checks one webhook call and schedules its event; returns the HTTP status to answer at once."""
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return self._refuse("unreadable", 400)
+        if not isinstance(data, dict):
+            return self._refuse("unreadable", 400)
+        verdict = check(
+            body,
+            signature,
+            data,
+            app_id=self.settings.zalo_app_id,
+            secret=self.settings.zalo_oa_secret_key.get_secret_value(),
+            max_age_seconds=self.settings.zalo_signature_max_age_seconds,
+            now_ms=int(time.time() * 1000) if now_ms is None else now_ms,
+        )
+        if verdict in (Verdict.MISSING, Verdict.BAD):
+            return self._refuse(verdict.value, 401)
+        if verdict is not Verdict.OK:
+            # Signed by Zalo but too old (a replay, or a retry long after): dropped, and acknowledged so
+            # that Zalo stops retrying it; an error answer would only bring it back later, still stale.
+            return self._refuse(verdict.value, 200)
+        event = read_event(data)
+        if self.settings.zalo_oa_id and event.oa_id and event.oa_id != self.settings.zalo_oa_id:
+            return self._refuse("other_oa", 200)
+        if event.kind in ("ignore", "unfollow") or event.user_id is None:
+            return 200  # nothing to answer; an unfollowed user cannot be written to anyway
+        self._spawn(self.process(event, update_key(event, body)))
+        return 200
+
+    def _refuse(self, reason: str, status: int) -> int:
+        self.refused[reason] += 1
+        log.warning("zalo webhook call not processed: %s", reason)
+        return status
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- one event ----------------------------------------------------------------------------
+
+    async def process(self, event: ZaloEvent, key: str) -> None:
+        """Handles one event end to end; failures are logged, never raised (the webhook has answered)."""
+        try:
+            await self._process(event, key)
+        except Exception as err:  # noqa: BLE001 - one bad event must not stop the others
+            log.error("zalo event %s failed: %s", event.name, type(err).__name__)
+        finally:
+            self.processed += 1
+
+    async def _process(self, event: ZaloEvent, key: str) -> None:
+        user = event.user_id
+        assert user is not None
+        async with self._chat(user):
+            admission = await self._run(limits.admit, CHANNEL, key, user, per_minute=self.settings.chat_messages_per_minute)
+            if admission.duplicate:
+                log.info("zalo event %s already processed", event.name)
+                return
+            t = translator(self.settings.default_language)
+            if admission.limited:
+                if admission.warn:
+                    await self._quietly(self._send_all(user, render_text(t._(TOO_FAST)), t))
+                log.info("zalo event %s over the per-chat message limit", event.name)
+                return
+            try:
+                stepped = await self._dispatch(user, event, t)
+            except Exception as err:  # noqa: BLE001 - the resident is told, whatever broke
+                log.error("zalo event %s failed: %s", event.name, type(err).__name__)
+                await self._quietly(self._send_all(user, render_text(t._(PhananhError.message)), t))
+                return
+            await self._reply(user, stepped)
+
+    async def _reply(self, user: str, stepped: Stepped) -> None:
+        """Sends the engine's replies, trying again for a few seconds when Zalo is briefly unavailable."""
+        t = translator(stepped.lang or self.settings.default_language)
+        messages = render(stepped.replies, choosing=stepped.step in CHOICE_STEPS, buttons=self.buttons, t=t)
+        start = 0
+        for pause in (*self.reply_pauses, None):
+            try:
+                await self._send_all(user, messages, t, start_part=start)
+                return
+            except ZaloError as err:
+                # Never twice: a part Zalo may have delivered without answering is not sent again.
+                if pause is None or not err.retryable or err.maybe_sent:
+                    log.warning("zalo reply not delivered after %s part(s): %s", err.parts_sent, err)
+                    return
+                start = err.parts_sent
+                await asyncio.sleep(min(pause, err.retry_after or pause))
+
+    async def _dispatch(self, user: str, event: ZaloEvent, t: Translator) -> Stepped:
+        if event.kind == "follow":
+            return await self._step(user, Inbound(resume=True), t)
+        if event.unsupported:
+            return await self._step(user, Inbound(unsupported=event.unsupported), t)
+        if event.files:
+            return await self._receive_files(user, event, t)
+        return await self._step(user, Inbound(text=event.text), t)
+
+    async def _step(self, user: str, message: Inbound, t: Translator) -> Stepped:
+        stepped = await self._run(step_job, self.reports_per_day, user, message)
+        if stepped.wait is not None:
+            hours = max(1, int(stepped.wait.total_seconds() // 3600) + 1)
+            notice = translator(stepped.lang or t.lang)._(REPORTS_PER_DAY, limit=self.settings.chat_reports_per_day, hours=hours)
+            return Stepped([Reply(notice), *stepped.replies], stepped.step, stepped.lang)
+        return stepped
+
+    # -- files --------------------------------------------------------------------------------
+
+    async def _receive_files(self, user: str, event: ZaloEvent, t: Translator) -> Stepped:
+        """Fetches and stores the files, tells the engine about those kept, then passes on any caption."""
+        problems: list[Reply] = []
+        stored: list[AttachmentInfo] = []
+        for file in event.files:
+            try:
+                if file.size is not None and file.size > self.max_bytes:
+                    raise FileTooLarge()
+                data, content_type = await self.client.download(file.url, self.max_bytes)
+                content = _content_type(file, content_type)
+                stored.append(await self._run(store_job, self.reports_per_day, user, data, content, file.kind, self.max_bytes))
+            except FileTooLarge:
+                problems.append(Reply(t._(FILE_TOO_LARGE, mb=self.max_bytes // 2**20)))
+            except InvalidInputError:
+                problems.append(Reply(t._(FILE_UNREADABLE)))
+            except ZaloError as err:
+                log.warning("a zalo file could not be fetched: %s", err.reason)
+                problems.append(Reply(t._(FILE_AGAIN)))
+        if not stored:
+            return Stepped(problems, None, None)
+        stepped = await self._step(user, Inbound(attachments=tuple(stored)), t)
+        replies = problems + stepped.replies
+        if event.text.strip():
+            # Words sent with the file are a second thing the resident did.
+            caption = await self._step(user, Inbound(text=event.text), t)
+            return Stepped(replies + caption.replies, caption.step, caption.lang)
+        return Stepped(replies, stepped.step, stepped.lang)
+
+    # -- output (also what the outbox worker calls) -------------------------------------------
+
+    async def send_replies(
+        self, chat_id: str, replies: list[Reply], *, step: StepName | None = None, lang: str | None = None, start_part: int = 0
+    ) -> list[str]:
+        """Sends engine replies to a Zalo user; returns Zalo's message ids. Raises `ZaloError`."""
+        t = translator(lang or self.settings.default_language)
+        messages = render(replies, choosing=step in CHOICE_STEPS, buttons=self.buttons, t=t)
+        return await self._send_all(chat_id, messages, t, start_part=start_part)
+
+    async def deliver(self, chat_id: str, text: str, *, start_part: int = 0) -> list[str]:
+        """Sends one outbox message (staff to resident) as plain text, split under Zalo's limit.
+
+        Raises `ZaloError`; its `parts_sent` tells how many parts arrived, to pass as `start_part`
+        when retrying, so that the resident never gets a part twice.
+        """
+        if not text.strip():
+            return []
+        return await self._send_all(chat_id, render_text(text), translator(self.settings.default_language), start_part=start_part)
+
+    async def _send_all(self, chat_id: str, messages: list[Outgoing], t: Translator, *, start_part: int = 0) -> list[str]:
+        ids: list[str] = []
+        for i, message in enumerate(messages):
+            if i < start_part:
+                continue
+            try:
+                ids += await self._send_one(chat_id, message, t)
+            except ZaloError as err:
+                err.parts_sent = i
+                raise
+        return ids
+
+    async def _send_one(self, chat_id: str, message: Outgoing, t: Translator) -> list[str]:
+        if message.choices and self.buttons:
+            try:
+                return [await self.client.send(chat_id, message.payload())]
+            except ZaloError as err:
+                if err.code not in TEMPLATE_REFUSED:
+                    raise
+                # This OA does not take buttons: from now on choices are written in the text.
+                log.warning("zalo refused a message with buttons (%s); choices are written as text from now on", err.code)
+                self.buttons = False
+        return [await self.client.send(chat_id, piece.payload()) for piece in as_text(message, t)]
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Runs blocking work (the engine, the database, encryption) off the event loop."""
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+        except BrokenProcessPool:
+            # A worker process died (killed, out of memory): this event fails, the next ones get a new pool.
+            log.error("a zalo worker process died; starting new ones")
+            self._executor = self._make_executor()
+            raise
+
+    @asynccontextmanager
+    async def _chat(self, chat_id: str) -> AsyncIterator[None]:
+        """One event of a chat at a time, in the order they arrived."""
+        entry = self._chats.setdefault(chat_id, _ChatLock())
+        entry.users += 1
+        try:
+            async with entry.lock:
+                yield
+        finally:
+            entry.users -= 1
+            if entry.users == 0:
+                del self._chats[chat_id]
+
+    async def _quietly(self, call: Coroutine[Any, Any, object]) -> None:
+        """Sends what the resident should see; a failure is logged with Zalo's code, never raised."""
+        try:
+            await call
+        except ZaloError as err:
+            log.warning("zalo send failed: %s", err)
+
+
+def _content_type(file: ZaloFile, given: str) -> str:
+    """The file's type: what Zalo's server said, else what its name says; photos are read as images."""
+    if file.kind == "photo":
+        return given if given in IMAGE_TYPES else "image/jpeg"  # the pixels decide the format when re-encoded
+    if given and given != "application/octet-stream":
+        return given
+    guessed, _encoding = mimetypes.guess_type(file.name or "")
+    return guessed or "application/octet-stream"
+
+
+class ZaloSender:
+    """The channel's sending side for blocking callers (the outbox worker): its own event loop in a thread."""
+
+    def __init__(self, settings: Settings | None = None, *, transport: httpx.MockTransport | None = None) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="zalo-sender", daemon=True)
+        self._thread.start()
+        self.channel = ZaloChannel(settings, transport=transport, processes=0, workers=1)
+
+    def deliver(self, chat_id: str, text: str, *, start_part: int = 0, timeout: float = 60.0) -> list[str]:
+        """`ZaloChannel.deliver`, blocking: returns Zalo's message ids or raises `ZaloError`."""
+        return asyncio.run_coroutine_threadsafe(self.channel.deliver(chat_id, text, start_part=start_part), self._loop).result(timeout)
+
+    def send_replies(self, chat_id: str, replies: list[Reply], *, timeout: float = 60.0) -> list[str]:
+        """`ZaloChannel.send_replies`, blocking."""
+        return asyncio.run_coroutine_threadsafe(self.channel.send_replies(chat_id, replies), self._loop).result(timeout)
+
+    def close(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.channel.shutdown(timeout=1.0), self._loop).result(30)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()

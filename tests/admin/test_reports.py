@@ -1,0 +1,180 @@
+"""Dashboard figures and the periodic report: counts, the committee tree, periods, suppression, exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from openpyxl import load_workbook
+from sqlmodel import Session, select
+
+from intake import reports
+from intake.deadlines import local_today
+from intake.models import AuditEntry, StaffRole
+from tests.admin.conftest import BEN_THANH, HOAN_KIEM, committee, csrf_for, make_staff, quick_case, signed_in
+
+NGOC_HA = "00008"  # another ward of Hà Nội
+Q2 = reports.make_period("quarter", 2024, 2)
+LATER = date(2025, 1, 15)
+
+
+def _at(y: int, m: int, d: int, h: int = 3) -> datetime:
+    return datetime(y, m, d, h, tzinfo=UTC)
+
+
+def _seed(db: Session) -> None:
+    """Q2 2024 in Bến Thành and the HCM province committee; noise outside the period and the province."""
+    for k in range(6):
+        quick_case(db, BEN_THANH, category=7, commune_code=BEN_THANH, received_at=_at(2024, 4, 3 + k))
+    quick_case(db, BEN_THANH, category=5, commune_code=BEN_THANH, received_at=_at(2024, 5, 2),
+               handled_at=_at(2024, 6, 1), notified_at=_at(2024, 6, 2), status="answered")
+    # Forwarded in Q1, answered on time in Q2; another answered late; a third never answered.
+    quick_case(db, BEN_THANH, category=7, commune_code=BEN_THANH, received_at=_at(2024, 3, 1), status="result",
+               forwarded_on=date(2024, 3, 20), due_on=date(2024, 4, 17), result_on=date(2024, 4, 10), handled_at=_at(2024, 4, 10))
+    quick_case(db, BEN_THANH, category=6, commune_code=BEN_THANH, received_at=_at(2024, 4, 1), status="result",
+               forwarded_on=date(2024, 4, 2), due_on=date(2024, 5, 2), result_on=date(2024, 5, 20), handled_at=_at(2024, 5, 20))
+    quick_case(db, BEN_THANH, category=6, commune_code=BEN_THANH, received_at=_at(2024, 4, 1), status="forwarded",
+               forwarded_on=date(2024, 4, 2), due_on=date(2024, 5, 3))
+    quick_case(db, "79", category=3, commune_code=None, received_at=_at(2024, 6, 30))
+    # The quarter begins at midnight in Vietnam: 16:59 UTC on 31 March is still Q1, 17:00 is Q2.
+    quick_case(db, BEN_THANH, category=9, commune_code=BEN_THANH, received_at=datetime(2024, 3, 31, 16, 59, tzinfo=UTC))
+    quick_case(db, BEN_THANH, category=9, commune_code=BEN_THANH, received_at=datetime(2024, 3, 31, 17, 0, tzinfo=UTC))
+    quick_case(db, BEN_THANH, category=7, commune_code=BEN_THANH, received_at=_at(2024, 7, 1))
+    quick_case(db, HOAN_KIEM, category=7, commune_code=HOAN_KIEM, received_at=_at(2024, 4, 5))
+
+
+def test_commune_report_counts(db: Session) -> None:
+    """Received, handled, told, forwarded, answered, kept and missed deadlines for one quarter."""
+    _seed(db)
+    r = reports.periodic_report(db, committee(db, BEN_THANH), Q2, today=LATER)
+    assert r.totals == {"received": 10, "handled": 3, "notified": 1, "forwarded": 2, "result": 2, "on_time": 1, "overdue": 2}
+    by_cat = {row.key: row.counts["received"] for row in r.by_category}
+    assert by_cat["7"] == 6 and by_cat["6"] == 2 and by_cat["5"] == 1 and by_cat["9"] == 1 and by_cat["3"] == 0
+    assert [row.key for row in r.by_commune] == [BEN_THANH]
+
+
+def test_province_report_includes_its_communes_only(db: Session) -> None:
+    """The HCM province report adds its own cases to Bến Thành's; Hà Nội's stay out."""
+    _seed(db)
+    r = reports.periodic_report(db, committee(db, "79"), Q2, today=LATER)
+    assert r.totals["received"] == 11
+    assert {row.key for row in r.by_commune} == {BEN_THANH, ""}
+    central = reports.periodic_report(db, committee(db, "TW"), Q2, today=LATER)
+    assert central.totals["received"] == 12
+
+
+def test_periods() -> None:
+    """Quarters, halves and years start and end on Vietnam's calendar; nonsense is refused."""
+    assert (Q2.start, Q2.end) == (date(2024, 4, 1), date(2024, 7, 1))
+    h2 = reports.make_period("half", 2024, 2)
+    assert (h2.start, h2.end) == (date(2024, 7, 1), date(2025, 1, 1))
+    y = reports.make_period("year", 2024)
+    assert (y.start, y.end, y.slug) == (date(2024, 1, 1), date(2025, 1, 1), "2024")
+    for bad in (("quarter", 2024, 5), ("half", 2024, 0), ("week", 2024, 1), ("year", 1900, 1)):
+        with pytest.raises(ValueError):
+            reports.make_period(*bad)
+
+
+def test_suppression_hides_small_counts_and_what_would_reveal_them() -> None:
+    """Counts 1-4 become '<5'; a lone hidden cell in a column takes the next smallest with it; zeros stay."""
+    zero = dict.fromkeys(reports.FIGURES, 0)
+    rows = [
+        reports.Row("7", "a", {**zero, "received": 12, "handled": 2}),
+        reports.Row("6", "b", {**zero, "received": 7, "handled": 9}),
+        reports.Row("5", "c", {**zero, "received": 3, "handled": 0}),
+        reports.Row("4", "d", {**zero, "received": 20}),
+    ]
+    rep = reports.PeriodicReport("79", "x", Q2, {**zero, "received": 42, "handled": 11, "notified": 3}, rows, [])
+    out = reports.suppress(rep)
+    got = {r.key: (r.counts["received"], r.counts["handled"]) for r in out.by_category}
+    assert got == {"7": (12, None), "6": (None, None), "5": (None, 0), "4": (20, 0)}
+    assert out.totals["received"] == 42 and out.totals["notified"] is None and out.totals["result"] == 0
+    assert out.suppressed and rep.by_category[0].counts["handled"] == 2  # the original is untouched
+
+
+def test_csv_and_xlsx_exports(db: Session) -> None:
+    """CSV opens with a byte-order mark and shows '<5'; the workbook has three sheets with the same figures."""
+    _seed(db)
+    rep = reports.suppress(reports.periodic_report(db, committee(db, BEN_THANH), Q2, today=LATER))
+    text = reports.to_csv(rep)
+    assert text.startswith("\ufeff")
+    rows = list(csv.reader(io.StringIO(text[1:])))
+    total = next(r for r in rows if len(r) == 10 and r[1] == BEN_THANH and r[2].startswith("Ủy ban"))
+    assert total[3:] == ["10", "<5", "<5", "<5", "<5", "<5", "<5"]
+    wb = load_workbook(io.BytesIO(reports.to_xlsx(rep)))
+    assert len(wb.sheetnames) == 3
+    summary = wb[wb.sheetnames[0]]
+    values = [c.value for row in summary.iter_rows() for c in row]
+    assert 10 in values and "<5" in values
+
+
+def test_export_route_suppresses_by_default_and_audits(db: Session) -> None:
+    """The export leaving the committee hides small counts; the internal one does not; both are audited."""
+    _seed(db)
+    client = signed_in(make_staff(db, "cb", BEN_THANH))
+    out = client.get("/admin/reports/export?kind=quarter&year=2024&index=2&format=csv")
+    assert out.status_code == 200 and out.headers["content-type"].startswith("text/csv")
+    assert 'filename="bao-cao-26743-2024-Q2.csv"' in out.headers["content-disposition"]
+    assert "<5" in out.text
+    inside = client.get("/admin/reports/export?kind=quarter&year=2024&index=2&format=csv&audience=internal")
+    assert "<5" not in inside.text
+    xlsx = client.get("/admin/reports/export?kind=quarter&year=2024&index=2&format=xlsx")
+    assert xlsx.content[:2] == b"PK"
+    entries = db.exec(select(AuditEntry).where(AuditEntry.action == "report.exported").order_by(AuditEntry.id)).all()  # type: ignore[arg-type]
+    assert [e.details["audience"] for e in entries] == ["external", "internal", "external"]
+    assert client.get("/admin/reports/export?format=pdf").status_code == 400
+    assert client.get("/admin/reports/export?kind=quarter&index=9&format=csv").status_code == 400
+
+
+def test_report_page(db: Session) -> None:
+    """The report page shows the quarter's table with full counts for the committee itself."""
+    _seed(db)
+    client = signed_in(make_staff(db, "cb", BEN_THANH))
+    html = client.get("/admin/reports?kind=quarter&year=2024&index=2").text
+    assert '<td class="num">10</td>' in html and "<5" not in html.replace("&lt;5", "<5").split("</form>", 1)[1].split("<table", 1)[1]
+
+
+def test_dashboard_figures(db: Session) -> None:
+    """Status, category, weekly and deadline figures over the committee and those below it."""
+    today = local_today()
+    quick_case(db, BEN_THANH, category=7, commune_code=BEN_THANH)
+    quick_case(db, BEN_THANH, category=7, commune_code=BEN_THANH, days_ago=8)
+    quick_case(db, BEN_THANH, status="result", category=6, commune_code=BEN_THANH, days_ago=40,
+               due_on=today - timedelta(days=10), result_on=today - timedelta(days=12))
+    quick_case(db, BEN_THANH, status="forwarded", category=6, commune_code=BEN_THANH, days_ago=100, due_on=today - timedelta(days=1))
+    quick_case(db, "79", category=3)
+    d = reports.dashboard(db, committee(db, "79"), today=today)
+    assert d.total == 5 and dict(d.by_status)["forwarded"] == 1
+    assert dict(d.by_category)[7] == 2 and sum(n for _, n in d.weekly) == 4  # 12 weeks: the case of 100 days ago is out
+    assert (d.on_time, d.late, d.on_time_rate) == (1, 1, 0.5)
+    (sub,) = d.sub_committees
+    assert sub.committee.code == BEN_THANH and (sub.total, sub.open, sub.overdue) == (4, 4, 1)
+    commune = reports.dashboard(db, committee(db, BEN_THANH), today=today)
+    assert commune.total == 4 and commune.sub_committees == []
+
+
+def test_dashboard_page_draws_svg_and_shows_communes_read_only(db: Session) -> None:
+    """The province's dashboard draws its charts as inline SVG and lists its communes' counts without links."""
+    case = quick_case(db, BEN_THANH, category=7, commune_code=BEN_THANH)
+    client = signed_in(make_staff(db, "tinh", "79"))
+    html = client.get("/admin/dashboard").text
+    assert html.count("<svg") == 5 and "<script" not in html
+    assert 'id="sub-committees"' in html and "Bến Thành" in html and f"/admin/cases/{case.id}" not in html
+    assert client.get(f"/admin/cases/{case.id}").status_code == 404  # counts only, never the commune's cases
+
+
+def test_report_figures_ignore_another_province(db: Session) -> None:
+    """A Hà Nội ward's dashboard knows nothing of Hồ Chí Minh City's cases."""
+    quick_case(db, BEN_THANH)
+    assert reports.dashboard(db, committee(db, NGOC_HA), today=local_today()).total == 0
+
+
+def test_viewer_sees_reports_but_cannot_export(db: Session) -> None:
+    """Viewers read the report on screen; exporting it is for officers and above."""
+    client = signed_in(make_staff(db, "xem", BEN_THANH, StaffRole.VIEWER))
+    assert client.get("/admin/reports").status_code == 200
+    assert client.get("/admin/reports/export?format=csv").status_code == 404
+    assert "export-xlsx" not in client.get("/admin/reports").text
+    assert csrf_for(client)
