@@ -71,6 +71,15 @@ class Settings(BaseSettings):
     # Processes that run the conversation for Zalo events, apart from the web server's (0: threads in it).
     zalo_worker_processes: int = Field(default=2, ge=0, le=32)
 
+    # Delivery of staff messages to residents (the outbox).
+    outbox_in_serve: bool = True  # `phananh serve` runs one delivery worker; turn off when `phananh worker` runs apart
+    outbox_max_attempts: int = Field(default=8, ge=1, le=100)  # then the message is a dead letter, shown in the admin
+    outbox_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+
+    # Retention: chat handles and attachments of a closed case are purged this many days after it closes.
+    retention_days: int = Field(default=90, ge=0)
+    purge_interval_hours: float = Field(default=24, ge=0)  # how often `serve` purges; 0: never (run `phananh purge`)
+
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
         if self.env == "production" and self.secret_key.get_secret_value() == DEV_SECRET:

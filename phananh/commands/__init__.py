@@ -6,9 +6,13 @@ import typer
 
 
 def register_all(app: typer.Typer, staff_app: typer.Typer) -> None:
-    from phananh.commands import classify, places, staff, telegram
+    from phananh.commands import audit, classify, keys, places, purge, staff, telegram, worker
 
     classify.register(app)
     places.register(app)
     telegram.register(app)
+    worker.register(app)
+    keys.register(app)
+    purge.register(app)
+    audit.register(app)
     staff.register(staff_app)
