@@ -8,6 +8,7 @@ training and suggestion read a message the same way.
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from dataclasses import dataclass
 
@@ -18,6 +19,12 @@ from underthesea import text_normalize, word_tokenize
 MAX_CHARS = 2000
 # Word segmentation (a CRF) is the slowest step; longer messages get the folded views only past this.
 MAX_TOKENIZED_CHARS = 600
+
+# underthesea loads its segmenter on the first call and publishes the object before it is loaded:
+# a second thread arriving meanwhile calls a half-built model. Loading once under a lock closes
+# that window; calls after the load are safe to run side by side.
+_TOKENIZER_LOCK = threading.Lock()
+_tokenizer_loaded = False
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\ufeff]+")
 # Characters that are neither letters, digits, spaces nor ordinary punctuation: what random bytes
@@ -145,6 +152,17 @@ class Prepared:
 EMPTY = Prepared((), (), (), ())
 
 
+def load_tokenizer() -> None:
+    """Loads underthesea's word segmenter once, safely when several threads ask at the same time."""
+    global _tokenizer_loaded
+    if _tokenizer_loaded:
+        return
+    with _TOKENIZER_LOCK:
+        if not _tokenizer_loaded:
+            word_tokenize("khởi động", use_token_normalize=False)
+            _tokenizer_loaded = True
+
+
 def clean(text: str) -> str:
     """Drops control characters and collapses whitespace; empty when there is nothing to read."""
     return _SPACE.sub(" ", _CONTROL.sub(" ", text)).strip()
@@ -177,6 +195,7 @@ def prepare(text: str) -> Prepared:
             syllables.extend(parts)
             surface.extend(parts)
     joined = " ".join(syllables)
+    load_tokenizer()
     segmented = word_tokenize(" ".join(tokens)[:MAX_TOKENIZED_CHARS], use_token_normalize=False)
     # The segmenter now and then glues a punctuation mark onto a word ("!_ủy"): keep the words only.
     words = tuple(

@@ -281,3 +281,30 @@ def test_keyword_baseline() -> None:
     """The baseline picks the category of its keywords, and 0 when none is found."""
     assert KeywordClassifier().suggest("cán bộ xã đánh bạc suốt đêm").category == 9
     assert KeywordClassifier().suggest("hôm nay trời đẹp quá").category == 0
+
+
+_FIRST_USE_RACE = """
+import threading
+from intake.classify.text import prepare
+barrier = threading.Barrier(8)
+errors = []
+def read():
+    barrier.wait()
+    try:
+        prepare("ông chủ tịch xã đòi tiền người dân mới ký giấy tờ đất đai")
+    except Exception as err:
+        errors.append(type(err).__name__)
+threads = [threading.Thread(target=read) for _ in range(8)]
+for t in threads: t.start()
+for t in threads: t.join()
+print(len(errors))
+"""
+
+
+def test_first_tokenization_is_safe_from_several_threads() -> None:
+    """Eight threads reading their first message at once in a fresh process all succeed."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _FIRST_USE_RACE], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.strip() == "0", done.stderr[-2000:]
