@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -15,6 +17,74 @@ from sqlmodel import Session
 from intake.config import get_settings
 
 
+_READS = ("SELECT", "PRAGMA", "EXPLAIN")
+_WRITE_LOCKS: dict[str, threading.RLock] = {}
+
+
+class _QueuedWriterConnection(sqlite3.Connection):
+    """A SQLite connection whose writes queue on a lock in this process instead of SQLite's retries.
+
+    SQLite lets one writer in at a time and makes the others wait by sleeping and retrying (1, 2,
+    5 … 100 ms), so with a few threads writing, a request can sleep far longer than the write it
+    waits for. Here the first write of a transaction takes a process-wide lock, given back at
+    commit or rollback: the next writer wakes the moment the previous one is done. Other
+    processes on the same file (a separate `phananh worker`) still meet SQLite's own wait.
+    """
+
+    write_lock: threading.RLock
+    _holds_lock = False
+
+    def cursor(self, factory: Any = None) -> sqlite3.Cursor:  # type: ignore[override]
+        return super().cursor(factory or _QueuedWriterCursor)
+
+    def before(self, sql: str) -> None:
+        """Takes the write lock before this transaction's first statement that is not a read."""
+        if not self._holds_lock and not sql.lstrip()[:7].upper().startswith(_READS):
+            self.write_lock.acquire()
+            self._holds_lock = True
+
+    def _release(self) -> None:
+        if self._holds_lock:
+            self._holds_lock = False
+            self.write_lock.release()
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self._release()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self._release()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._release()
+
+
+class _QueuedWriterCursor(sqlite3.Cursor):
+    connection: _QueuedWriterConnection
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:  # type: ignore[override]
+        self.connection.before(sql)
+        return super().execute(sql, parameters)
+
+    def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:  # type: ignore[override]
+        self.connection.before(sql)
+        return super().executemany(sql, parameters)
+
+
+def _connection_class(path: str) -> type[_QueuedWriterConnection]:
+    """The connection class for one database file, sharing that file's write lock in this process."""
+    lock = _WRITE_LOCKS.setdefault(path, threading.RLock())
+    return type("QueuedWriterConnection", (_QueuedWriterConnection,), {"write_lock": lock})
+
+
 def make_engine(url: str) -> Engine:
     """An engine tuned for this app: WAL and foreign keys on SQLite, pre-ping on PostgreSQL."""
     if url.startswith("sqlite"):
@@ -23,7 +93,13 @@ def make_engine(url: str) -> Engine:
             from pathlib import Path
 
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # hide_parameters: a failed statement's message (logged with the server's traceback) would
+        # otherwise carry the values bound to it, such as a report's text.
+        engine = sa.create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30, "factory": _connection_class(path or ":memory:")},
+            hide_parameters=True,
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -44,6 +120,7 @@ def make_engine(url: str) -> Engine:
         pool_size=10,
         max_overflow=20,
         connect_args={"options": "-c plan_cache_mode=force_custom_plan"},
+        hide_parameters=True,
     )
 
 

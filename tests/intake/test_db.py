@@ -1,0 +1,65 @@
+"""The SQLite engine: writers in one process queue on a lock instead of SQLite's sleeping retries."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from intake.db import make_engine
+
+
+def _engine(tmp_path: Path) -> sa.Engine:
+    engine = make_engine(f"sqlite:///{tmp_path / 'queue.sqlite3'}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+    return engine
+
+
+def test_a_second_writer_waits_for_the_first_commit_not_for_sqlite(tmp_path: Path) -> None:
+    """With SQLite's own wait turned off, a writer arriving mid-transaction still succeeds once the first commits."""
+    engine = _engine(tmp_path)
+    first_wrote, second_done = threading.Event(), threading.Event()
+    errors: list[str] = []
+
+    def second() -> None:
+        first_wrote.wait(5)
+        try:
+            with engine.begin() as conn:
+                conn.exec_driver_sql("PRAGMA busy_timeout=0")  # SQLite would answer "database is locked" at once
+                conn.exec_driver_sql("INSERT INTO t (v) VALUES ('second')")
+        except sa.exc.OperationalError as err:
+            errors.append(str(err.orig))
+        second_done.set()
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    with engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO t (v) VALUES ('first')")
+        first_wrote.set()
+        assert not second_done.wait(0.3)  # queued behind this transaction
+    thread.join(5)
+    assert errors == []
+    with engine.connect() as conn:
+        assert [r[0] for r in conn.exec_driver_sql("SELECT v FROM t ORDER BY id")] == ["first", "second"]
+
+
+def test_a_failed_transaction_gives_the_lock_back(tmp_path: Path) -> None:
+    """A write that fails and rolls back lets the next writer in."""
+    engine = _engine(tmp_path)
+    with pytest.raises(RuntimeError), engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO t (v) VALUES ('lost')")
+        raise RuntimeError("boom")
+    done = threading.Event()
+
+    def writer() -> None:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("INSERT INTO t (v) VALUES ('kept')")
+        done.set()
+
+    threading.Thread(target=writer).start()
+    assert done.wait(5)
+    with engine.connect() as conn:
+        assert [r[0] for r in conn.exec_driver_sql("SELECT v FROM t")] == ["kept"]
