@@ -14,9 +14,10 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
 from admin.auth import Staff, check_csrf, current_staff, db_session
+from admin.deliveries import STATE_LABELS as DELIVERY_LABELS
 from admin.views import ERROR_MESSAGES, redirect, render
 from intake import casework
-from intake.casework import messages, queries
+from intake.casework import deliveries, messages, queries
 from intake.casework.policy import Perm, allowed_actions, require
 from intake.categories import CATEGORIES
 from intake.config import get_settings
@@ -131,6 +132,8 @@ def case_page(
         c=view.case,
         actions=allowed_actions(staff.user, view.case),
         reply_draft=reply_draft,
+        delivery=deliveries.message_states(db, case_id),
+        delivery_labels=DELIVERY_LABELS,
         targets=queries.transfer_targets(db, view.committee),
         today=local_today(),
         done=done,

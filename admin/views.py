@@ -63,6 +63,7 @@ ACTION_LABELS: dict[str, str] = {
     "case.closed": N_("Closed"),
     "attachment.downloaded": N_("Evidence file downloaded"),
     "identity.viewed": N_("Reporter's identity viewed"),
+    "outbox.retried": N_("Undelivered message to the reporter sent again"),
 }
 
 ERROR_MESSAGES: dict[str, str] = {

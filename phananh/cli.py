@@ -81,18 +81,23 @@ def serve(
         upgrade()
     ensure_first_admin()
     from bot.telegram.setup import start_with_serve
+    from phananh.background import serve_background
     from phananh.web import create_app
 
     start_with_serve(settings)
-
-    uvicorn.run(
-        create_app(),
-        host=host or settings.host,
-        port=port or settings.port,
-        proxy_headers=True,
-        access_log=False,  # access lines would carry resident IP addresses
-        log_level="info",
-    )
+    background = serve_background(settings).start()
+    try:
+        # Returns after Ctrl-C or SIGTERM, once uvicorn has finished the requests in hand.
+        uvicorn.run(
+            create_app(),
+            host=host or settings.host,
+            port=port or settings.port,
+            proxy_headers=True,
+            access_log=False,  # access lines would carry resident IP addresses
+            log_level="info",
+        )
+    finally:
+        background.stop()
 
 
 @app.command()

@@ -136,3 +136,46 @@ def test_a_worker_dying_mid_send_delivers_exactly_once(db: Session) -> None:
     outbox.deliver_batch({"telegram": channel})
     assert {r.status for r in _rows(db)} == {OutboxStatus.SENT.value}
     assert sorted(channel.shown.values()) == [1, 1]
+
+
+def test_a_sender_bug_is_retried_and_does_not_stop_the_batch(db: Session) -> None:
+    """A sender raising something unexpected fails that row (retried, then dead); the other rows are sent."""
+    _case(db, n_messages=2)
+    channel = FakeChannel()
+
+    def buggy(handle: str, text: str, key: str) -> None:
+        if text == "Tin 0":
+            raise KeyError("bug")
+        channel(handle, text, key)
+
+    assert outbox.deliver_batch({"telegram": buggy}, max_attempts=2) == 1
+    first, second = _rows(db)
+    assert first.status == OutboxStatus.PENDING.value and first.last_error == "unexpected KeyError"
+    assert second.status == OutboxStatus.SENT.value
+    db.execute(OutboxMessage.__table__.update().values(next_attempt_at=utcnow()))  # type: ignore[attr-defined]
+    db.commit()
+    outbox.deliver_batch({"telegram": buggy}, max_attempts=2)
+    assert _rows(db)[0].status == OutboxStatus.DEAD.value
+
+
+def test_a_chat_handle_no_key_decrypts_goes_to_the_dead_letters(db: Session) -> None:
+    """A handle sealed with a key no longer configured cannot be reached: dead at once, saying why, not held."""
+    from cryptography.fernet import Fernet
+
+    case = _case(db, linked=False)
+    db.add(ChatLink(case_id=case.id, channel="telegram", handle_hash="x" * 64, handle_enc=Fernet(Fernet.generate_key()).encrypt(b"42")))  # type: ignore[arg-type]
+    db.commit()
+    channel = FakeChannel()
+    assert outbox.deliver_batch({"telegram": channel}) == 1
+    row = _rows(db)[0]
+    assert row.status == OutboxStatus.DEAD.value and "decrypted" in row.last_error and channel.calls == 0
+
+
+def test_a_slow_batch_leaves_its_last_rows_for_a_later_claim(db: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past a third of the lease no new row is started, so no other worker can claim a row still being sent."""
+    _case(db, n_messages=3)
+    clock = iter([0.0, 0.0, 50.0])  # the claim, the first row, then the second row starts 50 s later
+    monkeypatch.setattr(outbox, "_clock", lambda: next(clock, 1000.0))
+    channel = FakeChannel()
+    assert outbox.deliver({"telegram": channel}) == (3, 1)
+    assert [r.status for r in _rows(db)] == [OutboxStatus.SENT.value, OutboxStatus.SENDING.value, OutboxStatus.SENDING.value]
