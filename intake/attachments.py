@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import re
 import secrets
 import zipfile
 from dataclasses import dataclass
@@ -59,6 +60,10 @@ def strip_image(data: bytes, content_type: str) -> Cleaned:
     return Cleaned(out.getvalue(), mime, True)
 
 
+# Extended properties that name an organisation or a person (docProps/app.xml keeps the rest: page counts, the application).
+_APP_XML_NAMES = re.compile(rb"<(Company|Manager|HyperlinkBase)\s*/>|<(Company|Manager|HyperlinkBase)>.*?</\2>", re.DOTALL)
+
+
 def strip_office(data: bytes) -> Cleaned:
     """Drops docProps (author, company, dates) from an Office Open XML file."""
     try:
@@ -68,7 +73,10 @@ def strip_office(data: bytes) -> Cleaned:
             for item in src.infolist():
                 if item.filename.startswith("docProps/") and item.filename != "docProps/app.xml":
                     continue
-                dst.writestr(item.filename, src.read(item.filename))
+                content = src.read(item.filename)
+                if item.filename == "docProps/app.xml":
+                    content = _APP_XML_NAMES.sub(b"", content)
+                dst.writestr(item.filename, content)
     except (zipfile.BadZipFile, KeyError) as err:
         raise InvalidInputError("not a readable document") from err
     return Cleaned(out.getvalue(), "", True)

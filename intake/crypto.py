@@ -33,7 +33,10 @@ def _dev_key_file(settings: Settings) -> Path:
 def _load_keys(settings: Settings) -> list[bytes]:
     raw = settings.encryption_keys.get_secret_value()
     if not raw and settings.encryption_key_file:
-        raw = settings.encryption_key_file.read_text(encoding="ascii")
+        try:
+            raw = settings.encryption_key_file.read_text(encoding="ascii")
+        except (OSError, UnicodeDecodeError) as err:
+            raise ConfigurationError(f"encryption key file unreadable: {type(err).__name__}") from err
     if not raw:
         if settings.env == "production":
             raise ConfigurationError("no encryption key configured")
@@ -52,8 +55,36 @@ def _load_keys(settings: Settings) -> list[bytes]:
 
 
 @functools.cache
+def _keyring() -> tuple[MultiFernet, Fernet, int]:
+    """All configured keys (decryption), the newest one (encryption), and how many there are."""
+    try:
+        fernets = [Fernet(k) for k in _load_keys(get_settings())]
+    except ValueError as err:  # the message names no key material
+        raise ConfigurationError("an encryption key is not a valid Fernet key (32 url-safe base64 bytes)") from err
+    return MultiFernet(fernets), fernets[0], len(fernets)
+
+
 def _fernet() -> MultiFernet:
-    return MultiFernet([Fernet(k) for k in _load_keys(get_settings())])
+    return _keyring()[0]
+
+
+def check_keys() -> int:
+    """Loads the configured keys once, so that a missing or malformed key stops a process at start; returns how many."""
+    return _keyring()[2]
+
+
+def generate_key() -> str:
+    """A new random Fernet key, as text to put first in PHANANH_ENCRYPTION_KEYS or the key file."""
+    return Fernet.generate_key().decode("ascii")
+
+
+def is_current(token: bytes) -> bool:
+    """Whether a token is sealed with the newest key (nothing to rotate)."""
+    try:
+        _keyring()[1].decrypt(token)
+    except InvalidToken:
+        return False
+    return True
 
 
 def encrypt(plaintext: str) -> bytes:
@@ -118,4 +149,4 @@ def token(nbytes: int = 32) -> str:
 
 def reset_caches() -> None:
     """Forgets loaded keys (tests and key rotation)."""
-    _fernet.cache_clear()
+    _keyring.cache_clear()

@@ -186,6 +186,8 @@ class Case(SQLModel, table=True):
     result_text: str = Field(default="", sa_column=sa.Column(sa.Text(), nullable=False, server_default=""))
     handled_at: datetime | None = _ts(nullable=True)  # the Front's handling concluded (result, out of scope, closed)
     notified_at: datetime | None = _ts(nullable=True)  # the resident was told the result
+    # Retention (migration 0005): when chat handles, evidence files and the reporter's phone were purged.
+    purged_at: datetime | None = _ts(nullable=True)
 
 
 class ReporterIdentity(SQLModel, table=True):
