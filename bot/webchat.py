@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
+import time
+from collections import OrderedDict, deque
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +22,7 @@ from intake.crypto import token
 from intake.db import session_scope
 from intake.dialog.types import AttachmentInfo, Inbound, Reply
 from intake.errors import InvalidInputError
-from intake.i18n import normalize_language, translator
+from intake.i18n import N_, normalize_language, translator
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +31,70 @@ _COOKIE_RE = re.compile(r"^[A-Za-z0-9_\-]{20,64}$")
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 router = APIRouter()
 conversation = Conversation(channel="web")
+
+# Over the pace the page shows these and puts the message back in the box. TOO_FAST is Telegram's and Zalo's.
+TOO_FAST = N_("You are sending messages too quickly. Please wait a minute, then continue: nothing you have written is lost.")
+TOO_BUSY = N_("Many people are writing to us right now. Please wait a minute, then send your message again: it is still in the box.")
+
+
+class Pace:
+    """Sliding-minute counts in memory: one per chat cookie, one for all web chats together.
+
+    Only the cookie's value keys a count (never an address). Keys are bounded: the least recently
+    seen chat is forgotten first, so random cookies cannot grow the table without end.
+    """
+
+    def __init__(self, *, window: float = 60.0, max_chats: int = 50_000) -> None:
+        self.window = window
+        self.max_chats = max_chats
+        self._chats: OrderedDict[str, deque[float]] = OrderedDict()
+        self._all: deque[float] = deque()
+        self._lock = threading.Lock()  # sync routes run in a thread pool
+
+    def admit(self, chat_id: str, *, per_chat: int, overall: int, now: float | None = None) -> str | None:
+        """Counts one message; None when it may go on, else "chat" or "all" for the limit it passed."""
+        now = time.monotonic() if now is None else now
+        cutoff = now - self.window
+        with self._lock:
+            while self._all and self._all[0] <= cutoff:
+                self._all.popleft()
+            mine = self._chats.pop(chat_id, None) or deque()
+            while mine and mine[0] <= cutoff:
+                mine.popleft()
+            self._chats[chat_id] = mine
+            while len(self._chats) > self.max_chats:
+                self._chats.popitem(last=False)
+            if len(mine) >= per_chat:
+                return "chat"
+            if len(self._all) >= overall:
+                return "all"
+            mine.append(now)
+            self._all.append(now)
+            return None
+
+    def clear(self) -> None:
+        with self._lock:
+            self._chats.clear()
+            self._all.clear()
+
+
+pace = Pace()
+
+
+def _paced(chat_id: str, lang: str | None) -> JSONResponse | None:
+    """The polite 429 when this chat, or all web chats together, are over their pace; None to go on."""
+    settings = get_settings()
+    over = pace.admit(chat_id, per_chat=settings.web_chat_messages_per_minute, overall=settings.web_chat_global_per_minute)
+    if over is None:
+        return None
+    log.info("web chat message over the %s limit", over)
+    notice = TOO_FAST if over == "chat" else TOO_BUSY
+    text = translator(normalize_language(lang))._(notice)
+    return JSONResponse(
+        {"error": "rate_limited", "message": text, "replies": [{"text": text, "buttons": []}]},
+        status_code=429,
+        headers={"Retry-After": "60"},
+    )
 
 
 class ChatIn(BaseModel):
@@ -67,6 +134,9 @@ def page(request: Request) -> Response:
 def post_chat(body: ChatIn, request: Request) -> JSONResponse:
     """Steps the resident's conversation; a cookie names it, and it lives in the database."""
     chat_id, new = _chat_id(request)
+    refused = _paced(chat_id, body.lang)
+    if refused is not None:
+        return refused  # nothing stepped: the draft is as it was, and the page keeps what was typed
     message = Inbound(text=body.text, button=body.button, resume=body.resume)
     replies = conversation.handle(chat_id, message, lang=normalize_language(body.lang))
     response = JSONResponse({"replies": [_reply_json(r) for r in replies]})
@@ -86,6 +156,9 @@ def post_chat(body: ChatIn, request: Request) -> JSONResponse:
 async def upload(file: UploadFile, request: Request) -> JSONResponse:
     """Takes one evidence file for the resident's conversation (metadata removed, encrypted)."""
     chat_id, new = _chat_id(request)
+    refused = _paced(chat_id, request.query_params.get("lang"))
+    if refused is not None:
+        return refused
     t = translator(normalize_language(request.query_params.get("lang")))
     limit = get_settings().max_attachment_mb * 2**20
     data = await file.read(limit + 1)

@@ -56,6 +56,15 @@ class Settings(BaseSettings):
     chat_messages_per_minute: int = Field(default=20, ge=1)
     chat_reports_per_day: int = Field(default=5, ge=1)
 
+    # Web limits: request bodies over these sizes (KiB) are refused with 413 before they are read.
+    # The upload routes take PHANANH_MAX_ATTACHMENT_MB (per file) on top of the form limit.
+    max_body_kb: int = Field(default=64, ge=8)  # the web chat's messages, sign-in, everything else
+    max_admin_form_kb: int = Field(default=512, ge=16)  # admin forms: Vietnamese text is percent-encoded, up to 9 bytes a letter
+    max_webhook_body_kb: int = Field(default=1024, ge=16)  # Telegram and Zalo webhook calls
+    # The web chat's pace (a sliding minute, in each process's memory): per chat cookie, and all web chats together.
+    web_chat_messages_per_minute: int = Field(default=30, ge=1)
+    web_chat_global_per_minute: int = Field(default=1200, ge=1)
+
     # Zalo Official Account (OA API v3, OAuth v4): on when the app id and the OA secret key are set.
     zalo_app_id: str = ""
     zalo_oa_id: str = ""  # set: events addressed to another OA are refused

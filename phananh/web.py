@@ -9,7 +9,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 from admin.app import router as admin_router
 from admin.auth import LoginRequired
@@ -21,40 +20,23 @@ from bot.zalo.webhook import router as zalo_router
 from intake.config import get_settings
 from intake.errors import PhananhError
 from intake.i18n import translator
+from phananh.middleware import SECURITY_HEADERS, BodyLimit, SecurityHeaders, body_limits
 
 log = logging.getLogger(__name__)
-
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-    "Permissions-Policy": "geolocation=(), camera=(), microphone=()",
-}
-
-
-class SecurityHeaders(BaseHTTPMiddleware):
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        if request.url.path.startswith(("/admin", "/api")):
-            response.headers["Cache-Control"] = "no-store"
-        return response
 
 
 def create_app(*, with_chat: bool = True, with_admin: bool = True) -> FastAPI:
     """Builds the app; the admin can run alone (with_chat=False) on an internal network."""
+    settings = get_settings()
     app = FastAPI(title="phananh", docs_url=None, redoc_url=None, openapi_url=None)
-    app.add_middleware(SecurityHeaders)
+    # The last added runs first: headers go on every answer, the 413 included.
+    app.add_middleware(BodyLimit, limit_for=body_limits(settings))
+    app.add_middleware(SecurityHeaders, hsts=settings.public_url.lower().startswith("https://"))
     if with_chat:
         app.mount("/static/chat", StaticFiles(directory=Path(__file__).parent.parent / "bot" / "static"), name="chat-static")
         app.include_router(chat_router)
         app.include_router(telegram_router)  # 404 until PHANANH_TELEGRAM_TOKEN is set
-        if zalo_enabled(get_settings()):
+        if zalo_enabled(settings):
             app.include_router(zalo_router)  # only with PHANANH_ZALO_APP_ID and PHANANH_ZALO_OA_SECRET_KEY
     if with_admin:
         app.mount("/static/admin", StaticFiles(directory=Path(__file__).parent.parent / "admin" / "static"), name="admin-static")
@@ -83,8 +65,11 @@ def create_app(*, with_chat: bool = True, with_admin: bool = True) -> FastAPI:
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> Response:
         log.error("unexpected %s", type(exc).__name__)
+        # Answered outside the middleware stack (Starlette's ServerErrorMiddleware): the headers are set here.
         return JSONResponse(
-            {"error": "error", "message": translator("vi")._("Something went wrong. Please try again.")}, status_code=500
+            {"error": "error", "message": translator("vi")._("Something went wrong. Please try again.")},
+            status_code=500,
+            headers={**SECURITY_HEADERS, "Cache-Control": "no-store"},
         )
 
     return app

@@ -45,10 +45,28 @@
     }
   }
 
+  // The replies in an answer, or an error carrying them (a 429 or 413 explains itself in words).
+  function replies(res) {
+    return res.json().catch(function () { return null; }).then(function (data) {
+      if (res.ok && data && data.replies) { return data; }
+      var err = new Error("HTTP " + res.status);
+      err.data = data;
+      throw err;
+    });
+  }
+
+  function failed(err) {
+    if (err && err.data && err.data.replies && err.data.replies.length) {
+      err.data.replies.forEach(function (r) { add("error", r.text); });
+    } else {
+      add("error", log.getAttribute("data-error"));
+    }
+  }
+
   function send(body, shown) {
     if (busy) { return; }
     busy = true;
-    if (shown) { add("me", shown); }
+    var mine = shown ? add("me", shown) : null;
     disableOldButtons();
     body.lang = lang;
     fetch("/api/chat", {
@@ -56,14 +74,15 @@
       headers: { "Content-Type": "application/json" },
       credentials: "same-origin",
       body: JSON.stringify(body)
-    }).then(function (res) {
-      if (!res.ok) { throw new Error("HTTP " + res.status); }
-      return res.json();
-    }).then(function (data) {
+    }).then(replies).then(function (data) {
       data.replies.forEach(render);
-    }).catch(function () {
-      add("error", log.getAttribute("data-error"));
-      if (body.text) { input.value = body.text; }
+    }).catch(function (err) {
+      failed(err);
+      // Not received: what was typed goes back into the box, to be sent again.
+      if (body.text) {
+        if (mine && mine.parentNode) { mine.parentNode.removeChild(mine); }
+        if (!input.value) { input.value = body.text; }
+      }
     }).then(function () { busy = false; input.focus(); });
   }
 
@@ -87,9 +106,9 @@
     var form = new FormData();
     form.append("file", file);
     fetch("/api/chat/upload?lang=" + encodeURIComponent(lang), { method: "POST", credentials: "same-origin", body: form })
-      .then(function (res) { return res.json(); })
+      .then(replies)
       .then(function (data) { data.replies.forEach(render); })
-      .catch(function () { add("error", log.getAttribute("data-error")); })
+      .catch(failed)
       .then(function () { busy = false; fileInput.value = ""; });
   });
   send({ resume: true }, null);

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from telegram import Update
 from telegram.error import TelegramError
 
 from bot.telegram.channel import TelegramChannel
+from bot.telegram.convert import parse_update
 from bot.telegram.setup import WEBHOOK_PATH, make_bot, webhook_secret
 from intake.config import get_settings
 from intake.errors import PhananhError
@@ -93,12 +93,11 @@ async def telegram_webhook(request: Request) -> Response:
         return Response(status_code=400)
     if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
         return Response(status_code=400)
-    try:
-        update = Update.de_json(data, found.channel.bot)
-    except (ValueError, TypeError, KeyError) as err:
+    update = parse_update(data, found.channel.bot)
+    if update is None:
         # Telegram's own update in a shape this library cannot read: acknowledged and dropped, since
         # an error answer would make Telegram retry it forever and hold back every update behind it.
-        log.warning("telegram update %s dropped: unreadable (%s)", data["update_id"], type(err).__name__)
+        log.warning("telegram update %s dropped: unreadable", data["update_id"])
         return Response(status_code=200)
     reply = await found.channel.process(update, reply_in_response=True)
     # Telegram carries out a method given in the answer, as if the bot had called it.

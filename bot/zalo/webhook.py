@@ -91,7 +91,7 @@ async def zalo_webhook(request: Request) -> Response:
     if channel is None:
         return Response(status_code=404)
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_EVENT_BYTES:
+    if declared.isascii() and declared.isdigit() and int(declared) > MAX_EVENT_BYTES:  # "²".isdigit() is True too
         return Response(status_code=413)
     body = await request.body()
     if len(body) > MAX_EVENT_BYTES:

@@ -256,7 +256,8 @@ class _Ctx:
         if not typed:
             return None
         # Channels without buttons number the options; digits count only where text is no answer.
-        if self.state.step in CHOICE_STEPS and typed.isdigit() and 1 <= int(typed) <= len(offered):
+        # isascii: "²" or "①" pass isdigit() but int() refuses them.
+        if self.state.step in CHOICE_STEPS and typed.isascii() and typed.isdigit() and 1 <= int(typed) <= len(offered):
             return offered[int(typed) - 1][0]
         for payload, label in offered:
             if _fold(label) == typed:
@@ -642,7 +643,7 @@ class _Ctx:
             c = cands[0]
             self.set_place(self.draft.place_text or "", c["province_code"], c["province_name"], None, None)
             return self.advance()
-        if chosen and chosen.startswith("place:") and chosen[6:].isdigit() and int(chosen[6:]) < len(cands):
+        if chosen and chosen.startswith("place:") and chosen[6:].isascii() and chosen[6:].isdigit() and int(chosen[6:]) < len(cands):
             c = cands[int(chosen[6:])]
             if c.get("commune_code"):
                 self.set_place(self.draft.place_text or "", c["province_code"], c["province_name"], c["commune_code"], c["commune_name"])
@@ -754,7 +755,7 @@ class _Ctx:
         self.say(
             t._(
                 "Would you like to receive updates on this report in this chat? If you agree, we keep this chat's address encrypted "
-                "until the case is closed. If not, you can still check the status with your receipt code."
+                "and delete it some time after the case is closed. If not, you can still check the status with your receipt code."
             ),
             [(B_YES, t._("Yes, notify me")), (B_NO, t._("No, thank you"))],
         )

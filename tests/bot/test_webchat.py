@@ -153,3 +153,67 @@ def test_killed_server_resumes_the_conversation(db: Session) -> None:
     finally:
         proc.kill()
         proc.wait(timeout=10)
+
+
+@pytest.fixture()
+def paced(db: Session, monkeypatch: pytest.MonkeyPatch) -> TestClient:
+    """The web chat with a pace of 3 messages a minute per chat and 5 for all chats together."""
+    import bot.webchat as webchat
+    from intake.config import get_settings
+
+    webchat.pace.clear()
+    low = get_settings().model_copy(update={"web_chat_messages_per_minute": 3, "web_chat_global_per_minute": 5})
+    monkeypatch.setattr(webchat, "get_settings", lambda: low)
+    yield TestClient(create_app())
+    webchat.pace.clear()
+
+
+def test_a_flooding_chat_gets_a_polite_429_and_keeps_its_draft(paced: TestClient, db: Session) -> None:
+    """Over the per-chat pace: 429 with the polite message in the chat's language; nothing is stepped or lost."""
+    import bot.webchat as webchat
+    from intake.i18n import translator
+    from intake.models import DialogSession
+
+    _say(paced, resume=True)
+    _say(paced, button="menu:report")
+    _say(paced, button="mode:anonymous")
+    before = db.exec(select(DialogSession)).one()
+    r = paced.post("/api/chat", json={"text": "Chủ tịch xã đòi tiền mới ký giấy tờ cho dân", "lang": "vi"})
+    assert r.status_code == 429 and r.headers["retry-after"] == "60"
+    assert r.json()["replies"][0]["text"] == r.json()["message"] == translator("vi")._(webchat.TOO_FAST)
+    assert "Traceback" not in r.text and "Chủ tịch" not in r.text
+    db.expire_all()
+    after = db.exec(select(DialogSession)).one()
+    assert (after.version, after.draft_enc) == (before.version, before.draft_enc), "the refused message changed nothing"
+    r = paced.post("/api/chat/upload", files={"file": ("a.pdf", b"%PDF-1.4", "application/pdf")})
+    assert r.status_code == 429
+    webchat.pace.clear()  # a minute later
+    replies = _say(paced, text="Chủ tịch xã đòi tiền mới ký giấy tờ cho dân, không đưa thì không ký")
+    assert replies, "the same message goes through once the minute has passed"
+
+
+def test_all_web_chats_together_have_a_cap(paced: TestClient, db: Session) -> None:
+    """Many new chats at once: past the global cap each gets 429 with the busy message, in English when asked."""
+    import bot.webchat as webchat
+    from intake.i18n import translator
+
+    statuses = []
+    for _ in range(7):
+        fresh = TestClient(paced.app)  # a new chat cookie each time
+        r = fresh.post("/api/chat", json={"resume": True, "lang": "en"})
+        statuses.append(r.status_code)
+    assert statuses == [200] * 5 + [429] * 2
+    assert r.json()["message"] == translator("en")._(webchat.TOO_BUSY)
+
+
+def test_pace_forgets_the_oldest_chats_first() -> None:
+    """The counters are bounded: random cookies cannot grow memory without end, and a minute frees a chat."""
+    from bot.webchat import Pace
+
+    p = Pace(max_chats=100)
+    for i in range(1000):
+        assert p.admit(f"chat-{i}", per_chat=2, overall=10**6, now=float(i) / 100) is None
+    assert len(p._chats) == 100
+    assert p.admit("x", per_chat=1, overall=10**6, now=0.0) is None
+    assert p.admit("x", per_chat=1, overall=10**6, now=30.0) == "chat"
+    assert p.admit("x", per_chat=1, overall=10**6, now=60.5) is None
