@@ -7,6 +7,8 @@ between two messages loses nothing. Filing a report and clearing the draft commi
 from __future__ import annotations
 
 import logging
+import random
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -83,12 +85,18 @@ class Conversation:
 
     def handle(self, chat_id: str, message: Inbound, *, lang: str | None = None) -> list[Reply]:
         """Processes one inbound message for a chat and returns the replies to send."""
-        for _attempt in range(_MAX_RETRIES):
+        for attempt in range(_MAX_RETRIES):
             try:
                 with session_scope() as session:
                     return self._handle(session, chat_id, message, lang)
             except (ConcurrentUpdate, IntegrityError):
                 continue
+            except sa.exc.OperationalError as err:
+                # SQLite refuses a writer whose read went stale, or one from another process that
+                # waited past the busy timeout; the step was rolled back whole, so it can run again.
+                if "locked" not in str(err.orig) or attempt == _MAX_RETRIES - 1:
+                    raise
+                time.sleep(random.uniform(0.02, 0.1) * (attempt + 1))
         raise PhananhError("dialog busy")
 
     def dialog_id(self, session: Session, chat_id: str) -> int:

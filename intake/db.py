@@ -18,7 +18,9 @@ from intake.config import get_settings
 
 
 _READS = ("SELECT", "PRAGMA", "EXPLAIN")
-_WRITE_LOCKS: dict[str, threading.RLock] = {}
+_WRITE_LOCKS: dict[str, threading.Lock] = {}
+# As long as SQLite's own busy timeout: past it, the writer gets "database is locked" as before.
+_WRITE_WAIT_SECONDS = 30.0
 
 
 class _QueuedWriterConnection(sqlite3.Connection):
@@ -31,7 +33,9 @@ class _QueuedWriterConnection(sqlite3.Connection):
     processes on the same file (a separate `phananh worker`) still meet SQLite's own wait.
     """
 
-    write_lock: threading.RLock
+    # A plain lock, not an RLock: a transaction may end on another thread than the one that
+    # began it (FastAPI runs a dependency's set-up and tear-down in different worker threads).
+    write_lock: threading.Lock
     _holds_lock = False
 
     def cursor(self, factory: Any = None) -> sqlite3.Cursor:  # type: ignore[override]
@@ -40,7 +44,8 @@ class _QueuedWriterConnection(sqlite3.Connection):
     def before(self, sql: str) -> None:
         """Takes the write lock before this transaction's first statement that is not a read."""
         if not self._holds_lock and not sql.lstrip()[:7].upper().startswith(_READS):
-            self.write_lock.acquire()
+            if not self.write_lock.acquire(timeout=_WRITE_WAIT_SECONDS):
+                raise sqlite3.OperationalError("database is locked")
             self._holds_lock = True
 
     def _release(self) -> None:
@@ -81,7 +86,7 @@ class _QueuedWriterCursor(sqlite3.Cursor):
 
 def _connection_class(path: str) -> type[_QueuedWriterConnection]:
     """The connection class for one database file, sharing that file's write lock in this process."""
-    lock = _WRITE_LOCKS.setdefault(path, threading.RLock())
+    lock = _WRITE_LOCKS.setdefault(path, threading.Lock())
     return type("QueuedWriterConnection", (_QueuedWriterConnection,), {"write_lock": lock})
 
 

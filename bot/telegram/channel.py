@@ -68,6 +68,8 @@ FILE_AGAIN = N_("This file could not be received. Please send it again.")
 
 # The answer to a button press, kept for the webhook's HTTP response when set (see `process`).
 _in_response: ContextVar[list[dict[str, Any]] | None] = ContextVar("telegram_in_response", default=None)
+# The update being processed, to be marked done in the transaction of the first step it causes.
+_update_mark: ContextVar[str | None] = ContextVar("telegram_update_mark", default=None)
 _report_limit = threading.local()  # set by the runner below when a submission hit the daily limit
 _LOCKED_RETRIES = 5
 
@@ -102,10 +104,20 @@ class TelegramConversation(Conversation):
             limits.release_report(session, taken)
         return event
 
-    def step_chat(self, chat_id: str, message: Inbound, lang: str | None) -> tuple[list[Reply], timedelta | None]:
-        """Steps the chat; also says how long until a report refused by the daily limit can be sent."""
+    def _handle(self, session: Session, chat_id: str, message: Inbound, lang: str | None) -> list[Reply]:
+        replies = super()._handle(session, chat_id, message, lang)
+        mark = getattr(_report_limit, "mark", None)
+        if mark:
+            # Recorded with the step it caused: both happen, or (killed half-way) neither does.
+            limits.mark_processed(session, self.channel, mark)
+        return replies
+
+    def step_chat(self, chat_id: str, message: Inbound, lang: str | None, *, mark: str | None = None) -> tuple[list[Reply], timedelta | None]:
+        """Steps the chat (recording the update `mark` as processed with it); also says how long until
+        a report refused by the daily limit can be sent."""
         for attempt in range(_LOCKED_RETRIES):
             _report_limit.wait = None
+            _report_limit.mark = mark
             try:
                 replies = self.handle(chat_id, message, lang=lang)
             except OperationalError as err:
@@ -222,10 +234,15 @@ class TelegramChannel:
         chat_id = incoming.chat_id
         async with self._chat(chat_id):
             # The only failure let out: the update is not marked, so a webhook redelivery retries it.
+            update_key = f"{self.bot_id}:{update.update_id}"
+            # An update that steps the conversation is marked processed in the step's own transaction.
+            steps = incoming.kind != "group" and (incoming.inbound is not None or incoming.media is not None)
             admission = await self._run(
-                limits.admit, CHANNEL, f"{self.bot_id}:{update.update_id}", chat_id, per_minute=self.settings.chat_messages_per_minute
+                limits.admit, CHANNEL, update_key, chat_id, per_minute=self.settings.chat_messages_per_minute, mark=not steps
             )
             if admission.duplicate:
+                # Done before, answer included (or lost with a crashed server: the resident's next
+                # message is answered with the question where the conversation stands).
                 log.info("update %s already processed", update.update_id)
                 return
             t = translator(self._lang(incoming))
@@ -237,6 +254,7 @@ class TelegramChannel:
                     await self._quietly(self._send(chat_id, [Outgoing(escape(notice))]))
                 log.info("update %s over the per-chat message limit", update.update_id)
                 return
+            _update_mark.set(update_key if steps else None)
             try:
                 await self._dispatch(chat_id, incoming, t)
             except TelegramError as err:
@@ -265,7 +283,10 @@ class TelegramChannel:
         await self._send(chat_id, [o for reply in replies for o in render(reply)])
 
     async def _step(self, chat_id: str, message: Inbound, lang: str | None, t: Any) -> list[Reply]:
-        replies, wait = await self._run(self.conversation.step_chat, chat_id, message, lang)
+        mark = _update_mark.get()
+        if mark is not None:
+            _update_mark.set(None)  # only the first step an update causes carries its mark
+        replies, wait = await self._run(self.conversation.step_chat, chat_id, message, lang, mark=mark)
         if wait is not None:
             hours = max(1, int(wait.total_seconds() // 3600) + 1)
             notice = t._(REPORTS_PER_DAY, limit=self.settings.chat_reports_per_day, hours=hours)

@@ -55,12 +55,28 @@ _RECENT = (
 _COUNT = _EVENTS.insert().values(key_hash=sa.bindparam("key_hash"), kind=MESSAGE, at=sa.bindparam("now", type_=UTCDateTime()))
 
 
-def admit(channel: str, update_key: str, chat_id: str | None, *, per_minute: int) -> Admission:
-    """Records an update as processed and counts it against its chat's minute; one transaction."""
+_SEEN = sa.select(_UPDATES.c.id).where(_UPDATES.c.channel == sa.bindparam("channel"), _UPDATES.c.update_key == sa.bindparam("key"))
+
+
+def mark_processed(conn: sa.Connection | Session, channel: str, update_key: str) -> None:
+    """Records an update as processed, in the caller's transaction (a second mark raises IntegrityError)."""
+    conn.execute(_MARK, {"channel": channel, "key": update_key[:64], "now": utcnow()})
+
+
+def admit(channel: str, update_key: str, chat_id: str | None, *, per_minute: int, mark: bool = True) -> Admission:
+    """Counts an update against its chat's minute and says whether it was seen before; one transaction.
+
+    With `mark`, the update is recorded as processed here. Without it, the caller records it in
+    the transaction that does the work (`mark_processed`), so that a crash between the two cannot
+    leave an update marked done that was never done: Telegram's redelivery is then processed.
+    """
     now = utcnow()
     try:
         with get_engine().begin() as conn:
-            conn.execute(_MARK, {"channel": channel, "key": update_key[:64], "now": now})  # a redelivery fails here
+            if mark:
+                mark_processed(conn, channel, update_key)  # a redelivery fails here
+            elif conn.execute(_SEEN, {"channel": channel, "key": update_key[:64]}).first() is not None:
+                return Admission(duplicate=True)
             admission = Admission()
             if chat_id is not None:
                 key = rate_key(channel, chat_id)

@@ -23,6 +23,7 @@ from bot.telegram.setup import make_bot, set_commands
 from bot.telegram.throttle import Throttle
 from intake.attachments import read_attachment
 from intake.config import Settings, get_settings
+from intake.crypto import decrypt
 from intake.db import get_engine
 from intake.i18n import translator
 from intake.models import Attachment, Case, ChatLink, DialogSession, RateEvent
@@ -398,3 +399,40 @@ def test_outbox_sender_says_whether_to_retry(db: Session, answer: tuple[int, dic
     finally:
         sender.close()
     assert caught.value.retryable is retryable
+
+
+async def test_an_update_whose_step_failed_is_processed_when_redelivered(tg: Harness, db: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The update's processed mark is written with its step: a step cut short leaves it unmarked, so Telegram's redelivery is done."""
+    await tg.deliver(tg.resident.text("/start"))
+    press = tg.resident.press("menu:report")
+    original = tg.channel.conversation._save
+    calls = {"n": 0}
+
+    def crash_once(*args: Any, **kwargs: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("killed mid-step")
+        original(*args, **kwargs)
+
+    monkeypatch.setattr(tg.channel.conversation, "_save", crash_once)
+    await tg.deliver(press)
+    asked_mode = [t for t in tg.texts() if "ẩn danh" in t.lower()]
+    await tg.deliver(press)  # Telegram redelivers: the update was never answered
+    assert len([t for t in tg.texts() if "ẩn danh" in t.lower()]) > len(asked_mode)
+    assert "mode:anonymous" in tg.resident.buttons()
+
+
+async def test_a_redelivered_update_already_done_is_not_stepped_again(tg: Harness, db: Session) -> None:
+    """A duplicate of a processed update (its mark written with its step) changes nothing and sends nothing."""
+    await tg.deliver(tg.resident.text("/start"))
+    await tg.deliver(tg.resident.press("menu:report"))
+    await tg.deliver(tg.resident.press("mode:anonymous"))
+    story = tg.resident.text(STORY)
+    await tg.deliver(story)
+    version = db.exec(select(DialogSession)).one().version
+    sent = len(tg.fake.sent("sendMessage", USER_ID))
+    await tg.deliver(story)  # the same update_id again
+    db.expire_all()
+    row = db.exec(select(DialogSession)).one()
+    assert row.version == version and decrypt(row.draft_enc).count(STORY[:40]) == 1
+    assert len(tg.fake.sent("sendMessage", USER_ID)) == sent

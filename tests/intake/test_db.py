@@ -63,3 +63,25 @@ def test_a_failed_transaction_gives_the_lock_back(tmp_path: Path) -> None:
     assert done.wait(5)
     with engine.connect() as conn:
         assert [r[0] for r in conn.exec_driver_sql("SELECT v FROM t")] == ["kept"]
+
+
+def test_a_transaction_may_end_on_another_thread(tmp_path: Path) -> None:
+    """A write begun on one thread and committed on another (as FastAPI's dependencies do) frees the queue."""
+    engine = _engine(tmp_path)
+    conn = engine.connect()
+    conn.exec_driver_sql("INSERT INTO t (v) VALUES ('begun here')")
+    finisher = threading.Thread(target=conn.commit)
+    finisher.start()
+    finisher.join(5)
+    conn.close()
+    done = threading.Event()
+
+    def next_writer() -> None:
+        with engine.begin() as other:  # would wait on a lock still owned by the first thread
+            other.exec_driver_sql("INSERT INTO t (v) VALUES ('next')")
+        done.set()
+
+    threading.Thread(target=next_writer, daemon=True).start()
+    assert done.wait(5)
+    with engine.connect() as check:
+        assert check.exec_driver_sql("SELECT count(*) FROM t").scalar_one() == 2
