@@ -84,6 +84,8 @@ def test_admin_without_a_second_factor_enrolls_one(db: Session) -> None:
     page = client.get("/admin/login/totp")
     secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', page.text).group(1)  # type: ignore[union-attr]
     assert "otpauth://totp/" in page.text
+    qr = re.search(r'<svg[^>]*class="qr".*?</svg>', page.text, re.S)
+    assert qr is not None and "<script" not in qr.group(0)  # the set-up key as a QR code, drawn on the server
     again = client.get("/admin/login/totp")  # a reload shows the same key
     assert secret in again.text
     r = client.post("/admin/login/totp", data={"code": pyotp.TOTP(secret).now(), "csrf": csrf_of(again.text)}, follow_redirects=False)
