@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -34,6 +34,7 @@ from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import ExtBot
 from telegram.request import BaseRequest
 
+from bot.chat_order import ChatOrder
 from bot.telegram import limits
 from bot.telegram.convert import Incoming, Media, Pressed, read_update
 from bot.telegram.render import Outgoing, escape, render, split_text, with_choice
@@ -130,11 +131,6 @@ class TelegramConversation(Conversation):
         raise AssertionError("unreachable")  # pragma: no cover
 
 
-@dataclass
-class _ChatLock:
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    users: int = 0
-
 
 class TelegramChannel:
     """Processes updates for one bot; webhook and polling both hand their updates to `process`."""
@@ -161,7 +157,7 @@ class TelegramChannel:
             # than a few only queue there, and the slowest step (filing) starves behind them.
             workers = 4 if self.settings.is_sqlite else 16
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="telegram")
-        self._chats: dict[str, _ChatLock] = {}
+        self._chats = ChatOrder()
         self._ready = asyncio.Lock()
         self._initialized = False
         self.processed = 0  # updates finished (tests and the benchmark wait on it)
@@ -232,7 +228,7 @@ class TelegramChannel:
                 await self._answer_press(incoming.pressed.query_id)
             return
         chat_id = incoming.chat_id
-        async with self._chat(chat_id):
+        async with self._chats.turn(chat_id):
             # The only failure let out: the update is not marked, so a webhook redelivery retries it.
             update_key = f"{self.bot_id}:{update.update_id}"
             # An update that steps the conversation is marked processed in the step's own transaction.
@@ -429,19 +425,6 @@ class TelegramChannel:
         """Runs blocking work (database, encryption) off the event loop."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
-
-    @asynccontextmanager
-    async def _chat(self, chat_id: str) -> AsyncIterator[None]:
-        """One update of a chat at a time, in the order they arrived."""
-        entry = self._chats.setdefault(chat_id, _ChatLock())
-        entry.users += 1
-        try:
-            async with entry.lock:
-                yield
-        finally:
-            entry.users -= 1
-            if entry.users == 0:
-                del self._chats[chat_id]
 
     async def _quietly(self, call: Any) -> None:
         """A Bot API call whose failure must not stop the update (an answer to a button press)."""

@@ -24,11 +24,10 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -36,6 +35,7 @@ import httpx
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
+from bot.chat_order import ChatOrder
 from bot.telegram import limits  # channel-neutral: each update once, per-chat limits
 from bot.zalo.client import TEMPLATE_REFUSED, FileTooLarge, OAClient, ZaloError
 from bot.zalo.events import ZaloEvent, ZaloFile, read_event, update_key
@@ -196,11 +196,6 @@ def warm_job() -> None:
     get_engine()
 
 
-@dataclass
-class _ChatLock:
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    users: int = 0
-
 
 class ZaloChannel:
     """Takes webhook events for one OA and answers through the OA API; also sends the outbox's messages."""
@@ -221,7 +216,7 @@ class ZaloChannel:
         self.processes = self.settings.zalo_worker_processes if processes is None else processes
         self.workers = workers
         self._executor = self._make_executor()
-        self._chats: dict[str, _ChatLock] = {}
+        self._chats = ChatOrder()
         self._tasks: set[asyncio.Task[None]] = set()
         self.processed = 0  # events finished (tests and the benchmark wait on it)
         self.refused: Counter[str] = Counter()  # webhook calls not processed, by reason
@@ -318,7 +313,7 @@ class ZaloChannel:
     async def _process(self, event: ZaloEvent, key: str) -> None:
         user = event.user_id
         assert user is not None
-        async with self._chat(user):
+        async with self._chats.turn(user):
             admission = await self._run(limits.admit, CHANNEL, key, user, per_minute=self.settings.chat_messages_per_minute)
             if admission.duplicate:
                 log.info("zalo event %s already processed", event.name)
@@ -457,19 +452,6 @@ class ZaloChannel:
             log.error("a zalo worker process died; starting new ones")
             self._executor = self._make_executor()
             raise
-
-    @asynccontextmanager
-    async def _chat(self, chat_id: str) -> AsyncIterator[None]:
-        """One event of a chat at a time, in the order they arrived."""
-        entry = self._chats.setdefault(chat_id, _ChatLock())
-        entry.users += 1
-        try:
-            async with entry.lock:
-                yield
-        finally:
-            entry.users -= 1
-            if entry.users == 0:
-                del self._chats[chat_id]
 
     async def _quietly(self, call: Coroutine[Any, Any, object]) -> None:
         """Sends what the resident should see; a failure is logged with Zalo's code, never raised."""
