@@ -42,16 +42,30 @@ def _load_keys(settings: Settings) -> list[bytes]:
             raise ConfigurationError("no encryption key configured")
         path = _dev_key_file(settings)
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w", encoding="ascii") as fh:
-                fh.write(Fernet.generate_key().decode("ascii") + "\n")
-            log.warning("development encryption key created at %s", path)
+            _create_dev_key(path)
         raw = path.read_text(encoding="ascii")
     keys = [k.strip().encode("ascii") for k in raw.replace("\n", ",").split(",") if k.strip()]
     if not keys:
         raise ConfigurationError("encryption key list is empty")
     return keys
+
+
+def _create_dev_key(path: Path) -> None:
+    """Writes a new key file whole, then links it into place: a process or thread that loses the race
+    to create it reads the winner's complete file, never a half-written one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(Fernet.generate_key().decode("ascii") + "\n")
+        try:
+            os.link(partial, path)
+            log.warning("development encryption key created at %s", path)
+        except FileExistsError:
+            pass  # created meanwhile by another thread or process
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 @functools.cache

@@ -168,3 +168,33 @@ def test_files_without_a_row_are_kept_and_files_of_purged_rows_do_not_come_back(
     assert not (store / purged.storage_key).exists()
     keys.use(KEY_B)
     assert read_attachment(kept)[:2] == b"\xff\xd8"  # a JPEG again, under B alone
+
+
+def test_the_development_key_is_created_once_by_threads_racing_for_it(tmp_path: object) -> None:
+    """The first encryptions of a new development server come from several threads at once: all
+    get the same complete key (one lost with FileExistsError, or read a half-written file, before)."""
+    import threading
+    from pathlib import Path
+
+    from intake import crypto
+
+    for attempt in range(8):  # a race: several rounds, each on a new directory
+        var_dir = Path(str(tmp_path)) / str(attempt)
+        settings = Settings(env="development", var_dir=var_dir, encryption_keys="", database_url="sqlite://")
+        start, found, errors = threading.Barrier(12), [], []
+
+        def load(settings: Settings = settings, start: threading.Barrier = start, found: list = found, errors: list = errors) -> None:
+            start.wait()
+            try:
+                found.append(crypto._load_keys(settings))
+            except Exception as err:  # noqa: BLE001 - the test reports any failure
+                errors.append(type(err).__name__)
+
+        threads = [threading.Thread(target=load) for _ in range(12)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == [] and len(found) == 12
+        assert all(keys == found[0] and len(keys) == 1 for keys in found)
+        assert [p.name for p in (var_dir / "keys").iterdir()] == ["encryption.keys"], "no partial file left"
