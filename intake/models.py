@@ -425,3 +425,26 @@ class ZaloToken(SQLModel, table=True):
     refresh_token_enc: bytes = Field(sa_column=sa.Column(sa.LargeBinary(), nullable=False))
     expires_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False))  # of the access token
     updated_at: datetime = _created()  # the last refresh
+
+
+class InboundEvent(SQLModel, table=True):
+    """A webhook event acknowledged and not yet processed (Zalo never sends it again), its body encrypted.
+
+    Deleted in the transaction of the conversation step it causes; one left over after a crash is
+    processed at the next start. The chat is a keyed hash (its own key), for a chat's events in order.
+    """
+
+    __tablename__ = "inbound_events"
+    __table_args__ = (
+        sa.UniqueConstraint("channel", "event_key", name="uq_inbound_event"),
+        sa.Index("ix_inbound_events_chat", "chat_hash", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=24)
+    event_key: str = Field(max_length=64)
+    chat_hash: str = Field(max_length=64)
+    body_enc: bytes = Field(sa_column=sa.Column(sa.LargeBinary(), nullable=False))
+    received_at: datetime = Field(default_factory=utcnow, sa_column=sa.Column(UTCDateTime(), nullable=False, index=True))
+    attempts: int = 0  # processings started after the first (a retry, or a recovery after a crash)
+    last_error: str | None = Field(default=None, max_length=64)  # the exception's class name, never its message

@@ -100,12 +100,16 @@ def outbox_job(settings: Settings) -> tuple[Job, Callable[[], None]]:
 
 
 def _expire_drafts() -> None:
-    """Deletes unfinished reports idle past the draft lifetime (hourly, so the promised 24 h holds)."""
+    """Deletes unfinished reports idle past the draft lifetime (hourly, so the promised 24 h holds),
+    and webhook events left unprocessed in the inbox for a day (a channel no longer served)."""
+    from bot.zalo.inbox import purge
     from intake.conversation import expire_dialogs
     from intake.db import session_scope
 
     with session_scope() as session:
         expire_dialogs(session)
+    if purged := purge():
+        log.warning("inbox: %s webhook events left unprocessed for a day were deleted", purged)
 
 
 def serve_background(settings: Settings) -> Background:

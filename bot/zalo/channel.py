@@ -1,10 +1,16 @@
 """The Zalo channel: a signed webhook event in, the engine's replies out through the OA API.
 
-The webhook answers at once (Zalo waits two seconds at most) and the event is processed in a
-task: each event once (by message id, or the body's hash), per-chat limits, a chat's events one at
-a time, files fetched from Zalo and stored without their metadata. The channel owns no conversation:
-the engine decides what to say; this module only turns it into OA messages. Zalo user ids go to the
-engine as chat ids, which hashes them; they are never logged.
+The webhook answers at once (Zalo waits two seconds at most, and never sends an event again once
+answered 200), so a verified event is first written to the inbox (`inbox`: its body encrypted) and
+only then acknowledged; a database that cannot take it gets a 503, and Zalo tries again. A task then
+processes the chat's events from the inbox, oldest first: each event once (by message id, or the
+body's hash), per-chat limits, a chat's events one at a time, files fetched from Zalo and stored
+without their metadata. An event leaves the inbox in the transaction of the conversation step it
+causes, so a crash (even SIGKILL) either finds it still there or finds it done: `recover` processes
+what is left at start and every half minute after, and an event that keeps failing is given up
+after a few tries. The channel owns no conversation: the engine decides what to say; this module
+only turns it into OA messages. Zalo user ids go to the engine as chat ids, which hashes them; they
+are never logged.
 
 The engine runs in worker processes (`PHANANH_ZALO_WORKER_PROCESSES`, read from the environment
 there too), not in the web server's threads: the classifier holds the GIL for about a tenth of a
@@ -37,6 +43,7 @@ from sqlmodel import Session
 
 from bot.chat_order import ChatOrder
 from bot.telegram import limits  # channel-neutral: each update once, per-chat limits
+from bot.zalo import inbox
 from bot.zalo.client import TEMPLATE_REFUSED, FileTooLarge, OAClient, ZaloError
 from bot.zalo.events import ZaloEvent, ZaloFile, read_event, update_key
 from bot.zalo.render import Outgoing, as_text, render, render_text
@@ -65,6 +72,7 @@ from intake.dialog.types import (
 )
 from intake.errors import InvalidInputError, PhananhError
 from intake.i18n import N_, Translator, translator
+from intake.models import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +92,9 @@ FILE_AGAIN = N_("This file could not be received. Please send it again.")
 _LOCKED_RETRIES = 5
 WORKER_NICENESS = 10
 REPLY_RETRY_PAUSES = (0.5, 2.0, 5.0)  # seconds between tries of a conversation reply; the outbox retries longer
+MAX_RETRIES = 4  # processings of an event after its first (failed, or cut by a crash) before it is given up
+RECOVER_AFTER = 5.0  # seconds an event waits in the inbox before the periodic pass takes it up
+RECOVER_EVERY = 30.0  # seconds between those passes
 
 _stepped = threading.local()  # what the runner below saw in the thread that stepped the chat
 
@@ -96,6 +107,14 @@ class Stepped:
     step: StepName | None
     lang: str | None
     wait: timedelta | None = None
+
+
+@dataclass(frozen=True)
+class Mark:
+    """The event a step comes from: its processed mark, and its row in the inbox."""
+
+    key: str
+    row_id: int
 
 
 @dataclass
@@ -129,10 +148,20 @@ class ZaloConversation(Conversation):
         _stepped.step, _stepped.lang = state.step, state.lang
         super()._save(session, row, state, draft)
 
-    def step_chat(self, chat_id: str, message: Inbound) -> Stepped:
-        """Steps the chat and says where it now stands."""
+    def _handle(self, session: Session, chat_id: str, message: Inbound, lang: str | None) -> list[Reply]:
+        replies = super()._handle(session, chat_id, message, lang)
+        mark: Mark | None = getattr(_stepped, "mark", None)
+        if mark is not None:
+            # Recorded with the step it caused: both happen, or (killed half-way) neither does.
+            limits.mark_processed(session, self.channel, mark.key)
+            inbox.remove(session, mark.row_id)
+        return replies
+
+    def step_chat(self, chat_id: str, message: Inbound, *, mark: Mark | None = None) -> Stepped:
+        """Steps the chat (the event `mark` marked processed and out of the inbox with it) and says where it now stands."""
         for attempt in range(_LOCKED_RETRIES):
             _stepped.step = _stepped.lang = _stepped.wait = None
+            _stepped.mark = mark
             try:
                 replies = self.handle(chat_id, message)
             except OperationalError as err:
@@ -151,9 +180,9 @@ def _conversation(reports_per_day: int) -> ZaloConversation:
     return ZaloConversation(channel=CHANNEL, can_push=True, reports_per_day=reports_per_day)
 
 
-def step_job(reports_per_day: int, chat_id: str, message: Inbound) -> Stepped:
+def step_job(reports_per_day: int, chat_id: str, message: Inbound, mark: Mark | None = None) -> Stepped:
     """Steps one chat; runs in a worker thread or a worker process."""
-    return _conversation(reports_per_day).step_chat(chat_id, message)
+    return _conversation(reports_per_day).step_chat(chat_id, message, mark=mark)
 
 
 def store_job(reports_per_day: int, chat_id: str, data: bytes, content_type: str, kind: str, max_bytes: int) -> AttachmentInfo:
@@ -216,9 +245,15 @@ class ZaloChannel:
         self.processes = self.settings.zalo_worker_processes if processes is None else processes
         self.workers = workers
         self._executor = self._make_executor()
+        # The inbox's reads and writes, in threads of this process: the webhook's answer waits on one,
+        # and must not queue behind the engine's steps in the worker processes.
+        self._inbox_threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="zalo-inbox")
         self._chats = ChatOrder()
         self._tasks: set[asyncio.Task[None]] = set()
-        self.processed = 0  # events finished (tests and the benchmark wait on it)
+        self._fresh: set[int] = set()  # inbox rows accepted here and not yet taken up: their first processing
+        self._recovering: set[str] = set()  # chats a recovery pass is draining
+        self.processed = 0  # events finished: out of the inbox (tests and the benchmark wait on it)
+        self.given_up = 0  # events dropped after failing every try
         self.refused: Counter[str] = Counter()  # webhook calls not processed, by reason
         self.reply_pauses: tuple[float, ...] = REPLY_RETRY_PAUSES
 
@@ -242,6 +277,7 @@ class ZaloChannel:
         await self.client.close()
         # Waited for (off the loop): worker processes must be gone before this process exits.
         await asyncio.to_thread(self._executor.shutdown, True, cancel_futures=True)
+        await asyncio.to_thread(self._inbox_threads.shutdown, True, cancel_futures=True)
 
     def _make_executor(self) -> Executor:
         if self.processes > 0:
@@ -258,8 +294,8 @@ class ZaloChannel:
 
     # -- the webhook --------------------------------------------------------------------------
 
-    def accept(self, body: bytes, signature: str | None, *, now_ms: int | None = None) -> int:
-        """Checks one webhook call and schedules its event; returns the HTTP status to answer at once."""
+    async def accept(self, body: bytes, signature: str | None, *, now_ms: int | None = None) -> int:
+        """Checks one webhook call and keeps its event in the inbox; returns the HTTP status to answer at once."""
         try:
             data = json.loads(body)
         except ValueError:
@@ -286,7 +322,17 @@ class ZaloChannel:
             return self._refuse("other_oa", 200)
         if event.kind in ("ignore", "unfollow") or event.user_id is None:
             return 200  # nothing to answer; an unfollowed user cannot be written to anyway
-        self._spawn(self.process(event, update_key(event, body)))
+        chat = inbox.chat_key(CHANNEL, event.user_id)
+        try:
+            row_id = await self._inbox(inbox.put, CHANNEL, update_key(event, body), chat, body)
+        except Exception as err:  # noqa: BLE001 - not kept: an error answer makes Zalo send it again
+            self.refused["not_kept"] += 1
+            log.warning("zalo event %s could not be kept (%s); Zalo is asked to send it again", event.name, type(err).__name__)
+            return 503
+        if row_id is None:
+            return 200  # in the inbox already: a redelivery of an event not processed yet
+        self._fresh.add(row_id)
+        self._spawn(self._drain(chat))
         return 200
 
     def _refuse(self, reason: str, status: int) -> int:
@@ -299,38 +345,92 @@ class ZaloChannel:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    # -- the inbox ----------------------------------------------------------------------------
+
+    async def recover(self, *, older_than: float = RECOVER_AFTER) -> int:
+        """Processes the events left in the inbox `older_than` seconds or more (by a crash, or a failure); returns their chats' count."""
+        before = utcnow() - timedelta(seconds=older_than)
+        chats = await self._inbox(inbox.stale_chats, CHANNEL, before)
+        for chat in chats:
+            if chat not in self._recovering:
+                self._recovering.add(chat)
+                self._spawn(self._recover_chat(chat))
+        return len(chats)
+
+    async def _recover_chat(self, chat: str) -> None:
+        try:
+            await self._drain(chat)
+        finally:
+            self._recovering.discard(chat)
+
+    async def _drain(self, chat: str) -> None:
+        """Processes the chat's events in the inbox, oldest first; stops at one that fails (it is tried again later)."""
+        try:
+            async with self._chats.turn(chat):
+                for row in await self._inbox(inbox.pending, CHANNEL, chat):
+                    if not await self._take(row):
+                        return
+        except Exception as err:  # noqa: BLE001 - the inbox could not be read: the periodic pass tries again
+            log.error("zalo inbox not read: %s", type(err).__name__)
+
+    async def _take(self, row: inbox.Pending) -> bool:
+        """Processes one event of the inbox; False when it failed and stays there (the chat's later events wait)."""
+        if row.id in self._fresh:
+            self._fresh.discard(row.id)
+        else:
+            tries = await self._inbox(inbox.claim, row.id)
+            if tries is None:
+                return True  # processed meanwhile, by another process
+            if tries > MAX_RETRIES:
+                await self._give_up(row, tries)
+                return True
+        event = read_event(json.loads(row.body))  # verified when it was accepted
+        try:
+            await self._process(event, row)
+        except Exception as err:  # noqa: BLE001 - one bad event must not stop the others
+            log.error("zalo event %s failed: %s; it stays in the inbox to be tried again", event.name, type(err).__name__)
+            try:
+                await self._inbox(inbox.failed, row.id, type(err).__name__)
+            except Exception as again:  # noqa: BLE001 - the database is down: the event is tried again all the same
+                log.error("zalo inbox not written: %s", type(again).__name__)
+            return False
+        self.processed += 1
+        return True
+
+    async def _give_up(self, row: inbox.Pending, tries: int) -> None:
+        """Drops an event that failed every try, and tells the resident something went wrong."""
+        event = read_event(json.loads(row.body))
+        log.warning("zalo event %s given up after %s tries (last error: %s)", event.name, tries, row.last_error or "none")
+        await self._inbox(inbox.finish, CHANNEL, row.id, row.key)
+        self.given_up += 1
+        self.processed += 1
+        if event.user_id is not None:
+            t = translator(self.settings.default_language)
+            await self._quietly(self._send_all(event.user_id, render_text(t._(PhananhError.message)), t))
+
     # -- one event ----------------------------------------------------------------------------
 
-    async def process(self, event: ZaloEvent, key: str) -> None:
-        """Handles one event end to end; failures are logged, never raised (the webhook has answered)."""
-        try:
-            await self._process(event, key)
-        except Exception as err:  # noqa: BLE001 - one bad event must not stop the others
-            log.error("zalo event %s failed: %s", event.name, type(err).__name__)
-        finally:
-            self.processed += 1
-
-    async def _process(self, event: ZaloEvent, key: str) -> None:
+    async def _process(self, event: ZaloEvent, row: inbox.Pending) -> None:
+        """Handles one event of the inbox end to end; raises when it must stay there and be tried again."""
         user = event.user_id
         assert user is not None
-        async with self._chats.turn(user):
-            admission = await self._run(limits.admit, CHANNEL, key, user, per_minute=self.settings.chat_messages_per_minute)
-            if admission.duplicate:
-                log.info("zalo event %s already processed", event.name)
-                return
-            t = translator(self.settings.default_language)
-            if admission.limited:
-                if admission.warn:
-                    await self._quietly(self._send_all(user, render_text(t._(TOO_FAST)), t))
-                log.info("zalo event %s over the per-chat message limit", event.name)
-                return
-            try:
-                stepped = await self._dispatch(user, event, t)
-            except Exception as err:  # noqa: BLE001 - the resident is told, whatever broke
-                log.error("zalo event %s failed: %s", event.name, type(err).__name__)
-                await self._quietly(self._send_all(user, render_text(t._(PhananhError.message)), t))
-                return
-            await self._reply(user, stepped)
+        admission = await self._run(limits.admit, CHANNEL, row.key, user, per_minute=self.settings.chat_messages_per_minute, mark=False)
+        if admission.duplicate:
+            # Done before, reply included (or lost with a crashed server: the resident's next
+            # message is answered with the question where the conversation stands).
+            log.info("zalo event %s already processed", event.name)
+            await self._inbox(inbox.finish, CHANNEL, row.id, None)
+            return
+        t = translator(self.settings.default_language)
+        if admission.limited:
+            await self._inbox(inbox.finish, CHANNEL, row.id, row.key)
+            if admission.warn:
+                await self._quietly(self._send_all(user, render_text(t._(TOO_FAST)), t))
+            log.info("zalo event %s over the per-chat message limit", event.name)
+            return
+        # The event leaves the inbox, marked processed, in the transaction of the first step it causes.
+        stepped = await self._dispatch(user, event, t, Mark(row.key, row.id))
+        await self._reply(user, stepped)
 
     async def _reply(self, user: str, stepped: Stepped) -> None:
         """Sends the engine's replies, trying again for a few seconds when Zalo is briefly unavailable."""
@@ -340,6 +440,10 @@ class ZaloChannel:
         for pause in (*self.reply_pauses, None):
             try:
                 await self._send_all(user, messages, t, start_part=start)
+                for reply in stepped.replies:
+                    if reply.receipt:
+                        # Shown: the dialog forgets it. Not shown, the resident's next message shows it again.
+                        await self._inbox(_conversation(self.reports_per_day).receipt_shown, user, reply.receipt)
                 return
             except ZaloError as err:
                 # Never twice: a part Zalo may have delivered without answering is not sent again.
@@ -349,17 +453,17 @@ class ZaloChannel:
                 start = err.parts_sent
                 await asyncio.sleep(min(pause, err.retry_after or pause))
 
-    async def _dispatch(self, user: str, event: ZaloEvent, t: Translator) -> Stepped:
+    async def _dispatch(self, user: str, event: ZaloEvent, t: Translator, mark: Mark) -> Stepped:
         if event.kind == "follow":
-            return await self._step(user, Inbound(resume=True), t)
+            return await self._step(user, Inbound(resume=True), t, mark)
         if event.unsupported:
-            return await self._step(user, Inbound(unsupported=event.unsupported), t)
+            return await self._step(user, Inbound(unsupported=event.unsupported), t, mark)
         if event.files:
-            return await self._receive_files(user, event, t)
-        return await self._step(user, Inbound(text=event.text), t)
+            return await self._receive_files(user, event, t, mark)
+        return await self._step(user, Inbound(text=event.text), t, mark)
 
-    async def _step(self, user: str, message: Inbound, t: Translator) -> Stepped:
-        stepped = await self._run(step_job, self.reports_per_day, user, message)
+    async def _step(self, user: str, message: Inbound, t: Translator, mark: Mark | None = None) -> Stepped:
+        stepped = await self._run(step_job, self.reports_per_day, user, message, mark)
         if stepped.wait is not None:
             hours = max(1, int(stepped.wait.total_seconds() // 3600) + 1)
             notice = translator(stepped.lang or t.lang)._(REPORTS_PER_DAY, limit=self.settings.chat_reports_per_day, hours=hours)
@@ -368,7 +472,7 @@ class ZaloChannel:
 
     # -- files --------------------------------------------------------------------------------
 
-    async def _receive_files(self, user: str, event: ZaloEvent, t: Translator) -> Stepped:
+    async def _receive_files(self, user: str, event: ZaloEvent, t: Translator, mark: Mark) -> Stepped:
         """Fetches and stores the files, tells the engine about those kept, then passes on any caption."""
         problems: list[Reply] = []
         stored: list[AttachmentInfo] = []
@@ -387,8 +491,9 @@ class ZaloChannel:
                 log.warning("a zalo file could not be fetched: %s", err.reason)
                 problems.append(Reply(t._(FILE_AGAIN)))
         if not stored:
+            await self._inbox(inbox.finish, CHANNEL, mark.row_id, mark.key)  # nothing to step: done all the same
             return Stepped(problems, None, None)
-        stepped = await self._step(user, Inbound(attachments=tuple(stored)), t)
+        stepped = await self._step(user, Inbound(attachments=tuple(stored)), t, mark)
         replies = problems + stepped.replies
         if event.text.strip():
             # Words sent with the file are a second thing the resident did.
@@ -452,6 +557,11 @@ class ZaloChannel:
             log.error("a zalo worker process died; starting new ones")
             self._executor = self._make_executor()
             raise
+
+    async def _inbox(self, fn: Callable[..., T], *args: Any) -> T:
+        """Inbox work (a short transaction) in this process's threads."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._inbox_threads, functools.partial(fn, *args))
 
     async def _quietly(self, call: Coroutine[Any, Any, object]) -> None:
         """Sends what the resident should see; a failure is logged with Zalo's code, never raised."""

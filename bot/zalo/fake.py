@@ -5,11 +5,14 @@
 access token and a new, single-use refresh token) and the file servers events point to. It records
 what was sent, and can be told to fail: with an error code, an HTTP status, a timeout before or
 after the message went through, or Zalo's rate limit. Give `fake.transport` to `ZaloChannel`.
-`ZaloUser` writes the webhook events a person's Zalo app causes, signed as Zalo signs them.
+`FakeZaloServer` serves a fake over real HTTP on loopback, for a sender in another process
+(`phananh serve` in the load benchmark, the outbox worker in tests). `ZaloUser` writes the webhook
+events a person's Zalo app causes, signed as Zalo signs them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import secrets
@@ -22,6 +25,7 @@ from urllib.parse import parse_qs
 
 import httpx
 
+from bot.zalo.client import SEND_PATH
 from bot.zalo.signature import SIGNATURE_HEADER, mac
 
 APP_ID = "2480331519421234567"
@@ -105,7 +109,7 @@ class FakeZalo:
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         url = str(request.url)
-        if request.method == "POST" and request.url.path == "/v3.0/oa/message/cs":
+        if request.method == "POST" and request.url.path == SEND_PATH:
             return self._send(request)
         if request.method == "POST" and request.url.path == "/v4/oa/access_token":
             return self._oauth(request)
@@ -219,3 +223,57 @@ class ZaloUser:
         """The body and headers Zalo would POST for this event."""
         body = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         return body, {SIGNATURE_HEADER: mac(self.app_id, body, str(event.get("timestamp", "")), self.secret), "Content-Type": "application/json"}
+
+
+class FakeZaloServer:
+    """A FakeZalo on 127.0.0.1 over HTTP, in a thread; counts sends that arrived and those whose sender died on the way.
+
+    A send may be given a `delay` that stands for the request still being on its way to Zalo: a
+    client that is gone when the delay ends (its process killed) never reached Zalo, and nothing is
+    shown. Once the fake has taken a message, it is shown, whatever becomes of the client afterwards.
+    """
+
+    def __init__(self, fake: FakeZalo, *, delay: float = 0.0) -> None:
+        import uvicorn
+        from starlette.applications import Starlette
+        from starlette.routing import Route
+
+        from bot.telegram.fake import tcp_socket
+
+        self.fake = fake
+        self.delay = delay
+        self.arrived = 0  # send requests received (counted only with a delay)
+        self.dropped = 0  # of those, the ones whose client had gone when the delay ended
+        self._sock = tcp_socket(0)
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+        app = Starlette(routes=[Route("/{path:path}", self._any, methods=["GET", "POST"])])
+        self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._server.serve(sockets=[self._sock])), daemon=True)
+
+    def start(self) -> FakeZaloServer:
+        self._thread.start()
+        deadline = time.time() + 10
+        while not self._server.started:
+            if time.time() > deadline:
+                raise RuntimeError("fake Zalo server did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+
+    async def _any(self, request: Any) -> Any:
+        from starlette.concurrency import run_in_threadpool
+        from starlette.responses import Response
+
+        body = await request.body()
+        if request.url.path == SEND_PATH and self.delay:
+            self.arrived += 1
+            await asyncio.sleep(self.delay)
+            if await request.is_disconnected():
+                self.dropped += 1
+                return Response(status_code=499)
+        forwarded = httpx.Request(request.method, str(request.url), headers=dict(request.headers), content=body)
+        answer = await run_in_threadpool(self.fake.handle, forwarded)
+        return Response(answer.content, status_code=answer.status_code, media_type=answer.headers.get("content-type", "application/json"))

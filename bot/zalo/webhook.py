@@ -1,8 +1,12 @@
 """The webhook: POST /webhook/zalo, answered at once, the event processed afterwards.
 
 Zalo waits at most two seconds for a 200 and otherwise sends the event again (and, after repeated
-failures, turns the webhook off), so the route only checks the signature and hands the event to a
-task. `phananh.web` includes this router only when Zalo is configured.
+failures, turns the webhook off); once answered 200, it never sends the event again. So the route
+checks the signature and the age, writes the event to the channel's inbox (encrypted) in one short
+transaction, and only then answers 200; the event is processed in a task. When the database cannot
+take it the answer is 503, and Zalo sends it again. At start, and every half minute, what is still
+in the inbox (left by a crash) is processed. `phananh.web` includes this router only when Zalo is
+configured.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Request, Response
 
-from bot.zalo.channel import ZaloChannel
+from bot.zalo.channel import RECOVER_AFTER, RECOVER_EVERY, ZaloChannel
 from bot.zalo.signature import SIGNATURE_HEADER
 from bot.zalo.tokens import ZaloAuthError
 from intake.config import Settings, get_settings
@@ -63,12 +67,30 @@ async def _warm(channel: ZaloChannel) -> None:
         log.warning("zalo worker processes could not be started ahead: %s", type(err).__name__)
 
 
+async def _warm_and_recover(channel: ZaloChannel, every: float) -> None:
+    """Warms up, processes what the last run left in the inbox, then what fails meanwhile, every `every` seconds."""
+    await _warm(channel)
+    older_than = 0.0  # at start: everything there, whatever its age (this process has taken nothing yet)
+    while True:
+        try:
+            chats = await channel.recover(older_than=older_than)
+            if chats and not older_than:
+                log.warning("zalo inbox: events of %s chats were left unprocessed by the last run; processing them", chats)
+        except Exception as err:  # noqa: BLE001 - the database is down: the next pass tries again
+            log.warning("zalo inbox could not be read: %s", type(err).__name__)
+        older_than = RECOVER_AFTER
+        await asyncio.sleep(every)
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     channel = _channel(app)
     background: list[asyncio.Task[None]] = []
     if channel is not None:
-        background = [asyncio.create_task(_keep_tokens_fresh(channel, TOKEN_CHECK_EVERY)), asyncio.create_task(_warm(channel))]
+        background = [
+            asyncio.create_task(_keep_tokens_fresh(channel, TOKEN_CHECK_EVERY)),
+            asyncio.create_task(_warm_and_recover(channel, RECOVER_EVERY)),
+        ]
     try:
         yield
     finally:
@@ -86,7 +108,7 @@ router = APIRouter(lifespan=_lifespan)
 
 @router.post(WEBHOOK_PATH, include_in_schema=False)
 async def zalo_webhook(request: Request) -> Response:
-    """Checks the event's signature and age, schedules it, and answers at once."""
+    """Checks the event's signature and age, keeps it in the inbox, and answers at once."""
     channel = _channel(request.app)
     if channel is None:
         return Response(status_code=404)
@@ -96,4 +118,4 @@ async def zalo_webhook(request: Request) -> Response:
     body = await request.body()
     if len(body) > MAX_EVENT_BYTES:
         return Response(status_code=413)
-    return Response(status_code=channel.accept(body, request.headers.get(SIGNATURE_HEADER)))
+    return Response(status_code=await channel.accept(body, request.headers.get(SIGNATURE_HEADER)))

@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 
 from bot.senders import ZaloOutboxSender, build_senders, close_senders
 from bot.telegram.fake import FakeBotAPIServer, FakeTelegram, plain
-from bot.zalo.fake import APP_ID, APP_SECRET, OA_ID, OA_SECRET, FakeZalo
+from bot.zalo.fake import APP_ID, APP_SECRET, OA_ID, OA_SECRET, FakeZalo, FakeZaloServer
 from bot.zalo.render import split_text
 from intake.actions import chat_handle_hash
 from intake.config import get_settings
@@ -32,7 +32,6 @@ from tests.admin.conftest import Account, csrf_for, file_case, make_staff, signe
 from tests.bot import test_telegram as tgt
 from tests.bot import test_zalo as zt
 from tests.bot.test_zalo import USER, _zalo_tokens_table, classifier, zalo_settings  # noqa: F401 - fixtures used here
-from tests.bot.zalo_loopback import FakeZaloServer
 
 REPLY = "Mặt trận đã làm việc với UBND xã. Đề nghị Anh/Chị cho biết thêm thời gian cụ thể xảy ra việc này."
 ANSWER = "Việc này xảy ra vào sáng thứ Hai, ngày 3 tháng 11, tại bộ phận một cửa."

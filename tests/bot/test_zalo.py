@@ -26,7 +26,9 @@ from bot.zalo.webhook import WEBHOOK_PATH, install, router
 from intake.attachments import read_attachment
 from intake.classify import get_classifier
 from intake.config import Settings, get_settings
+from intake.crypto import decrypt
 from intake.db import get_engine
+from intake.dialog.types import Draft
 from intake.i18n import translator
 from intake.models import Attachment, Case, ChatLink, DialogSession, ProcessedUpdate, ZaloToken
 from phananh.web import create_app
@@ -176,7 +178,9 @@ async def test_a_full_report_walked_through_zalo_events_to_the_receipt(zalo: Har
     # The user id is kept only encrypted and hashed.
     link = db.exec(select(ChatLink)).one()
     assert link.channel == "zalo" and link.handle_enc and USER.encode() not in link.handle_enc and USER not in link.handle_hash
-    assert db.exec(select(DialogSession)).one().chat_hash != USER
+    dialog = db.exec(select(DialogSession)).one()
+    assert dialog.chat_hash != USER
+    assert Draft.model_validate_json(decrypt(dialog.draft_enc)).pending_receipt is None, "the receipt shown, the dialog forgot it"
     await zalo.say(f"/tracuu {receipt.group(1)} {passphrase.group(1)}")
     assert "Mới tiếp nhận" in zalo.last().text
 
@@ -335,12 +339,12 @@ async def test_files_too_large_or_unreachable_are_refused_with_a_reason(zalo: Ha
 
 
 async def test_a_document_keeps_its_type_from_its_name(zalo: Harness, db: Session) -> None:
-    """A PDF served as octet-stream is stored as application/pdf, as a document."""
-    await zalo.post(zalo.user.follow())
+    """A PDF served as octet-stream, sent as evidence, is stored as application/pdf, as a document."""
     url = zalo.fake.host_file(b"%PDF-1.4 fake evidence", "application/octet-stream", "bien-ban.pdf")
-    await zalo.post(zalo.user.file(url, "bien-ban.pdf", 22))
+    await walk_report(zalo, evidence=zalo.user.file(url, "bien-ban.pdf", 22))
     attachment = db.exec(select(Attachment)).one()
-    assert attachment.kind == "document" and attachment.content_type == "application/pdf" and attachment.case_id is None
+    assert attachment.kind == "document" and attachment.content_type == "application/pdf"
+    assert attachment.case_id == db.exec(select(Case)).one().id
 
 
 async def test_a_flood_is_limited_and_told_once(db: Session) -> None:

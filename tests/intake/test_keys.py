@@ -32,12 +32,13 @@ def test_every_binary_column_is_an_encrypted_one_and_all_are_found() -> None:
         "reporter_identities": ["name_enc", "phone_enc"],
         "chat_links": ["handle_enc"],
         "zalo_tokens": ["access_token_enc", "refresh_token_enc"],
+        "inbound_events": ["body_enc"],
     }
     binary = {
         f"{t.name}.{c.name}" for t in SQLModel.metadata.sorted_tables for c in t.columns if isinstance(c.type, sa.LargeBinary)
     }
     found = {f"{t}.{c}" for t, cols in encrypted_columns().items() for c in cols}
-    assert binary == found and len(found) == 7
+    assert binary == found and len(found) == 8
 
 
 def _fill(db: Session) -> dict[str, object]:
@@ -98,6 +99,7 @@ def test_rotation_from_a_to_b_then_a_removed(db: Session, keys: Keys) -> None:
         "chat_links.handle_enc": 1,
         "zalo_tokens.access_token_enc": 1,
         "zalo_tokens.refresh_token_enc": 1,
+        "inbound_events.body_enc": 0,  # empty: every event was processed
     }
     assert first.files_rotated == 1 and first.current == 0
 
