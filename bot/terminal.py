@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import TextIO
 
 from intake.conversation import Conversation
@@ -44,6 +45,14 @@ def _print_human(replies: list[Reply], out: TextIO) -> None:
     out.flush()
 
 
+def _show(conversation: Conversation, chat_id: str, replies: list[Reply], show: Callable[[list[Reply], TextIO], None], out: TextIO) -> None:
+    """Prints the replies, then confirms a receipt among them: printed and flushed, it was shown."""
+    show(replies, out)
+    for r in replies:
+        if r.receipt:
+            conversation.receipt_shown(chat_id, r.receipt)
+
+
 def run_chat(
     stdin: TextIO,
     stdout: TextIO,
@@ -57,7 +66,7 @@ def run_chat(
     chat_id = session_name or token(16)
     show = _print_json if as_json else _print_human
     last = conversation.handle(chat_id, Inbound(resume=True), lang=lang)
-    show(last, stdout)
+    _show(conversation, chat_id, last, show, stdout)
     while True:
         if not as_json:
             stdout.write("> ")
@@ -66,4 +75,4 @@ def run_chat(
         if not line:
             break
         last = conversation.handle(chat_id, _inbound(line, last, numbers=not as_json), lang=lang)
-        show(last, stdout)
+        _show(conversation, chat_id, last, show, stdout)

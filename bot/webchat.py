@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request, Response, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
+from starlette.background import BackgroundTask
 
 from intake.attachments import store_attachment
 from intake.config import get_settings
@@ -100,7 +101,9 @@ def _paced(chat_id: str, lang: str | None) -> JSONResponse | None:
 class ChatIn(BaseModel):
     """One thing the resident did in the page."""
 
-    text: str = Field(default="", max_length=20000)
+    # No length of its own: the engine refuses, politely and with the draft kept, what is over
+    # PHANANH_MAX_MESSAGE_CHARS (the page's maxlength), and the body limit (PHANANH_MAX_BODY_KB) bounds the rest.
+    text: str = ""
     button: str | None = Field(default=None, max_length=100)
     resume: bool = False
     lang: str | None = Field(default=None, max_length=10)
@@ -116,6 +119,27 @@ def _reply_json(reply: Reply) -> dict[str, Any]:
     return data
 
 
+def _answer(chat_id: str, replies: list[Reply]) -> JSONResponse:
+    """The replies as the page reads them; a receipt among them is confirmed once the response has gone out.
+
+    The confirmation runs as a background task, which Starlette starts after handing the whole body
+    to the server: a process killed before that leaves the receipt pending, and the page's next
+    message (a reload sends `resume`) shows it again. A response the network loses after it left is
+    not covered, and is accepted: only an acknowledgement sent by the page itself could tell.
+    """
+    receipts = [r.receipt for r in replies if r.receipt]
+    return JSONResponse(
+        {"replies": [_reply_json(r) for r in replies]},
+        background=BackgroundTask(_confirm_receipts, chat_id, receipts) if receipts else None,
+    )
+
+
+def _confirm_receipts(chat_id: str, receipts: list[str]) -> None:
+    """Tells the conversation the receipts were shown (it never raises: at worst one is shown again)."""
+    for receipt in receipts:
+        conversation.receipt_shown(chat_id, receipt)
+
+
 def _chat_id(request: Request) -> tuple[str, bool]:
     raw = request.cookies.get(COOKIE, "")
     if _COOKIE_RE.match(raw):
@@ -127,7 +151,8 @@ def _chat_id(request: Request) -> tuple[str, bool]:
 def page(request: Request) -> Response:
     """The chat page; its strings come translated from the server, its script from /static."""
     lang = normalize_language(request.query_params.get("lang") or request.headers.get("accept-language", "vi")[:2])
-    return templates.TemplateResponse(request, "chat.html", {"lang": lang, "_": translator(lang)._})
+    context = {"lang": lang, "_": translator(lang)._, "max_chars": get_settings().max_message_chars}
+    return templates.TemplateResponse(request, "chat.html", context)
 
 
 @router.post("/api/chat")
@@ -139,7 +164,7 @@ def post_chat(body: ChatIn, request: Request) -> JSONResponse:
         return refused  # nothing stepped: the draft is as it was, and the page keeps what was typed
     message = Inbound(text=body.text, button=body.button, resume=body.resume)
     replies = conversation.handle(chat_id, message, lang=normalize_language(body.lang))
-    response = JSONResponse({"replies": [_reply_json(r) for r in replies]})
+    response = _answer(chat_id, replies)
     if new:
         response.set_cookie(
             COOKIE,
@@ -177,4 +202,4 @@ async def upload(file: UploadFile, request: Request) -> JSONResponse:
         message = t._("This file could not be read. Please send a photo (JPEG, PNG) or a document.")
         return JSONResponse({"replies": [{"text": message, "buttons": []}]}, status_code=400)
     replies = conversation.handle(chat_id, Inbound(attachments=(info,)))
-    return JSONResponse({"replies": [_reply_json(r) for r in replies]})
+    return _answer(chat_id, replies)

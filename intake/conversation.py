@@ -1,17 +1,21 @@
 """Runs the engine for one chat: loads its state from the database, steps, carries out effects, saves.
 
 Every message is one transaction, so any process can take a chat's next message and a crash
-between two messages loses nothing. Filing a report and clearing the draft commit together.
+between two messages loses nothing. Filing a report and clearing the draft commit together; the
+receipt stays in the encrypted draft until the channel calls `receipt_shown`, so a crash before
+the reply reached the resident is mended by showing it with the next message.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -26,6 +30,7 @@ from intake.dialog.engine import fresh_state, step
 from intake.dialog.tools import DEFAULT_TOOLS, Tools
 from intake.dialog.types import (
     AddInfo,
+    AttachmentInfo,
     DialogState,
     Draft,
     Failed,
@@ -41,10 +46,13 @@ from intake.dialog.types import (
 from intake.errors import PhananhError
 from intake.i18n import N_, translator
 from intake.models import Attachment, Case, DialogSession, UTCDateTime, utcnow
+from intake.receipts import new_credentials
 
 log = logging.getLogger(__name__)
 
 _MAX_RETRIES = 5
+_prepared = threading.local()  # a filing's receipt and hashed passphrase, made before its transaction writes
+_T = TypeVar("_T")
 
 
 _TABLE = DialogSession.__table__  # type: ignore[attr-defined]
@@ -85,10 +93,33 @@ class Conversation:
 
     def handle(self, chat_id: str, message: Inbound, *, lang: str | None = None) -> list[Reply]:
         """Processes one inbound message for a chat and returns the replies to send."""
+        _prepared.credentials = None
+        try:
+            replies = self._transaction(lambda session: self._handle(session, chat_id, message, lang))
+        finally:
+            _prepared.credentials = None
+        if message.attachments:
+            self._delete_refused(chat_id, message.attachments)
+        return replies
+
+    def receipt_shown(self, chat_id: str, receipt: str) -> bool:
+        """Forgets a filed report's receipt once the channel has shown it; False when nothing was pending.
+
+        Channels call it after the reply carrying `Reply.receipt` was delivered. It never raises:
+        if it cannot be saved, the resident is only shown the receipt once more.
+        """
+        try:
+            return self._transaction(lambda session: self._forget_receipt(session, chat_id, receipt))
+        except (sa.exc.SQLAlchemyError, PhananhError) as err:
+            log.warning("receipt confirmation not saved (%s); it will be shown again", type(err).__name__)
+            return False
+
+    def _transaction(self, work: Callable[[Session], _T]) -> _T:
+        """Runs `work` in one transaction, again from the start when another process got there first."""
         for attempt in range(_MAX_RETRIES):
             try:
                 with session_scope() as session:
-                    return self._handle(session, chat_id, message, lang)
+                    return work(session)
             except (ConcurrentUpdate, IntegrityError):
                 continue
             except sa.exc.OperationalError as err:
@@ -105,10 +136,10 @@ class Conversation:
 
     def _load(self, session: Session, chat_id: str, lang: str | None) -> _Row:
         """The chat's dialog row, created on first contact (prepared statements: this is the hot path)."""
-        chat_hash = actions.chat_handle_hash(self.channel, chat_id)
-        found = session.execute(_LOAD, {"channel": self.channel, "chat_hash": chat_hash}).first()
+        found = self._find(session, chat_id)
         if found is not None:
-            return _Row(*found)
+            return found
+        chat_hash = actions.chat_handle_hash(self.channel, chat_id)
         state = fresh_state(lang or get_settings().default_language, can_push=self.can_push)
         now = utcnow()
         values = {
@@ -122,13 +153,64 @@ class Conversation:
         new_id = session.execute(_TABLE.insert().values(**values)).inserted_primary_key[0]  # type: ignore[index]
         return _Row(int(new_id), values["state"], values["draft_enc"], now, 0)  # type: ignore[arg-type]
 
+    def _find(self, session: Session, chat_id: str) -> _Row | None:
+        """The chat's dialog row, if it has one."""
+        chat_hash = actions.chat_handle_hash(self.channel, chat_id)
+        found = session.execute(_LOAD, {"channel": self.channel, "chat_hash": chat_hash}).first()
+        return None if found is None else _Row(*found)
+
+    def _forget_receipt(self, session: Session, chat_id: str, receipt: str) -> bool:
+        row = self._find(session, chat_id)
+        if row is None:
+            return False
+        draft = Draft.model_validate_json(decrypt(row.draft_enc))
+        # Only the receipt that was shown: a late confirmation must not forget a newer one.
+        if draft.pending_receipt is None or draft.pending_receipt.receipt != receipt:
+            return False
+        draft.pending_receipt = None
+        self._write(session, row, row.state, draft)
+        return True
+
+    def _delete_refused(self, chat_id: str, sent: Sequence[AttachmentInfo]) -> None:
+        """Deletes the files of a message that the conversation did not keep (over the cap, or not asked for).
+
+        They were stored before the step; only ids in the draft are filed with a report, so these would
+        otherwise wait for the dialog's expiry. A failure here leaves them to that expiry.
+        """
+        try:
+            with session_scope() as session:
+                row = self._find(session, chat_id)
+                if row is None:
+                    return
+                kept = set(Draft.model_validate_json(decrypt(row.draft_enc)).attachments)
+                ids = [a.id for a in sent if a.id not in kept]
+                refused = session.exec(
+                    select(Attachment).where(
+                        Attachment.id.in_(ids),  # type: ignore[union-attr]
+                        Attachment.dialog_id == row.id,
+                        Attachment.case_id.is_(None),  # type: ignore[union-attr]
+                    )
+                ).all() if ids else []
+                for att in refused:
+                    session.delete(att)
+        except sa.exc.SQLAlchemyError as err:
+            log.warning("refused attachments not deleted (%s); the dialog's expiry will", type(err).__name__)
+            return
+        for att in refused:  # after the commit: a row never names a file already gone
+            delete_file(att)
+        if refused:
+            log.info("deleted %s refused attachment(s)", len(refused))
+
     def _handle(self, session: Session, chat_id: str, message: Inbound, lang: str | None) -> list[Reply]:
         row = self._load(session, chat_id, lang)
         state = DialogState.model_validate(row.state)
         draft = Draft.model_validate_json(decrypt(row.draft_enc))
         prefix: list[Reply] = []
         ttl = timedelta(hours=get_settings().draft_ttl_hours)
-        if row.updated_at < utcnow() - ttl and (not draft.is_empty() or state.step != StepName.IDLE):
+        expired = row.updated_at < utcnow() - ttl
+        if expired and draft.pending_receipt is not None:
+            draft.pending_receipt = None  # it goes with the idle dialog, as the daily purge would take it
+        if expired and (not draft.is_empty() or state.step != StepName.IDLE):
             prefix.append(
                 Reply(
                     translator(state.lang)._(
@@ -150,6 +232,10 @@ class Conversation:
         result = step(state, draft, message, self.tools)
         replies = prefix + result.replies
         if result.effect is not None:
+            if isinstance(result.effect, SubmitReport) and getattr(_prepared, "credentials", None) is None:
+                # Nothing is written yet: the slow passphrase hash runs before this transaction
+                # takes SQLite's single write lock (a retry of the step keeps the same credentials).
+                _prepared.credentials = new_credentials()
             event = self._carry_out(session, result.effect, result.draft, result.state, chat_id, row.id)
             result = step(result.state, result.draft, Inbound(event=event), self.tools)
             replies += result.replies
@@ -179,6 +265,7 @@ class Conversation:
                         chat_handle=chat_id if self.can_push else None,
                         dialog_id=dialog_id,
                         language=state.lang,
+                        credentials=getattr(_prepared, "credentials", None),
                     )
                     return Submitted(
                         receipt=filed.receipt,
@@ -194,12 +281,17 @@ class Conversation:
             return Failed(reason=err.code)
 
     def _save(self, session: Session, row: _Row, state: DialogState, draft: Draft) -> None:
+        self._write(session, row, state.model_dump(mode="json"), draft)
+
+    @staticmethod
+    def _write(session: Session, row: _Row, state: dict[str, Any], draft: Draft) -> None:
+        """Saves the row if no one else has since it was read (its version), else ConcurrentUpdate."""
         result = session.execute(
             _SAVE,
             {
                 "row_id": row.id,
                 "old_version": row.version,
-                "new_state": state.model_dump(mode="json"),
+                "new_state": state,
                 "new_draft": encrypt(draft.model_dump_json()),
                 "now": utcnow(),
                 "new_version": row.version + 1,

@@ -22,7 +22,9 @@ from intake.dialog.types import (
     InfoAdded,
     Inbound,
     LookUp,
+    Limits,
     LookupResult,
+    PendingReceipt,
     Reply,
     Step,
     StepName,
@@ -36,10 +38,9 @@ from intake.receipts import normalize_passphrase, normalize_receipt
 from intake.search import fold as _fold
 from intake.validation import clean_text, has_meaning, normalize_vn_phone
 
-MAX_MESSAGE_CHARS = 5000
+MAX_MESSAGE_CHARS = Limits.max_message_chars  # the default; PHANANH_MAX_MESSAGE_CHARS sets it
 MAX_DESCRIPTION_CHARS = 20000
 MAX_FIELD_CHARS = 255
-DRAFT_TTL_HOURS = 24
 LOOKUP_MAX_FAILURES = 5
 LOOKUP_LOCK_SECONDS = 15 * 60
 SHORT_GREETING_CHARS = 25
@@ -127,18 +128,34 @@ def step(
     tools: Tools = DEFAULT_TOOLS,
     *,
     now: float | None = None,
+    limits: Limits | None = None,
 ) -> Step:
     """Takes one thing the resident did and returns the replies and the new state and draft."""
     # Copies, so the caller's objects never change (pydantic's dump/validate is far cheaper than deepcopy).
     state = DialogState.model_validate(state.model_dump())
     draft = Draft.model_validate(draft.model_dump())
-    ctx = _Ctx(state=state, draft=draft, tools=tools, now=time.time() if now is None else now)
+    ctx = _Ctx(
+        state=state,
+        draft=draft,
+        tools=tools,
+        now=time.time() if now is None else now,
+        limits=Limits.from_settings() if limits is None else limits,
+    )
+    if draft.pending_receipt is not None:
+        # The last receipt may never have reached the resident: show it again before anything else.
+        ctx.show_receipt_again(draft.pending_receipt)
     if message.event is not None:
         return ctx.on_event(message)
     if message.resume:
         return ctx.on_resume()
     if message.unsupported:
         return ctx.reprompt(N_("This kind of message cannot be used here. Please send text, or photos and documents as evidence."))
+    if ctx.too_long(message.text):
+        # Refused whole, before any step reads it: the draft is as it was and the question is asked again.
+        return ctx.reprompt(
+            N_("That message is too long (at most {limit} characters). Please shorten it or split it into several messages."),
+            limit=_number(ctx.limits.max_message_chars),
+        )
     command = _parse_command(message.text) if message.button is None else None
     if command is not None:
         return ctx.on_command(*command)
@@ -148,6 +165,24 @@ def step(
 
 def fresh_state(lang: str = "vi", *, can_push: bool = False) -> DialogState:
     return DialogState(lang=lang if lang in LANGUAGES else "vi", can_push=can_push)
+
+
+def _number(n: int) -> str:
+    """A count written the Vietnamese way, with dots between thousands."""
+    return f"{n:,}".replace(",", ".")
+
+
+def receipt_text(t: Translator, *, committee: str, receipt: str, passphrase: str) -> str:
+    """The message that gives the resident the receipt code and passphrase of a filed report."""
+    return t._(
+        "Thank you. Your report has been sent to {committee}.\n\n"
+        "Receipt code: {receipt}\nPassphrase: {passphrase}\n\n"
+        "Please write both down and keep them somewhere safe: they are shown only once. "
+        "With them you can check the status of your report at any time with /tracuu.",
+        committee=committee,
+        receipt=receipt,
+        passphrase=passphrase,
+    )
 
 
 def _parse_command(text: str) -> tuple[str, list[str]] | None:
@@ -162,11 +197,12 @@ def _parse_command(text: str) -> tuple[str, list[str]] | None:
 class _Ctx:
     """One call of `step`: the state being changed and the helpers that phrase replies."""
 
-    def __init__(self, *, state: DialogState, draft: Draft, tools: Tools, now: float) -> None:
+    def __init__(self, *, state: DialogState, draft: Draft, tools: Tools, now: float, limits: Limits) -> None:
         self.state = state
         self.draft = draft
         self.tools = tools
         self.now = now
+        self.limits = limits
         self.replies: list[Reply] = []
 
     @property
@@ -264,8 +300,14 @@ class _Ctx:
                 return payload
         return None
 
-    def text_answer(self, message: Inbound, *, limit: int = MAX_MESSAGE_CHARS) -> str | Step:
+    def too_long(self, text: str) -> bool:
+        """Whether a message is over the deployment's limit (counted as cleaned, like every answer)."""
+        limit = self.limits.max_message_chars
+        return len(text) > limit and len(clean_text(text)) > limit
+
+    def text_answer(self, message: Inbound, *, limit: int | None = None) -> str | Step:
         """The cleaned text of an answer, or the re-prompt that explains why it cannot be used."""
+        limit = self.limits.max_message_chars if limit is None else limit
         if message.button is not None:
             return self.reprompt(N_("That button is no longer valid. Please answer the question below."))
         if message.attachments:
@@ -276,7 +318,7 @@ class _Ctx:
         if len(text) > limit:
             return self.reprompt(
                 N_("That message is too long (at most {limit} characters). Please shorten it or split it into several messages."),
-                limit=f"{limit:,}".replace(",", "."),
+                limit=_number(limit),
             )
         if not has_meaning(text):
             return self.reprompt(N_("We could not read an answer in that message. Please answer with words."))
@@ -344,7 +386,7 @@ class _Ctx:
             "/ngonngu: switch between Vietnamese and English\n"
             "/trogiup: show this help\n\n"
             "An unfinished report is kept for {hours} hours, then deleted.",
-            hours=DRAFT_TTL_HOURS,
+            hours=self.limits.draft_ttl_hours,
         )
 
     # -- idle ---------------------------------------------------------------------------------
@@ -367,7 +409,7 @@ class _Ctx:
             self.ask(StepName.FOLLOWUP)
             return self.done()
         text = clean_text(message.text)
-        if self.state.greeted and len(text) > SHORT_GREETING_CHARS and has_meaning(text) and len(text) <= MAX_MESSAGE_CHARS:
+        if self.state.greeted and len(text) > SHORT_GREETING_CHARS and has_meaning(text) and len(text) <= self.limits.max_message_chars:
             # The resident began with the story itself: keep it and ask only what is left.
             self.draft = Draft(description_parts=[text])
             self.say(self.t._("Thank you, we have noted what you wrote. First, a question about your identity."))
@@ -434,7 +476,7 @@ class _Ctx:
         if len(self.draft.description) + len(answer) > MAX_DESCRIPTION_CHARS:
             return self.reprompt(
                 N_("Your description has reached its maximum length ({limit} characters). Please press «Done» to continue."),
-                limit=f"{MAX_DESCRIPTION_CHARS:,}".replace(",", "."),
+                limit=_number(MAX_DESCRIPTION_CHARS),
             )
         self.draft.description_parts.append(answer)
         self.ask_describe()
@@ -681,10 +723,23 @@ class _Ctx:
 
     def ask_evidence(self) -> None:
         t = self.t
-        if self.draft.attachments:
+        count, cap = len(self.draft.attachments), self.limits.max_attachments
+        if count and count >= cap:
             self.say(
-                t._("We have received {count} file(s). Send more, or press «Done».", count=len(self.draft.attachments)),
+                t._("We have received {count} file(s), as many as one report can take. Press «Done» to continue.", count=count),
                 [(B_DONE, t._("Done"))],
+            )
+            return
+        if count:
+            self.say(
+                t._("We have received {count} file(s). Send more, or press «Done».", count=count),
+                [(B_DONE, t._("Done"))],
+            )
+            return
+        if cap == 0:
+            self.say(
+                t._("Do you have evidence? Files cannot be received here: please describe the evidence you have in a message. Press «No evidence» to skip."),
+                [(B_SKIP, t._("No evidence"))],
             )
             return
         self.say(
@@ -698,9 +753,22 @@ class _Ctx:
     def on_evidence(self, message: Inbound) -> Step:
         t = self.t
         if message.attachments:
-            self.draft.attachments.extend(a.id for a in message.attachments)
-            if any(a.metadata_removed for a in message.attachments):
+            room = max(0, self.limits.max_attachments - len(self.draft.attachments))
+            taken, refused = message.attachments[:room], message.attachments[room:]
+            # Only ids in the draft are filed with the report; the runner deletes the refused files.
+            self.draft.attachments.extend(a.id for a in taken)
+            if any(a.metadata_removed for a in taken):
                 self.say(t._("Location and device data were removed from your file(s) before saving."))
+            if refused and self.limits.max_attachments == 0:
+                self.say(t._("Sorry, files cannot be received here. Your file was not saved."))
+            elif refused:
+                self.say(
+                    t._(
+                        "Sorry, one report can take at most {limit} files. {count} file(s) beyond that were not saved.",
+                        limit=self.limits.max_attachments,
+                        count=len(refused),
+                    )
+                )
             self.ask_evidence()
             return self.done()
         chosen = self.choice(message)
@@ -992,25 +1060,29 @@ class _Ctx:
 
     # -- outcomes of effects ------------------------------------------------------------------
 
+    def show_receipt_again(self, pending: PendingReceipt) -> None:
+        """Shows a receipt the channel never confirmed as delivered, once, and forgets it."""
+        t = self.t
+        lead = t._("Your report was sent. In case you did not receive its receipt, here it is again:")
+        text = receipt_text(t, committee=pending.committee_name, receipt=pending.receipt, passphrase=pending.passphrase)
+        # No buttons: the answer to the message itself follows with the ones that apply now.
+        self.replies.append(Reply(text=f"{lead}\n\n{text}", receipt=pending.receipt, passphrase=pending.passphrase))
+        self.draft.pending_receipt = None
+
     def on_event(self, message: Inbound) -> Step:
         t = self.t
         event = message.event
         if isinstance(event, Submitted):
-            self.draft = Draft()
+            # Kept (encrypted) until the channel confirms the reply was shown: see Conversation.receipt_shown.
+            self.draft = Draft(
+                pending_receipt=PendingReceipt(receipt=event.receipt, passphrase=event.passphrase, committee_name=event.committee_name)
+            )
             self.state.step = StepName.IDLE
             self.state.resume = None
             self.state.buttons = self.menu_buttons()
             self.replies.append(
                 Reply(
-                    text=t._(
-                        "Thank you. Your report has been sent to {committee}.\n\n"
-                        "Receipt code: {receipt}\nPassphrase: {passphrase}\n\n"
-                        "Please write both down and keep them somewhere safe: they are shown only once. "
-                        "With them you can check the status of your report at any time with /tracuu.",
-                        committee=event.committee_name,
-                        receipt=event.receipt,
-                        passphrase=event.passphrase,
-                    ),
+                    text=receipt_text(t, committee=event.committee_name, receipt=event.receipt, passphrase=event.passphrase),
                     buttons=tuple(Button(label, p) for p, label in self.state.buttons),
                     receipt=event.receipt,
                     passphrase=event.passphrase,

@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from intake.config import get_settings
+
 
 class StepName(str, Enum):
     """The questions of the conversation, in the order a report is usually filed."""
@@ -143,6 +145,14 @@ class AddInfo:
 Effect = SubmitReport | LookUp | AddInfo
 
 
+class PendingReceipt(BaseModel):
+    """A filed report's receipt not yet confirmed as shown: kept only in the encrypted draft."""
+
+    receipt: str
+    passphrase: str
+    committee_name: str
+
+
 class Draft(BaseModel):
     """The report being written. None means "not asked yet"; "" means "asked, left empty"."""
 
@@ -171,14 +181,17 @@ class Draft(BaseModel):
     # The case this chat proved it holds (receipt and passphrase, or an opted-in chat): kept in the
     # encrypted draft, never in the clear state, so the dialog row does not name the case.
     followup_case_id: int | None = None
+    # The receipt of the report just filed, until the channel confirms the resident was shown it;
+    # if the reply was lost (a crash after the filing committed), the next message shows it again.
+    pending_receipt: PendingReceipt | None = None
 
     @property
     def description(self) -> str:
         return "\n".join(self.description_parts)
 
     def is_empty(self) -> bool:
-        """True when no report is being written (a looked-up case does not count)."""
-        return self == Draft(followup_case_id=self.followup_case_id)
+        """True when no report is being written (a looked-up case or an unsent receipt does not count)."""
+        return self == Draft(followup_case_id=self.followup_case_id, pending_receipt=self.pending_receipt)
 
 
 class DialogState(BaseModel):
@@ -193,6 +206,24 @@ class DialogState(BaseModel):
     lookup_receipt: str | None = None
     lookup_failures: int = 0
     lookup_locked_until: float | None = None
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The deployment's limits the conversation enforces (PHANANH_MAX_MESSAGE_CHARS and friends)."""
+
+    max_message_chars: int = 5000
+    max_attachments: int = 10
+    draft_ttl_hours: int = 24
+
+    @classmethod
+    def from_settings(cls) -> Limits:
+        s = get_settings()
+        return cls(
+            max_message_chars=s.max_message_chars,
+            max_attachments=s.max_attachments_per_report,
+            draft_ttl_hours=s.draft_ttl_hours,
+        )
 
 
 @dataclass

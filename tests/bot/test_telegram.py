@@ -278,9 +278,10 @@ async def test_local_bot_api_server_files_are_read_from_disk(db: Session, tmp_pa
     fake = FakeTelegram(local_dir=tmp_path)
     h = Harness(telegram_settings(telegram_local_mode=True, max_local_attachment_mb=100), fake)
     big = b"%PDF-1.4\n" + b"0" * 100
-    await h.deliver(h.resident.document(big, mime_type="application/pdf", file_name="to-trinh.pdf", size=30 * 2**20))
+    await walk_report(h.resident, h.deliver, evidence=lambda: h.resident.document(big, mime_type="application/pdf", file_name="to-trinh.pdf", size=30 * 2**20))
     assert [c.method for c in fake.calls if c.method in ("getFile", "download")] == ["getFile"]
     attachment = db.exec(select(Attachment)).one()
+    assert attachment.case_id is not None
     assert attachment.sha256_original == hashlib.sha256(big).hexdigest()
     assert list(tmp_path.rglob("*.bin")) == []
     await h.channel.shutdown()

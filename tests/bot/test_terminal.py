@@ -47,3 +47,19 @@ def test_unknown_label_is_answered_politely(db: Session) -> None:
     """Pressing a label that is not on screen gets a re-prompt, not an error."""
     messages = _run(["[Không có nút này]"])
     assert "không còn hiệu lực" in str(messages[1]["text"])
+
+
+def test_a_printed_receipt_is_confirmed(db: Session) -> None:
+    """Once printed, the receipt is no longer pending: a later session of the same chat does not show it again."""
+    from intake.crypto import decrypt
+    from intake.dialog.types import Draft
+    from intake.models import DialogSession
+
+    out = io.StringIO()
+    run_chat(io.StringIO("\n".join(LINES) + "\n"), out, as_json=True, session_name="term-1")
+    assert json.loads(out.getvalue().splitlines()[-1])["receipt"]
+    row = db.exec(select(DialogSession)).one()
+    assert Draft.model_validate_json(decrypt(row.draft_enc)).pending_receipt is None
+    again = io.StringIO()
+    run_chat(io.StringIO("/trogiup\n"), again, as_json=True, session_name="term-1")
+    assert not any("receipt" in json.loads(line) for line in again.getvalue().splitlines())

@@ -217,3 +217,82 @@ def test_pace_forgets_the_oldest_chats_first() -> None:
     assert p.admit("x", per_chat=1, overall=10**6, now=0.0) is None
     assert p.admit("x", per_chat=1, overall=10**6, now=30.0) == "chat"
     assert p.admit("x", per_chat=1, overall=10**6, now=60.5) is None
+
+
+WEB_REPORT: list[dict[str, object]] = [
+    {"resume": True},
+    {"button": "menu:report"},
+    {"button": "mode:anonymous"},
+    {"text": "Cán bộ địa chính xã gây khó dễ, bắt đi lại 5 lần mới nhận hồ sơ, nói năng hỗn láo với dân"},
+    {"button": "done"},
+    {"button": "cat:5"},
+    {"button": "skip"},
+    {"text": "cán bộ địa chính"},
+    {"text": "UBND phường"},
+    {"text": "phường Bến Thành, TP Hồ Chí Minh"},
+    {"button": "setting:workplace"},
+    {"button": "unknown"},
+    {"button": "skip"},
+]
+
+
+def _pending_receipt(db: Session) -> object:
+    from intake.crypto import decrypt
+    from intake.dialog.types import Draft
+    from intake.models import DialogSession
+
+    db.expire_all()
+    return Draft.model_validate_json(decrypt(db.exec(select(DialogSession)).one().draft_enc)).pending_receipt
+
+
+def test_a_web_receipt_is_confirmed_once_the_response_is_sent(client: TestClient, db: Session) -> None:
+    """The response carrying the receipt confirms it: nothing stays pending, and the next message is answered plainly."""
+    for body in WEB_REPORT:
+        _say(client, **body)
+    replies = _say(client, button="send")
+    assert replies[-1]["receipt"] and _pending_receipt(db) is None
+    replies = _say(client, resume=True)
+    assert not any("receipt" in r for r in replies)
+
+
+def test_a_web_receipt_lost_with_the_server_is_shown_with_the_next_message(
+    client: TestClient, db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed after the filing committed and before the response went out: the page's reload shows the receipt, once."""
+    import bot.webchat as webchat
+
+    for body in WEB_REPORT:
+        _say(client, **body)
+    with monkeypatch.context() as m:
+        m.setattr(webchat, "_confirm_receipts", lambda chat_id, receipts: None)  # the process died here
+        lost = _say(client, button="send")[-1]
+    assert _pending_receipt(db) is not None
+    first, *rest = _say(client, resume=True)
+    assert first["receipt"] == lost["receipt"] and first["passphrase"] == lost["passphrase"]
+    assert str(lost["passphrase"]) in str(first["text"]) and not first["buttons"]
+    assert rest and "Mặt trận" in str(rest[0]["text"])
+    assert _pending_receipt(db) is None
+    assert not any("receipt" in r for r in _say(client, resume=True))
+
+
+def test_the_web_chat_length_limit_is_the_engines(client: TestClient, db: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The box's maxlength is PHANANH_MAX_MESSAGE_CHARS; longer text posted anyway gets the polite refusal and the same question."""
+    import re
+
+    import intake.dialog.types as dialog_types
+    from intake.config import get_settings
+
+    limit = get_settings().max_message_chars
+    assert re.search(rf'<textarea[^>]*maxlength="{limit}"', client.get("/").text)
+    for body in WEB_REPORT[:3]:
+        _say(client, **body)
+    replies = client.post("/api/chat", json={"text": "Cán bộ nhận tiền. " * 1500})  # 27,000 characters: over 20,000 too
+    assert replies.status_code == 200
+    said = replies.json()["replies"]
+    assert "tối đa 5.000 ký tự" in said[0]["text"] and "kể lại" in said[-1]["text"]
+    low = get_settings().model_copy(update={"max_message_chars": 300})
+    monkeypatch.setattr(dialog_types, "get_settings", lambda: low)
+    monkeypatch.setattr("bot.webchat.get_settings", lambda: low)
+    assert 'maxlength="300"' in client.get("/").text
+    said = _say(client, text="Cán bộ nhận tiền. " * 20)
+    assert "tối đa 300 ký tự" in said[0]["text"]

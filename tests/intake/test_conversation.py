@@ -15,8 +15,8 @@ from intake.models import AuditEntry, Case, ChatLink, Committee, DialogSession, 
 STORY = "Ông phó chủ tịch UBND xã đòi 5 triệu mới ký giấy xác nhận đất cho nhà tôi, nói không đưa thì cứ để đó"
 
 
-def _file(conv: Conversation, chat: str, *, mode: str = "mode:confidential", notify: bool = False) -> Reply:
-    """Files one report through the runner and returns the receipt message."""
+def _file(conv: Conversation, chat: str, *, mode: str = "mode:confidential", notify: bool = False, confirm: bool = True) -> Reply:
+    """Files one report through the runner and returns the receipt message (confirmed as shown, as a channel does)."""
     script: list[Inbound] = [
         Inbound(resume=True),
         Inbound(button="menu:report"),
@@ -40,6 +40,8 @@ def _file(conv: Conversation, chat: str, *, mode: str = "mode:confidential", not
     replies: list[Reply] = []
     for message in script:
         replies = conv.handle(chat, message)
+    if confirm and replies[-1].receipt:
+        conv.receipt_shown(chat, replies[-1].receipt)
     return replies[-1]
 
 
