@@ -27,13 +27,7 @@ from intake.models import (
     StaffUser,
     utcnow,
 )
-from intake.receipts import (
-    check_passphrase,
-    hash_passphrase,
-    new_passphrase,
-    new_receipt,
-    receipt_hash,
-)
+from intake.receipts import Credentials, check_passphrase, new_credentials, receipt_hash
 from intake.search import fold_for_search
 
 log = logging.getLogger(__name__)
@@ -62,8 +56,10 @@ def submit_report(
     chat_handle: str | None = None,
     dialog_id: int | None = None,
     language: str = "vi",
+    credentials: Credentials | None = None,
 ) -> Filed:
-    """Files a complete draft as a case routed to the right committee."""
+    """Files a complete draft as a case routed to the right committee (with `credentials` made
+    beforehand, outside the transaction, or new ones)."""
     from intake.routing import route
 
     if not draft.description.strip() or draft.mode is None or draft.province_code is None:
@@ -79,11 +75,11 @@ def submit_report(
     committee = committee_by_code(session, decision.committee_code)
     if committee is None:
         raise NotFoundError(f"committee {decision.committee_code} not loaded")
-    receipt, passphrase = new_receipt(), new_passphrase()
+    receipt, passphrase, passphrase_hash = credentials or new_credentials()
     now = utcnow()
     case = Case(
         receipt_hash=receipt_hash(receipt),
-        passphrase_hash=hash_passphrase(passphrase),
+        passphrase_hash=passphrase_hash,
         channel=channel,
         anonymity=draft.mode,
         language=language,

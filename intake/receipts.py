@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from typing import NamedTuple
 
 from intake.crypto import hash_random_secret, keyed_hash, verify_password
 
@@ -52,6 +53,24 @@ def receipt_hash(receipt: str) -> str:
 
 def hash_passphrase(passphrase: str) -> str:
     return hash_random_secret(passphrase)
+
+
+class Credentials(NamedTuple):
+    """A new report's receipt code and passphrase, with the passphrase's slow hash already made."""
+
+    receipt: str
+    passphrase: str
+    passphrase_hash: str
+
+
+def new_credentials() -> Credentials:
+    """Makes a receipt and passphrase and hashes the passphrase (Argon2, tens of milliseconds).
+
+    Called before the filing transaction writes anything, so that on SQLite the hash is not
+    computed while holding the database's single write lock.
+    """
+    passphrase = new_passphrase()
+    return Credentials(new_receipt(), passphrase, hash_passphrase(passphrase))
 
 
 def check_passphrase(stored: str, passphrase: str) -> bool:

@@ -17,7 +17,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -39,7 +39,7 @@ from bot.telegram import limits
 from bot.telegram.convert import Incoming, Media, Pressed, read_update
 from bot.telegram.render import Outgoing, escape, render, split_text, with_choice
 from bot.telegram.setup import attachment_limit, bot_id, make_bot
-from bot.telegram.throttle import retry_seconds
+from bot.telegram.throttle import Throttle, retry_seconds
 from intake.attachments import store_attachment
 from intake.config import Settings, get_settings
 from intake.conversation import Conversation
@@ -71,8 +71,12 @@ FILE_AGAIN = N_("This file could not be received. Please send it again.")
 _in_response: ContextVar[list[dict[str, Any]] | None] = ContextVar("telegram_in_response", default=None)
 # The update being processed, to be marked done in the transaction of the first step it causes.
 _update_mark: ContextVar[str | None] = ContextVar("telegram_update_mark", default=None)
+# The update to be admitted in the transaction of its first step (text, commands, presses).
+_update_gate: ContextVar[_Gate | None] = ContextVar("telegram_update_gate", default=None)
 _report_limit = threading.local()  # set by the runner below when a submission hit the daily limit
 _LOCKED_RETRIES = 5
+SEND_WAIT_IN_UPDATE = 0.1  # seconds of Telegram's pacing an update may wait for before its answers are queued
+MAX_QUEUED_CHATS = 1000  # chats with answers queued behind their updates; past it, updates wait (back-pressure)
 
 
 class FileTooLarge(Exception):
@@ -106,19 +110,35 @@ class TelegramConversation(Conversation):
         return event
 
     def _handle(self, session: Session, chat_id: str, message: Inbound, lang: str | None) -> list[Reply]:
+        gate: _Gate | None = getattr(_report_limit, "gate", None)
+        admission = limits.Admission()
+        if gate is not None:
+            # Seen before? Over the chat's minute? Asked in the step's own transaction: one, not two.
+            admission = limits.look(session, self.channel, gate.key, chat_id, per_minute=gate.per_minute)
+            _report_limit.admission = admission
+            if admission.duplicate:
+                return []
+            if admission.limited:
+                limits.record(session, self.channel, gate.key, chat_id, admission, per_minute=gate.per_minute)
+                return []
         replies = super()._handle(session, chat_id, message, lang)
-        mark = getattr(_report_limit, "mark", None)
-        if mark:
+        if gate is not None:
             # Recorded with the step it caused: both happen, or (killed half-way) neither does.
-            limits.mark_processed(session, self.channel, mark)
+            limits.record(session, self.channel, gate.key, chat_id, admission, per_minute=gate.per_minute)
+        elif getattr(_report_limit, "mark", None):
+            limits.mark_processed(session, self.channel, _report_limit.mark)
         return replies
 
-    def step_chat(self, chat_id: str, message: Inbound, lang: str | None, *, mark: str | None = None) -> tuple[list[Reply], timedelta | None]:
-        """Steps the chat (recording the update `mark` as processed with it); also says how long until
-        a report refused by the daily limit can be sent."""
+    def step_chat(
+        self, chat_id: str, message: Inbound, lang: str | None, *, mark: str | None = None, gate: _Gate | None = None
+    ) -> Stepped:
+        """Steps the chat, recording the update `mark` as processed with it; with a `gate`, first
+        checks in the same transaction that the update is new and the chat within its minute."""
         for attempt in range(_LOCKED_RETRIES):
             _report_limit.wait = None
             _report_limit.mark = mark
+            _report_limit.gate = gate
+            _report_limit.admission = limits.Admission()
             try:
                 replies = self.handle(chat_id, message, lang=lang)
             except OperationalError as err:
@@ -127,9 +147,27 @@ class TelegramConversation(Conversation):
                     raise
                 time.sleep(random.uniform(0.02, 0.1) * (attempt + 1))
                 continue
-            return replies, _report_limit.wait
+            finally:
+                _report_limit.gate = None
+            return Stepped(replies, _report_limit.wait, _report_limit.admission)
         raise AssertionError("unreachable")  # pragma: no cover
 
+
+@dataclass(frozen=True)
+class _Gate:
+    """An update to admit in its step's transaction: its key, and the chat's messages a minute."""
+
+    key: str
+    per_minute: int
+
+
+@dataclass(frozen=True)
+class Stepped:
+    """What one step gave: the replies, the wait before a refused report, and the update's admission."""
+
+    replies: list[Reply]
+    wait: timedelta | None = None
+    admission: limits.Admission = limits.Admission()
 
 
 class TelegramChannel:
@@ -158,6 +196,7 @@ class TelegramChannel:
             workers = 4 if self.settings.is_sqlite else 16
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="telegram")
         self._chats = ChatOrder()
+        self._outgoing: dict[str, asyncio.Task[None]] = {}  # per chat, the last queued answer
         self._ready = asyncio.Lock()
         self._initialized = False
         self.processed = 0  # updates finished (tests and the benchmark wait on it)
@@ -184,7 +223,8 @@ class TelegramChannel:
             log.warning("warm-up failed: %s", type(err).__name__)
 
     async def shutdown(self) -> None:
-        """Closes the Bot API connections and the worker threads."""
+        """Sends the answers still queued, then closes the Bot API connections and the worker threads."""
+        await self.drain()
         if self._initialized:
             await self.bot.shutdown()
             self._initialized = False
@@ -231,67 +271,128 @@ class TelegramChannel:
         async with self._chats.turn(chat_id):
             # The only failure let out: the update is not marked, so a webhook redelivery retries it.
             update_key = f"{self.bot_id}:{update.update_id}"
-            # An update that steps the conversation is marked processed in the step's own transaction.
-            steps = incoming.kind != "group" and (incoming.inbound is not None or incoming.media is not None)
-            admission = await self._run(
-                limits.admit, CHANNEL, update_key, chat_id, per_minute=self.settings.chat_messages_per_minute, mark=not steps
-            )
-            if admission.duplicate:
-                # Done before, answer included (or lost with a crashed server: the resident's next
-                # message is answered with the question where the conversation stands).
-                log.info("update %s already processed", update.update_id)
-                return
             t = translator(self._lang(incoming))
-            if admission.limited:
-                notice = t._(TOO_FAST)
-                if incoming.pressed is not None:
-                    await self._answer_press(incoming.pressed.query_id, notice[:200])
-                if admission.warn:
-                    await self._quietly(self._send(chat_id, [Outgoing(escape(notice))]))
-                log.info("update %s over the per-chat message limit", update.update_id)
-                return
-            _update_mark.set(update_key if steps else None)
+            # Text, commands and presses are admitted in their step's transaction (see `step_chat`);
+            # a file is admitted first (it is fetched before it steps) and marked by its first step.
+            gated = incoming.kind not in ("group", "media") and incoming.inbound is not None
+            if not gated:
+                steps = incoming.kind == "media" and incoming.media is not None
+                admission = await self._run(
+                    limits.admit, CHANNEL, update_key, chat_id, per_minute=self.settings.chat_messages_per_minute, mark=not steps
+                )
+                if await self._refused(admission, update.update_id, chat_id, incoming, t):
+                    return
+            _update_mark.set(update_key if incoming.kind == "media" else None)
+            _update_gate.set(_Gate(update_key, self.settings.chat_messages_per_minute) if gated else None)
             try:
-                await self._dispatch(chat_id, incoming, t)
+                await self._dispatch(chat_id, incoming, t, update.update_id)
             except TelegramError as err:
                 log.warning("update %s: Bot API call failed: %s", update.update_id, type(err).__name__)
             except Exception as err:  # noqa: BLE001 - one bad update must not stop the others
                 log.error("update %s failed: %s", update.update_id, type(err).__name__)
+                if incoming.pressed is not None:
+                    await self._quietly(self._answer_press(incoming.pressed.query_id))
                 await self._quietly(self._send(chat_id, [Outgoing(escape(t._(PhananhError.message)))]))
 
-    async def _dispatch(self, chat_id: str, incoming: Incoming, t: Any) -> None:
+    async def _refused(self, admission: limits.Admission, update_id: int, chat_id: str, incoming: Incoming, t: Any) -> bool:
+        """Says why an update is not processed (a duplicate silently; a chat over its minute once)."""
+        if admission.duplicate:
+            # Done before, answer included (or lost with a crashed server: the resident's next
+            # message is answered with the question where the conversation stands).
+            log.info("update %s already processed", update_id)
+            return True
+        if admission.limited:
+            notice = t._(TOO_FAST)
+            if incoming.pressed is not None:
+                await self._answer_press(incoming.pressed.query_id, notice[:200])
+            if admission.warn:
+                await self._quietly(self._send(chat_id, [Outgoing(escape(notice))]))
+            log.info("update %s over the per-chat message limit", update_id)
+            return True
+        return False
+
+    async def _dispatch(self, chat_id: str, incoming: Incoming, t: Any, update_id: int) -> None:
         if incoming.kind == "group":
             await self._refuse_group(chat_id, t)
             return
-        # The press is acknowledged while the engine steps; the answer waits for the acknowledgement.
-        ack = asyncio.create_task(self._acknowledge(chat_id, incoming.pressed)) if incoming.pressed is not None else None
         lang = self._lang(incoming) if incoming.lang else None
         replies: list[Reply] = []
-        try:
-            async with self._typing(chat_id):
-                if incoming.kind == "media" and incoming.media is not None:
-                    replies = await self._receive_file(chat_id, incoming.media, incoming.caption, lang, t)
-                elif incoming.inbound is not None:
-                    replies = await self._step(chat_id, incoming.inbound, lang, t)
-        finally:
-            if ack is not None:
-                await ack
-        await self._send(chat_id, [o for reply in replies for o in render(reply)])
+        async with self._typing(chat_id):
+            if incoming.kind == "media" and incoming.media is not None:
+                replies = await self._receive_file(chat_id, incoming.media, incoming.caption, lang, t)
+            elif incoming.inbound is not None:
+                stepped = await self._step(chat_id, incoming.inbound, lang, t)
+                if await self._refused(stepped.admission, update_id, chat_id, incoming, t):
+                    return
+                replies = stepped.replies
+        pressed = incoming.pressed
+        if pressed is not None:
+            await self._answer_press(pressed.query_id)
+        await self._reply(chat_id, pressed, replies)
 
-    async def _step(self, chat_id: str, message: Inbound, lang: str | None, t: Any) -> list[Reply]:
-        mark = _update_mark.get()
-        if mark is not None:
-            _update_mark.set(None)  # only the first step an update causes carries its mark
-        replies, wait = await self._run(self.conversation.step_chat, chat_id, message, lang, mark=mark)
-        if wait is not None:
-            hours = max(1, int(wait.total_seconds() // 3600) + 1)
+    async def _step(self, chat_id: str, message: Inbound, lang: str | None, t: Any) -> Stepped:
+        mark, gate = _update_mark.get(), _update_gate.get()
+        # Only the first step an update causes carries its mark (or its admission).
+        _update_mark.set(None)
+        _update_gate.set(None)
+        stepped = await self._run(self.conversation.step_chat, chat_id, message, lang, mark=mark, gate=gate)
+        if stepped.wait is not None:
+            hours = max(1, int(stepped.wait.total_seconds() // 3600) + 1)
             notice = t._(REPORTS_PER_DAY, limit=self.settings.chat_reports_per_day, hours=hours)
-            replies = [Reply(notice), *replies]
-        return replies
+            stepped = Stepped([Reply(notice), *stepped.replies], None, stepped.admission)
+        return stepped
 
-    async def _acknowledge(self, chat_id: str, pressed: Pressed) -> None:
-        """Stops the button's spinner and shows the choice under the question, without its keyboard."""
-        await self._answer_press(pressed.query_id)
+    # -- answers, in order per chat -----------------------------------------------------------
+
+    async def _reply(self, chat_id: str, pressed: Pressed | None, replies: list[Reply]) -> None:
+        """Shows the choice under a pressed question, then the replies: now, or after the chat's earlier ones.
+
+        Telegram allows about one message a second in a chat. Waiting for that inside the update
+        would hold one of Telegram's few webhook connections (and the chat's turn) idle, so when
+        the chat has no room now, or answers of its are still queued, the sending goes on behind
+        this update, in order. The step is committed by then: a crash loses at most the sending,
+        and the resident's next message gets the question where the conversation stands.
+        """
+        messages = [o for reply in replies for o in render(reply)]
+        receipts = [reply.receipt for reply in replies if reply.receipt]
+        job = functools.partial(self._show, chat_id, pressed, messages, receipts)
+        earlier = self._outgoing.get(chat_id)
+        throttle = self.bot.rate_limiter
+        room = not isinstance(throttle, Throttle) or throttle.wait_for(chat_id, len(messages)) <= SEND_WAIT_IN_UPDATE
+        if (earlier is None and room) or len(self._outgoing) >= MAX_QUEUED_CHATS:
+            if earlier is not None:
+                await asyncio.wait([earlier])
+            await job()
+            return
+        task = asyncio.create_task(self._after(earlier, job))
+        self._outgoing[chat_id] = task
+
+        def forget(done: asyncio.Task[None]) -> None:
+            if self._outgoing.get(chat_id) is done:
+                del self._outgoing[chat_id]
+
+        task.add_done_callback(forget)
+
+    async def _after(self, earlier: asyncio.Task[None] | None, job: Callable[[], Awaitable[None]]) -> None:
+        if earlier is not None:
+            await asyncio.wait([earlier])
+        try:
+            await job()
+        except TelegramError as err:
+            log.warning("queued answer not sent: %s", type(err).__name__)
+        except Exception as err:  # noqa: BLE001 - a queued answer must not end the chat's queue
+            log.error("queued answer failed: %s", type(err).__name__)
+
+    async def _show(self, chat_id: str, pressed: Pressed | None, messages: list[Outgoing], receipts: list[str]) -> None:
+        if pressed is not None:
+            await self._show_choice(chat_id, pressed)
+        await self._send(chat_id, messages)
+        for receipt in receipts:
+            # Shown: the dialog forgets it. Not shown (a failed call, a crash), the next message shows it again.
+            await self._run(self.conversation.receipt_shown, chat_id, receipt)
+
+    async def _show_choice(self, chat_id: str, pressed: Pressed) -> None:
+        """Shows the choice under the question, without its keyboard."""
         if pressed.message_id is not None and pressed.question:
             await self._quietly(
                 self.bot.edit_message_text(
@@ -302,6 +403,12 @@ class TelegramChannel:
                     link_preview_options=LinkPreviewOptions(is_disabled=True),
                 )
             )
+
+    async def drain(self, timeout: float = 30.0) -> None:
+        """Waits for the answers still queued (at shutdown, and in tests)."""
+        pending = list(self._outgoing.values())
+        if pending:
+            await asyncio.wait(pending, timeout=timeout)
 
     async def _refuse_group(self, chat_id: str, t: Any) -> None:
         """Takes no report in a group: points the person to a private chat with the bot."""
@@ -329,10 +436,10 @@ class TelegramChannel:
         except TelegramError as err:
             log.warning("a file could not be fetched from the Bot API: %s", type(err).__name__)
             return [Reply(t._(FILE_AGAIN))]
-        replies = await self._step(chat_id, Inbound(attachments=(info,)), lang, t)
+        replies = (await self._step(chat_id, Inbound(attachments=(info,)), lang, t)).replies
         if caption.strip():
             # A caption is a second thing the resident did: words about the file.
-            replies += await self._step(chat_id, Inbound(text=caption), lang, t)
+            replies += (await self._step(chat_id, Inbound(text=caption), lang, t)).replies
         return replies
 
     async def _download(self, media: Media) -> bytes:

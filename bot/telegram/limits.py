@@ -36,6 +36,7 @@ class Admission:
     duplicate: bool = False
     limited: bool = False
     warn: bool = False
+    recent: int = 0  # the chat's messages counted in the last minute, before this one
 
 
 def rate_key(channel: str, chat_id: str) -> str:
@@ -70,26 +71,45 @@ def admit(channel: str, update_key: str, chat_id: str | None, *, per_minute: int
     the transaction that does the work (`mark_processed`), so that a crash between the two cannot
     leave an update marked done that was never done: Telegram's redelivery is then processed.
     """
-    now = utcnow()
     try:
         with get_engine().begin() as conn:
             if mark:
                 mark_processed(conn, channel, update_key)  # a redelivery fails here
-            elif conn.execute(_SEEN, {"channel": channel, "key": update_key[:64]}).first() is not None:
-                return Admission(duplicate=True)
-            admission = Admission()
-            if chat_id is not None:
-                key = rate_key(channel, chat_id)
-                recent = int(conn.execute(_RECENT, {"key_hash": key, "since": now - timedelta(minutes=1)}).scalar_one())
-                if recent < 3 * per_minute:
-                    # A flood stays counted (so it stays limited) but cannot grow the table without bound.
-                    conn.execute(_COUNT, {"key_hash": key, "now": now})
-                if recent >= per_minute:
-                    admission = Admission(limited=True, warn=recent == per_minute)
-            _sweep(conn)
+            admission = look(conn, channel, None if mark else update_key, chat_id, per_minute=per_minute)
+            if not admission.duplicate:
+                record(conn, channel, None, chat_id, admission, per_minute=per_minute)
             return admission
     except IntegrityError:
         return Admission(duplicate=True)
+
+
+def look(conn: sa.Connection | Session, channel: str, update_key: str | None, chat_id: str | None, *, per_minute: int) -> Admission:
+    """Whether an update was processed before, and whether its chat is over its minute: reads only.
+
+    With `record` after the work, an update that steps the conversation is admitted, stepped and
+    marked in one transaction, and on SQLite that transaction takes the write lock only for its
+    writes at the end, not while the step computes.
+    """
+    if update_key is not None and conn.execute(_SEEN, {"channel": channel, "key": update_key[:64]}).first() is not None:
+        return Admission(duplicate=True)
+    if chat_id is None:
+        return Admission()
+    since = utcnow() - timedelta(minutes=1)
+    recent = int(conn.execute(_RECENT, {"key_hash": rate_key(channel, chat_id), "since": since}).scalar_one())
+    return Admission(limited=recent >= per_minute, warn=recent == per_minute, recent=recent)
+
+
+def record(
+    conn: sa.Connection | Session, channel: str, update_key: str | None, chat_id: str | None, admission: Admission, *, per_minute: int
+) -> None:
+    """Writes what `look` decided: the message counted, the update marked processed (a second
+    mark raises IntegrityError), and expired rows swept now and then."""
+    if chat_id is not None and admission.recent < 3 * per_minute:
+        # A flood stays counted (so it stays limited) but cannot grow the table without bound.
+        conn.execute(_COUNT, {"key_hash": rate_key(channel, chat_id), "now": utcnow()})
+    if update_key is not None:
+        mark_processed(conn, channel, update_key)
+    _sweep(conn)
 
 
 def reports_left(session: Session, channel: str, chat_id: str, *, per_day: int) -> tuple[int, timedelta]:
@@ -127,7 +147,7 @@ def release_report(session: Session, event: RateEvent) -> None:
     session.flush()
 
 
-def _sweep(conn: sa.Connection) -> None:
+def _sweep(conn: sa.Connection | Session) -> None:
     """Deletes counted events and processed-update marks that no limit needs any more."""
     global _next_sweep
     clock = time.monotonic()

@@ -84,8 +84,7 @@ class Throttle(BaseRateLimiter[int]):
         key = str(chat_id)
         bucket = self.chats.get(key)
         if bucket is None:
-            group = key.startswith("-") or not key.lstrip("-").isdigit()
-            bucket = Bucket(self.group_per_minute / 60, 1.0) if group else Bucket(self.chat_per_second, float(self.chat_burst))
+            bucket = Bucket(self.group_per_minute / 60, 1.0) if _is_group(key) else Bucket(self.chat_per_second, float(self.chat_burst))
             self.chats[key] = bucket
         if now >= self._sweep_at:
             # Forget chats whose bucket is full again; keeps memory flat with many residents.
@@ -93,6 +92,18 @@ class Throttle(BaseRateLimiter[int]):
             for k in [k for k, b in self.chats.items() if k != key and b.idle(now)]:
                 del self.chats[k]
         return bucket
+
+    def wait_for(self, chat_id: object, messages: int) -> float:
+        """Seconds before `messages` new messages could all have gone to the chat (nothing is taken)."""
+        now = time.monotonic()
+        bucket = self.chats.get(str(chat_id))
+        if bucket is None:
+            bucket = Bucket(self.group_per_minute / 60, 1.0) if _is_group(str(chat_id)) else Bucket(self.chat_per_second, float(self.chat_burst))
+        waits = [max(0.0, self._resume_at - now)]
+        for b in (bucket, self.overall):
+            tokens = min(b.capacity, b.tokens + (now - b.stamp) * b.rate)
+            waits.append(max(0.0, (messages - tokens) / b.rate))
+        return max(waits)
 
     async def _wait_turn(self, endpoint: str, data: dict[str, Any]) -> None:
         now = time.monotonic()
@@ -132,6 +143,11 @@ class Throttle(BaseRateLimiter[int]):
                 log.warning("Telegram asked to wait %.1f s before %s", wait, endpoint)
                 self._resume_at = max(self._resume_at, time.monotonic() + wait + 0.1)
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _is_group(chat_key: str) -> bool:
+    """Group and channel chats have negative ids (or a public @username)."""
+    return chat_key.startswith("-") or not chat_key.lstrip("-").isdigit()
 
 
 def retry_seconds(err: RetryAfter) -> float:
