@@ -127,7 +127,7 @@ def submit_report(
             if att.case_id is None and (dialog_id is None or att.dialog_id == dialog_id):
                 att.case_id = case.id
                 att.dialog_id = None
-    audit.record(
+    audit.record_at_commit(
         session,
         "case.submitted",
         actor_kind="resident",

@@ -49,21 +49,50 @@ def record(
     details: dict[str, Any] | None = None,
 ) -> AuditEntry:
     """Appends one row in the caller's transaction. Details must hold no names, phones or report text."""
+    return _append(session, AuditEntry(actor_kind=actor_kind, actor_id=actor_id, action=action, case_id=case_id, details=details or {}))
+
+
+def record_at_commit(
+    session: Session,
+    action: str,
+    *,
+    actor_kind: str = "system",
+    actor_id: int | None = None,
+    case_id: int | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Like `record`, but the row is appended when the transaction commits, as its last write.
+
+    Appending takes the chain's lock (an advisory lock on PostgreSQL) until the commit; a busy
+    path such as filing a report would otherwise hold it through the rest of its transaction and
+    make every other append wait for that.
+    """
+    pending: list[AuditEntry] = session.info.setdefault(_PENDING, [])
+    pending.append(AuditEntry(actor_kind=actor_kind, actor_id=actor_id, action=action, case_id=case_id, details=details or {}))
+
+
+_PENDING = "audit_pending"
+
+
+@sa.event.listens_for(Session, "before_commit")
+def _append_pending(session: Session) -> None:
+    for entry in session.info.pop(_PENDING, []):
+        _append(session, entry)
+
+
+@sa.event.listens_for(Session, "after_rollback")
+def _drop_pending(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def _append(session: Session, entry: AuditEntry) -> AuditEntry:
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
         session.exec(sa.text("SELECT pg_advisory_xact_lock(:k)").bindparams(k=_PG_LOCK_KEY))  # type: ignore[call-overload]
     last = session.exec(select(AuditEntry.row_hash).order_by(AuditEntry.id.desc()).limit(1)).first()  # type: ignore[union-attr]
     prev = last or GENESIS
-    entry = AuditEntry(
-        at=utcnow().replace(microsecond=0),
-        actor_kind=actor_kind,
-        actor_id=actor_id,
-        action=action,
-        case_id=case_id,
-        details=details or {},
-        prev_hash=prev,
-        row_hash="",
-    )
+    entry.at = utcnow().replace(microsecond=0)
+    entry.prev_hash = prev
     entry.row_hash = _row_hash(prev, entry)
     session.add(entry)
     session.flush()

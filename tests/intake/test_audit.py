@@ -40,3 +40,20 @@ def test_deleted_row_is_found(db: Session) -> None:
     db.expire_all()
     result = audit.verify(db)
     assert not result.ok and result.first_bad_id == rows[2].id
+
+
+def test_rows_recorded_at_commit_are_appended_last_and_chained(db: Session) -> None:
+    """`record_at_commit` holds its row until the commit (the chain's lock is taken only then); a
+    rollback drops it."""
+    audit.record_at_commit(db, "test.late", details={"n": 1})
+    audit.record(db, "test.early")
+    assert list(db.exec(sa.select(AuditEntry.action)).scalars()) == ["test.early"]  # type: ignore[call-overload]
+    db.commit()
+    assert [r for r in db.exec(sa.select(AuditEntry.action).order_by(AuditEntry.id)).scalars()] == ["test.early", "test.late"]  # type: ignore[call-overload]
+    audit.record_at_commit(db, "test.rolled_back")
+    db.rollback()
+    audit.record(db, "test.after")
+    db.commit()
+    actions = [r for r in db.exec(sa.select(AuditEntry.action).order_by(AuditEntry.id)).scalars()]  # type: ignore[call-overload]
+    assert actions == ["test.early", "test.late", "test.after"]
+    assert audit.verify(db).ok
