@@ -31,6 +31,7 @@ from intake.models import Attachment, Case, ChatLink, ReporterIdentity
 from intake.search import fold
 from phananh.logging import NOISY
 from phananh.web import create_app
+from tests.raw_files import raw_bytes
 
 vi = translator("vi")._
 
@@ -187,7 +188,8 @@ def database_bytes(*extra_tables: str) -> dict[str, bytes]:
     engine = get_engine()
     if engine.dialect.name == "sqlite":
         path = Path(engine.url.database or "")
-        return {p.name: p.read_bytes() for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")) if p.exists()}
+        # Never read_bytes() here: closing it would drop this process's SQLite locks (tests/raw_files.py).
+        return {p.name: raw_bytes(p) for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")) if p.exists()}
     dump = {}
     with engine.connect() as conn:
         for name in [t.name for t in SQLModel.metadata.sorted_tables] + list(extra_tables):

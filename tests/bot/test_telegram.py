@@ -27,6 +27,7 @@ from intake.crypto import decrypt
 from intake.db import get_engine
 from intake.i18n import translator
 from intake.models import Attachment, Case, ChatLink, DialogSession, RateEvent
+from tests.raw_files import raw_bytes
 
 USER_ID = 7395017263
 USERNAME = "lan_hanoi_1990"
@@ -314,7 +315,7 @@ async def test_no_telegram_identity_is_stored_or_logged(tg: Harness, db: Session
         with engine.begin() as conn:
             conn.execute(sa.text("PRAGMA wal_checkpoint(TRUNCATE)"))
         path = Path(engine.url.database or "")
-        blob = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
+        blob = b"".join(raw_bytes(p) for p in path.parent.glob(path.name + "*"))  # never read_bytes(): see tests/raw_files.py
         for needle in needles:
             assert needle.encode() not in blob, needle
     with engine.begin() as conn:

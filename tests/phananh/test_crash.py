@@ -19,7 +19,9 @@ from intake.receipts import receipt_hash
 def test_sigkill_under_load_loses_no_report_and_files_none_twice(db: Session) -> None:
     """Killed mid-load and restarted: each receipt is one case, no redelivery files twice, no Zalo event lost, every cut report completes."""
     # PostgreSQL: the test database. SQLite: a file of the test's own, so that the processes killed
-    # here never hold the file the rest of the suite shares.
+    # here never hold the file the rest of the suite shares. (On the shared file this test once read
+    # "database disk image is malformed": a test had read the live file with Path.read_bytes(), whose
+    # close() dropped this process's SQLite locks; see tests/raw_files.py. It passes there now too.)
     url = os.environ["PHANANH_DATABASE_URL"]
     with running(url if url.startswith("postgres") else None, fresh=False, zalo=True) as (server, fake):
         result = run(
