@@ -1,4 +1,4 @@
-"""Accounts (for admins) and the committee's reply templates (for the chair and admins)."""
+"""Accounts (for the system administrator) and the committee's reply templates (for the chair)."""
 
 from __future__ import annotations
 

@@ -24,10 +24,10 @@ from admin.auth import (
     seal_pending,
     throttle,
 )
-from admin.views import redirect, render
+from admin.views import landing_page, redirect, render
 from intake import totp
 from intake.casework.accounts import set_language
-from intake.casework.policy import requires_totp
+from intake.casework.policy import perms, requires_totp
 from intake.crypto import token
 from intake.errors import InvalidInputError
 from intake.i18n import normalize_language
@@ -57,10 +57,10 @@ def _login_csrf_ok(request: Request, submitted: str) -> bool:
 
 
 def _signed_in(request: Request, db: Session, user: StaffUser) -> Response:
-    """Opens the session and sets its cookie; the sign-in cookies are dropped."""
+    """Opens the session and sets its cookie, and goes to the role's first page; the sign-in cookies are dropped."""
     new = open_session(db, user)
     db.commit()
-    response = redirect("/admin")
+    response = redirect(landing_page(perms(user)))
     response.set_cookie(COOKIE, new.token, httponly=True, samesite="lax", secure=_secure(request), path="/admin")
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/admin")
     response.delete_cookie(PENDING_COOKIE, path="/admin")

@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 
 from admin.auth import Staff, check_csrf, current_staff, db_session
 from admin.deliveries import STATE_LABELS as DELIVERY_LABELS
-from admin.views import ERROR_MESSAGES, redirect, render
+from admin.views import ERROR_MESSAGES, landing_page, redirect, render
 from intake import casework
 from intake.casework import deliveries, messages, queries
 from intake.casework.policy import Perm, allowed_actions, require
@@ -70,6 +70,9 @@ def queue_page(
     db: Session = Depends(db_session),
 ) -> Response:
     """The committee's queue: filters, search without diacritics, sorting, pages, counts per status."""
+    home = landing_page(staff.perms)
+    if home != "/admin":
+        return redirect(home)  # an administrator reads no case: their home is the accounts page
     f = queries.QueueFilter(
         status=status if status in STATUS_LABELS else "",
         category=c if (c := _int(category)) in CATEGORIES else None,

@@ -39,7 +39,8 @@ def deliveries_page(
         counts=deliveries.counts(db, staff.user),
         dead=deliveries.dead_letters(db, staff.user),
         state_labels=STATE_LABELS,
-        can_retry=Perm.WORK in staff.perms,
+        can_retry=Perm.RETRY_DELIVERY in staff.perms,
+        can_open=Perm.VIEW in staff.perms,
         done=done,
         error_message=staff.t._(ERROR_MESSAGES[error]) if error in ERROR_MESSAGES else "",
     )

@@ -12,7 +12,7 @@ from fastapi.templating import Jinja2Templates
 
 from admin.auth import Staff
 from intake.casework.actions import FORWARD_BODIES
-from intake.casework.policy import Perm
+from intake.casework.policy import Perm, can
 from intake.categories import CATEGORIES
 from intake.deadlines import DEADLINE_LABELS, VIETNAM_TZ
 from intake.i18n import N_, Translator, translator
@@ -113,6 +113,7 @@ def base_context(lang: str) -> dict[str, Any]:
         "bodies": [(k, t._(v)) for k, v in FORWARD_BODIES.items()],
         "settings_list": [(k, t._(v)) for k, v in SETTING_LABELS.items()],
         "Perm": Perm,
+        "can": can,
     }
 
 
@@ -124,6 +125,19 @@ def render(request: Request, name: str, staff: Staff | None, status_code: int = 
         ctx.update(staff=staff, committee_name=staff.committee.name(lang), perms=staff.perms)
     ctx.update(context)
     return templates.TemplateResponse(request, name, ctx, status_code=status_code)
+
+
+# Where each kind of account starts: casework roles at the queue, the system administrator at the accounts.
+LANDINGS: tuple[tuple[Perm, str], ...] = (
+    (Perm.VIEW, "/admin"),
+    (Perm.MANAGE_ACCOUNTS, "/admin/accounts"),
+    (Perm.DELIVERIES, "/admin/deliveries"),
+)
+
+
+def landing_page(perms: frozenset[Perm]) -> str:
+    """The first page an account's role may open, where sign-in (and the brand link) take it."""
+    return next((path for perm, path in LANDINGS if perm in perms), "/admin")
 
 
 def redirect(path: str, **params: Any) -> RedirectResponse:

@@ -26,14 +26,22 @@ class Perm(StrEnum):
     VIEW_IDENTITY = "view_identity"  # confidential identities: the chair only, with a reason
     EDIT_TEMPLATES = "edit_templates"
     MANAGE_ACCOUNTS = "manage_accounts"
+    DELIVERIES = "deliveries"  # counts per delivery state and the dead letters: case numbers, no content
+    RETRY_DELIVERY = "retry_delivery"  # put a dead letter back in the queue (technical, audited)
 
 
-_OFFICER = frozenset({Perm.VIEW, Perm.DOWNLOAD, Perm.WORK, Perm.RECORD, Perm.EXPORT, Perm.REQUEST_TRANSFER})
+_OFFICER = frozenset({
+    Perm.VIEW, Perm.DOWNLOAD, Perm.WORK, Perm.RECORD, Perm.EXPORT, Perm.REQUEST_TRANSFER, Perm.DELIVERIES, Perm.RETRY_DELIVERY,
+})
 ROLE_PERMS: dict[str, frozenset[Perm]] = {
-    StaffRole.VIEWER.value: frozenset({Perm.VIEW}),
+    StaffRole.VIEWER.value: frozenset({Perm.VIEW, Perm.DELIVERIES}),
     StaffRole.OFFICER.value: _OFFICER,
+    # Reply templates are what the committee tells every reporter: casework content, decided by the
+    # standing board that signs the committee's words (DOMAIN.md), not by whoever runs the system.
     StaffRole.CHAIR.value: _OFFICER | {Perm.DECIDE_TRANSFER, Perm.VIEW_IDENTITY, Perm.EDIT_TEMPLATES},
-    StaffRole.ADMIN.value: _OFFICER | {Perm.EDIT_TEMPLATES, Perm.MANAGE_ACCOUNTS},
+    # Least privilege: the system administrator runs accounts and deliveries, and reads no report,
+    # no evidence, no figures and no template (SECURITY.md, "a curious or hostile insider").
+    StaffRole.ADMIN.value: frozenset({Perm.MANAGE_ACCOUNTS, Perm.DELIVERIES, Perm.RETRY_DELIVERY}),
 }
 
 # Roles that must sign in with a second factor.

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import pyotp
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
@@ -14,9 +15,11 @@ from intake.attachments import store_attachment
 from intake.casework.policy import ROLE_PERMS, Perm
 from intake.crypto import encrypt
 from intake.deadlines import local_today
-from intake.models import AuditEntry, Case, CaseTransfer, ReporterIdentity, StaffRole
+from intake.models import AuditEntry, Case, CaseTransfer, OutboxMessage, ReporterIdentity, StaffRole
 from phananh.web import create_app
-from tests.admin.conftest import BEN_THANH, HOAN_KIEM, Account, committee, csrf_for, make_staff, quick_case, signed_in
+from tests.admin.conftest import (
+    BEN_THANH, HOAN_KIEM, PASSWORD, Account, committee, csrf_for, csrf_of, make_staff, quick_case, signed_in,
+)
 
 ROLES = (StaffRole.VIEWER, StaffRole.OFFICER, StaffRole.CHAIR, StaffRole.ADMIN)
 
@@ -188,6 +191,10 @@ def test_committee_routes_for_every_role(db: Session) -> None:
                 r = who.client.get(route.path, follow_redirects=False)
             else:
                 r = who.client.post(route.path, data={"csrf": who.csrf, **route.form}, follow_redirects=False)
+            if route.name == "queue" and who.role is StaffRole.ADMIN:
+                # No queue for the administrator: the home page sends them on to the accounts.
+                assert (r.status_code, r.headers.get("location")) == (303, "/admin/accounts"), f"queue by {who}"
+                continue
             expected = route.ok if route.perm in ROLE_PERMS[who.role.value] else 404
             assert r.status_code == expected, f"{route.name} by {who}: {r.status_code}, expected {expected}"
     # Managing one account: only an admin of its committee (or above it).
@@ -271,3 +278,66 @@ def test_unknown_case_and_others_case_look_the_same(db: Session) -> None:
     a = client.get(f"/admin/cases/{theirs.id}")
     b = client.get("/admin/cases/987654")
     assert a.status_code == b.status_code == 404 and a.text == b.text
+
+
+def test_the_administrator_reads_no_case_and_starts_at_the_accounts(db: Session) -> None:
+    """An admin signs in to the accounts page; queue, case, evidence, figures, export and templates stay shut to them."""
+    admin = make_staff(db, "qt", BEN_THANH, StaffRole.ADMIN)
+    case = quick_case(db, BEN_THANH, description="Chủ tịch phường nhận phong bì của nhà thầu")
+    _identity(db, case)
+    att = _attachment(db, case)["att"]
+    client = TestClient(create_app())
+    page = client.get("/admin/login")
+    r = client.post("/admin/login", data={"username": "qt", "password": PASSWORD, "csrf": csrf_of(page.text)}, follow_redirects=False)
+    assert r.headers["location"] == "/admin/login/totp"
+    page = client.get("/admin/login/totp")
+    r = client.post("/admin/login/totp", data={"code": pyotp.TOTP(admin.secret).now(), "csrf": csrf_of(page.text)}, follow_redirects=False)  # type: ignore[arg-type]
+    assert (r.status_code, r.headers["location"]) == (303, "/admin/accounts")
+    home = client.get("/admin/accounts")
+    assert home.status_code == 200 and 'id="nav-accounts"' in home.text and 'id="nav-deliveries"' in home.text
+    for hidden in ("nav-queue", "nav-dashboard", "nav-reports", "nav-record", "nav-templates"):
+        assert f'id="{hidden}"' not in home.text, hidden
+    # The home link and the queue send the administrator back to the accounts, never to an empty or refused page.
+    r = client.get("/admin", follow_redirects=False)
+    assert (r.status_code, r.headers["location"]) == (303, "/admin/accounts")
+    assert client.get("/admin?status=new&q=phong").url.path == "/admin/accounts"
+    shut = [f"/admin/cases/{case.id}", f"/admin/cases/{case.id}/attachments/{att}", "/admin/reports/export?kind=year&year=2025&format=csv",
+            "/admin/reports/export?kind=year&year=2025&format=xlsx&audience=internal", "/admin/reports?kind=year&year=2025",
+            "/admin/dashboard", "/admin/templates", "/admin/record"]
+    for path in shut:
+        r = client.get(path, follow_redirects=False)
+        assert r.status_code == 404, f"{path}: {r.status_code}"
+        assert "phong bì" not in r.text and "Lê Văn C" not in r.text and "bien ban" not in r.text, path
+    token = csrf_for(client)
+    for path, form in ((f"/admin/cases/{case.id}/note", {"text": "xem thử"}), (f"/admin/cases/{case.id}/identity", {"reason": "xem thử"}),
+                       ("/admin/templates", {"kind": "closed", "lang": "vi", "body": "Gửi tiền vào số tài khoản này."})):
+        r = client.post(path, data={"csrf": token, **form}, follow_redirects=False)
+        assert r.status_code == 404, f"{path}: {r.status_code}"
+    db.expire_all()
+    trail = db.exec(select(AuditEntry.action).where(AuditEntry.case_id == case.id)).all()
+    assert trail == [], trail
+    assert db.exec(select(AuditEntry).where(AuditEntry.action.in_(("report.exported", "template.saved")))).first() is None  # type: ignore[attr-defined]
+
+
+def test_the_administrator_retries_a_dead_letter_without_reading_the_case(db: Session) -> None:
+    """The deliveries page shows the admin a case number, never a link, the message or the chat; the retry works and is audited."""
+    client = signed_in(make_staff(db, "qt", BEN_THANH, StaffRole.ADMIN))
+    case = quick_case(db, BEN_THANH, description="Chủ tịch phường nhận phong bì của nhà thầu")
+    row = OutboxMessage(case_id=case.id, channel="telegram", body="Kết quả xác minh: đã kỷ luật", status="dead",  # type: ignore[arg-type]
+                        delivery_key="k-admin-retry", attempts=8, last_error="forbidden")
+    db.add(row)
+    db.commit()
+    page = client.get("/admin/deliveries")
+    assert page.status_code == 200 and f'data-outbox="{row.id}"' in page.text and f"#{case.id}" in page.text
+    assert "/admin/cases/" not in page.text and "đã kỷ luật" not in page.text and "phong bì" not in page.text
+    r = client.post(f"/admin/deliveries/{row.id}/retry", data={"csrf": csrf_for(client)}, follow_redirects=False)
+    assert r.headers["location"] == "/admin/deliveries?done=retry"
+    db.expire_all()
+    assert db.get(OutboxMessage, row.id).status == "pending"  # type: ignore[union-attr]
+    assert _audited(db, case.id, "outbox.retried")  # type: ignore[arg-type]
+    # A dead letter of another committee does not exist for this administrator.
+    other = quick_case(db, HOAN_KIEM)
+    elsewhere = OutboxMessage(case_id=other.id, channel="zalo", body="x", status="dead", delivery_key="k-admin-other", attempts=8)  # type: ignore[arg-type]
+    db.add(elsewhere)
+    db.commit()
+    assert client.post(f"/admin/deliveries/{elsewhere.id}/retry", data={"csrf": csrf_for(client)}, follow_redirects=False).status_code == 404

@@ -11,10 +11,14 @@ states in words (not from intake.casework.policy, which would check the code aga
 
 - a staff account works the cases of its own committee only; a case of any other committee (a
   commune's for a province, a province's for the centre) answers 404, like one that does not exist;
-- viewers read; officers, the chair and admins handle cases, record reports and export; only the
-  chair decides transfers and sees a confidential reporter's identity (after stating a reason);
-  the chair and admins edit reply templates; admins manage the accounts of their own committee and
-  of the committees below it (a province's communes; the centre: all).
+- viewers read; officers and the chair handle cases, record reports and export; only the chair
+  decides transfers, sees a confidential reporter's identity (after stating a reason) and edits the
+  reply templates (the committee's words to every reporter);
+- the system administrator does technical administration only (DOMAIN.md: "accounts, committees,
+  keys, retention"): they manage the accounts of their own committee and of the committees below it
+  (a province's communes; the centre: all), see the delivery counts and dead letters and put a dead
+  letter back, and read nothing of a case: no queue (it sends them to the accounts page), no case
+  page, no evidence, no dashboard, no periodic report or export, no templates, not even a link to a case.
 """
 
 from __future__ import annotations
@@ -41,11 +45,14 @@ from tests.admin.conftest import BEN_THANH, HOAN_KIEM, quick_case
 
 V, O, C, A = StaffRole.VIEWER, StaffRole.OFFICER, StaffRole.CHAIR, StaffRole.ADMIN
 KNOWN_ROLES = frozenset({V, O, C, A})
-READ = frozenset({V, O, C, A})
-HANDLE = frozenset({O, C, A})  # officers and above: handling, recording, exporting
+STAFF = frozenset({V, O, C, A})  # every signed-in account
+READ = frozenset({V, O, C})  # casework roles: the queue, cases, figures
+HANDLE = frozenset({O, C})  # officers and the chair: handling, recording, exporting
+RETRY = frozenset({O, C, A})  # a dead letter put back: technical, so the administrator too
 CHAIR = frozenset({C})
-TEMPLATES = frozenset({C, A})
+TEMPLATES = frozenset({C})
 ADMIN = frozenset({A})
+HOMES = {A: "/admin/accounts"}  # where the queue sends a role that reads no case
 NOBODY: frozenset[StaffRole] = frozenset()
 
 # The committees resources live in, and where staff sit (commune, province, central).
@@ -139,7 +146,9 @@ def _primary(world: World, case: Case) -> dict[str, str]:
 
 
 def _assignee(world: World, case: Case) -> dict[str, str]:
-    officer = world.db.exec(select(StaffUser).where(StaffUser.committee_id == case.committee_id, StaffUser.role == O.value)).first()
+    # An active officer: the account routes disable some (PostgreSQL returns rows in no set order).
+    officer = world.db.exec(select(StaffUser).where(StaffUser.committee_id == case.committee_id, StaffUser.role == O.value,
+                                                    StaffUser.active.is_(True)).order_by(StaffUser.id)).first()  # type: ignore[attr-defined,arg-type]
     return {"assignee": str(officer.id if officer else 1)}
 
 
@@ -172,6 +181,7 @@ class Rule:
     lists: bool = False  # a list of cases: only the own committee's may appear
     impossible: frozenset[str] = frozenset()  # staff places where the action cannot be done (the centre has no one above)
     last: bool = False
+    homes: dict[StaffRole, str] = field(default_factory=dict)  # roles sent on to their own home page instead of refused
 
 
 POLICY: dict[tuple[str, str], Rule] = {
@@ -180,10 +190,10 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/admin/login"): Rule(NOBODY, "public"),
     ("GET", "/admin/login/totp"): Rule(NOBODY, "public"),
     ("POST", "/admin/login/totp"): Rule(NOBODY, "public"),
-    ("POST", "/admin/language"): Rule(READ, "session", form=_form(lang="vi", back="/admin")),
-    ("POST", "/admin/logout"): Rule(READ, "session", last=True),
+    ("POST", "/admin/language"): Rule(STAFF, "session", form=_form(lang="vi", back="/admin")),
+    ("POST", "/admin/logout"): Rule(STAFF, "session", last=True),
     # The committee's own pages.
-    ("GET", "/admin"): Rule(READ, "committee", ok=200, lists=True),
+    ("GET", "/admin"): Rule(READ, "committee", ok=200, lists=True, homes=HOMES),
     ("GET", "/admin/dashboard"): Rule(READ, "committee", ok=200),
     ("GET", "/admin/reports"): Rule(READ, "committee", ok=200, query="?kind=year&year=2025"),
     ("GET", "/admin/reports/export"): Rule(HANDLE, "committee", ok=200, query="?kind=year&year=2025&format=csv", audit=("report.exported",)),
@@ -193,7 +203,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/admin/templates"): Rule(TEMPLATES, "committee", form=_form(kind="closed", lang="vi", body="Cảm ơn Anh/Chị."), audit=("template.saved",)),
     ("GET", "/admin/accounts"): Rule(ADMIN, "committee", ok=200),
     ("POST", "/admin/accounts"): Rule(ADMIN, "committee", ok=200, form=lambda w, c: {"username": "moi_" + secrets.token_hex(4), "role": "officer"}, audit=("staff.created",)),
-    ("GET", "/admin/deliveries"): Rule(READ, "committee", ok=200, lists=True),
+    ("GET", "/admin/deliveries"): Rule(STAFF, "committee", ok=200, lists=True),
     # One case (or what hangs on it) of some committee.
     ("GET", "/admin/cases/{case_id}"): Rule(READ, "case", ok=200, prepare=_confidential),
     ("GET", "/admin/cases/{case_id}/attachments/{attachment_id}"): Rule(HANDLE, "case", ok=200, prepare=_attachment, audit=("attachment.downloaded",)),
@@ -215,7 +225,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/admin/cases/{case_id}/close"): Rule(HANDLE, "case", status="verifying", audit=("case.closed",)),
     ("POST", "/admin/cases/{case_id}/identity"): Rule(CHAIR, "case", ok=200, prepare=_confidential, form=_form(reason="xác minh theo đơn tố cáo"),
                                                       audit=("identity.viewed",)),
-    ("POST", "/admin/deliveries/{outbox_id}/retry"): Rule(HANDLE, "case", prepare=_dead_letter, audit=("outbox.retried",)),
+    ("POST", "/admin/deliveries/{outbox_id}/retry"): Rule(RETRY, "case", prepare=_dead_letter, audit=("outbox.retried",)),
     # One staff account of some committee.
     ("POST", "/admin/accounts/{user_id}/disable"): Rule(ADMIN, "account", audit=("staff.disabled",)),
     ("POST", "/admin/accounts/{user_id}/password"): Rule(ADMIN, "account", ok=200, audit=("staff.password_reset",)),
@@ -367,14 +377,20 @@ class Matrix:
             before = _audit_count(self.world.db, rule.audit, actor_id=account.id)
             r = _request(client, method, path + rule.query, rule.form(self.world, None), csrf)
             who = f"{method} {path} by {role.value} of the {staff_place}"
-            expected = rule.ok if allowed else 404
-            self.expect(r.status_code == expected, f"{who}: {r.status_code}, expected {expected}")
+            if role in rule.homes:
+                where = r.headers.get("location")
+                self.expect(r.status_code == 303 and where == rule.homes[role], f"{who}: {r.status_code} to {where}, expected {rule.homes[role]}")
+            else:
+                expected = rule.ok if allowed else 404
+                self.expect(r.status_code == expected, f"{who}: {r.status_code}, expected {expected}")
+            if role not in READ:
+                self.expect("/admin/cases/" not in r.text, f"{who}: a link to a case shown to a role that reads none")
             if rule.audit:
                 after = _audit_count(self.world.db, rule.audit, actor_id=account.id)
                 self.expect(after - before == int(allowed), f"{who}: {after - before} audit rows")
             if rule.lists and allowed:
                 for place, case_id in markers.items():
-                    listed = f'/admin/cases/{case_id}"' in r.text or f"/admin/cases/{case_id}#" in r.text
+                    listed = any(mark in r.text for mark in (f'/admin/cases/{case_id}"', f"/admin/cases/{case_id}#", f'data-case="{case_id}"'))
                     self.expect(listed == (place == staff_place), f"{who}: the case of the {place} listed={listed}")
             self.expect(SECRET_NAME not in r.text, f"{who}: the confidential reporter's identity was shown")
 
