@@ -11,6 +11,10 @@ each echo resident sends as many text messages. Two loads: saturation (every res
 next update as soon as the previous one is answered) and a fixed rate (updates due on a
 schedule; latency counted from when an update was due, so queueing shows).
 
+Residents are spread over the report (see `population`): at any moment some are starting, some
+describing, a few filing, as in a real population. (Until December 2026 they all walked in step,
+so every filing of a load fell in the same two seconds: a burst, not a load.)
+
 Issue 5's targets: at least half the echo bot's throughput; p99 <= 100 ms at 100 updates/s; no
 update lost; on SQLite and on PostgreSQL (the PostgreSQL database given is emptied).
 """
@@ -134,25 +138,62 @@ async def _post(client: httpx.AsyncClient, slots: asyncio.Semaphore, url: str, u
     return 0
 
 
-async def saturate(url: str, script: list[tuple[str, str]], chats: range, updates: Updates) -> Run:
-    """Every resident posts its next update as soon as the previous one is answered."""
-    run = Run("saturation")
+Step = tuple[int, str, str]  # chat, kind, value
+FRESH_CHATS = 50_000_000  # added to a resident's chat id for the report it begins after its first
+
+
+def population(script: list[tuple[str, str]], chats: range) -> list[tuple[list[Step], list[Step]]]:
+    """Each resident's updates before the measurement and during it, so that the measured mix is a
+    population's: resident n has already written the first n mod len(script) steps of its report
+    when the measurement starts, finishes it, then begins a new one in a new chat. Without this,
+    every resident would be at the same step at the same moment (all filing in the same two seconds)."""
+    plans = []
+    for n, chat in enumerate(chats):
+        p = n % len(script)
+        before = [(chat, kind, value) for kind, value in script[:p]]
+        measured = [(chat, kind, value) for kind, value in script[p:]] + [(chat + FRESH_CHATS, kind, value) for kind, value in script[:p]]
+        plans.append((before, measured))
+    return plans
+
+
+async def _walk_before(url: str, plans: list[tuple[list[Step], list[Step]]], updates: Updates) -> None:
+    """Posts the steps residents had taken before the measurement (not measured)."""
     limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
     slots = asyncio.Semaphore(CONNECTIONS)
     async with httpx.AsyncClient(limits=limits, timeout=120) as client:
 
-        async def resident(chat_id: int) -> None:
-            for i, (kind, value) in enumerate(script):
+        async def resident(steps: list[Step]) -> None:
+            for chat, kind, value in steps:
+                await _post(client, slots, url, updates.make(chat, kind, value))
+
+        await asyncio.gather(*(resident(before) for before, _ in plans))
+
+
+def _is_filing(script: list[tuple[str, str]], kind: str, value: str) -> bool:
+    return script is REPORT and (kind, value) == REPORT[-1]
+
+
+async def saturate(url: str, script: list[tuple[str, str]], chats: range, updates: Updates) -> Run:
+    """Every resident posts its next update as soon as the previous one is answered."""
+    run = Run("saturation")
+    plans = population(script, chats)
+    await _walk_before(url, plans, updates)
+    limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
+    slots = asyncio.Semaphore(CONNECTIONS)
+    async with httpx.AsyncClient(limits=limits, timeout=120) as client:
+
+        async def resident(steps: list[Step]) -> None:
+            for chat_id, kind, value in steps:
                 t0 = time.perf_counter()
                 status = await _post(client, slots, url, updates.make(chat_id, kind, value))
                 took = time.perf_counter() - t0
                 run.latencies.append(took)
-                if i == len(script) - 1 and script is REPORT:
+                if _is_filing(script, kind, value):
                     run.submit_latencies.append(took)
                 run.record(status)
 
         start = time.perf_counter()
-        await asyncio.gather(*(resident(c) for c in chats))
+        await asyncio.gather(*(resident(measured) for _, measured in plans))
         run.seconds = time.perf_counter() - start
     return run
 
@@ -160,6 +201,8 @@ async def saturate(url: str, script: list[tuple[str, str]], chats: range, update
 async def fixed_rate(url: str, script: list[tuple[str, str]], chats: range, rate: float, updates: Updates) -> Run:
     """Updates fall due at `rate` per second in all; latency counts from when each was due."""
     run = Run(f"{rate:g}/s")
+    plans = population(script, chats)
+    await _walk_before(url, plans, updates)
     limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
     interval = len(chats) / rate  # each resident's own spacing
     slots = asyncio.Semaphore(CONNECTIONS)
@@ -167,20 +210,20 @@ async def fixed_rate(url: str, script: list[tuple[str, str]], chats: range, rate
         loop = asyncio.get_running_loop()
         begin = loop.time() + 0.2
 
-        async def resident(n: int, chat_id: int) -> None:
+        async def resident(n: int, steps: list[Step]) -> None:
             due = begin + n / rate
-            for i, (kind, value) in enumerate(script):
+            for chat_id, kind, value in steps:
                 await asyncio.sleep(max(0.0, due - loop.time()))
                 status = await _post(client, slots, url, updates.make(chat_id, kind, value))
                 took = loop.time() - due
                 run.latencies.append(took)
-                if i == len(script) - 1 and script is REPORT:
+                if _is_filing(script, kind, value):
                     run.submit_latencies.append(took)
                 run.record(status)
                 due += interval
 
         start = time.perf_counter()
-        await asyncio.gather(*(resident(n, c) for n, c in enumerate(chats)))
+        await asyncio.gather(*(resident(n, measured) for n, (_, measured) in enumerate(plans)))
         run.seconds = time.perf_counter() - start
     return run
 
@@ -340,7 +383,11 @@ def _loads(bot: str, db: str, url: str, script: list[tuple[str, str]], api: str,
             throughput = run.count / run.seconds
         else:
             run = asyncio.run(fixed_rate(url, script, run_chats, load, updates))
-        missing = len(run_chats) - _receipts(api, run_chats) if script is REPORT else 0
+        missing = 0
+        if script is REPORT:
+            deadline = time.time() + 15  # an answer the chat's pace queued may still be on its way
+            while (missing := len(run_chats) - _receipts(api, run_chats)) and time.time() < deadline:
+                time.sleep(1)
         lost = run.failures + missing
         if lost:
             print(f"  answers by HTTP status: {run.statuses}; residents without a receipt: {missing}")

@@ -197,6 +197,7 @@ class TelegramChannel:
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="telegram")
         self._chats = ChatOrder()
         self._outgoing: dict[str, asyncio.Task[None]] = {}  # per chat, the last queued answer
+        self._behind: set[asyncio.Future[Any]] = set()  # book-keeping done after an update's answer
         self._ready = asyncio.Lock()
         self._initialized = False
         self.processed = 0  # updates finished (tests and the benchmark wait on it)
@@ -388,8 +389,11 @@ class TelegramChannel:
             await self._show_choice(chat_id, pressed)
         await self._send(chat_id, messages)
         for receipt in receipts:
-            # Shown: the dialog forgets it. Not shown (a failed call, a crash), the next message shows it again.
-            await self._run(self.conversation.receipt_shown, chat_id, receipt)
+            # Shown: the dialog forgets it. Not shown (a failed call, a crash), the next message shows it
+            # again. Done behind the update: the webhook's answer need not wait for a worker thread.
+            task = asyncio.create_task(self._run(self.conversation.receipt_shown, chat_id, receipt))
+            self._behind.add(task)
+            task.add_done_callback(self._behind.discard)
 
     async def _show_choice(self, chat_id: str, pressed: Pressed) -> None:
         """Shows the choice under the question, without its keyboard."""
@@ -406,9 +410,12 @@ class TelegramChannel:
 
     async def drain(self, timeout: float = 30.0) -> None:
         """Waits for the answers still queued (at shutdown, and in tests)."""
-        pending = list(self._outgoing.values())
-        if pending:
-            await asyncio.wait(pending, timeout=timeout)
+        deadline = time.monotonic() + timeout
+        while pending := [*self._outgoing.values(), *self._behind]:  # a queued answer may leave book-keeping behind
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            await asyncio.wait(pending, timeout=left)
 
     async def _refuse_group(self, chat_id: str, t: Any) -> None:
         """Takes no report in a group: points the person to a private chat with the bot."""

@@ -93,7 +93,7 @@ def make_bot(
         token,
         base_url=base_url,
         base_file_url=base_file_url,
-        request=request or HTTPXRequest(connection_pool_size=32, read_timeout=30.0, pool_timeout=10.0, media_write_timeout=60.0),
+        request=request or HTTPXRequest(connection_pool_size=8, read_timeout=30.0, pool_timeout=10.0, media_write_timeout=60.0),
         get_updates_request=updates_request or HTTPXRequest(connection_pool_size=2, read_timeout=40.0),
         local_mode=settings.telegram_local_mode,
         rate_limiter=throttle or Throttle(per_second=settings.telegram_sends_per_second),
