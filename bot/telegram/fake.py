@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import uvicorn
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from telegram.request import BaseRequest, RequestData
@@ -260,12 +260,15 @@ class FakeBotAPIServer:
             return JSONResponse({"ok": False, "error_code": 401, "description": "Unauthorized"}, status_code=401)
         params: dict[str, Any] = dict(request.query_params)
         if request.method == "POST":
-            if request.headers.get("content-type", "").startswith("application/json"):
-                params.update(await request.json())
-            else:
-                form = await request.form()
-                for key, value in form.items():
-                    params[key] = json.loads(value) if key in _JSON_PARAMS and isinstance(value, str) else value
+            try:
+                if request.headers.get("content-type", "").startswith("application/json"):
+                    params.update(await request.json())
+                else:
+                    form = await request.form()
+                    for key, value in form.items():
+                        params[key] = json.loads(value) if key in _JSON_PARAMS and isinstance(value, str) else value
+            except ClientDisconnect:
+                return Response(status_code=499)  # the bot went away mid-request (killed, or shutting down)
         method = request.path_params["method"]
         if method == "getUpdates":
             # Long polling: wait for an update up to the timeout the client asked for.
