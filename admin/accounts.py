@@ -1,4 +1,4 @@
-"""Accounts (for the system administrator) and the committee's reply templates (for the chair)."""
+"""Accounts (for the system administrator), one's own password (for everyone), and the committee's reply templates (for the chair)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from intake.casework.actions import save_template
 from intake.casework.policy import Perm, require
 from intake.errors import InvalidInputError
 from intake.models import Committee
+from intake.staff import MIN_PASSWORD_CHARS, change_own_password
 
 router = APIRouter(prefix="/admin")
 Csrf = Annotated[str, Form(max_length=64)]
@@ -95,6 +96,33 @@ def reset_totp(user_id: int, csrf: Csrf, staff: Staff = Depends(current_staff), 
     accounts.reset_account_totp(db, actor=staff.user, user_id=user_id)
     db.commit()
     return redirect("/admin/accounts", done="totp_reset")
+
+
+@router.get("/password", response_class=HTMLResponse)
+def password_page(request: Request, staff: Staff = Depends(current_staff)) -> Response:
+    """The form to choose one's own password (every signed-in account)."""
+    return render(request, "password.html", staff, min_chars=MIN_PASSWORD_CHARS)
+
+
+@router.post("/password", response_class=HTMLResponse)
+def change_password(
+    request: Request,
+    csrf: Csrf,
+    current: Annotated[str, Form(max_length=256)] = "",
+    new: Annotated[str, Form(max_length=256)] = "",
+    confirm: Annotated[str, Form(max_length=256)] = "",
+    staff: Staff = Depends(current_staff),
+    db: Session = Depends(db_session),
+) -> Response:
+    """Changes the account's password and ends all its sessions: the next page is the sign-in."""
+    check_csrf(staff, csrf)
+    try:
+        change_own_password(db, user=staff.user, current=current, new=new, confirm=confirm)
+    except InvalidInputError as err:
+        db.commit()  # a wrong current password is audited
+        return render(request, "password.html", staff, status_code=400, min_chars=MIN_PASSWORD_CHARS, error=str(err))
+    db.commit()
+    return redirect("/admin/login", done="password")
 
 
 @router.get("/templates", response_class=HTMLResponse)

@@ -68,10 +68,10 @@ def _signed_in(request: Request, db: Session, user: StaffUser) -> Response:
 
 
 @_auth.get("/login", response_class=HTMLResponse)
-def login_page(request: Request, error: str = "") -> Response:
+def login_page(request: Request, error: str = "", done: str = "") -> Response:
     """The sign-in form."""
     lang = normalize_language(request.query_params.get("lang"))
-    return _login_form(request, "login.html", lang, error=error)
+    return _login_form(request, "login.html", lang, error=error, done=done[:16])
 
 
 @_auth.post("/login")

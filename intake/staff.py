@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 
 from intake import audit
 from intake.crypto import hash_password, token, verify_password
+from intake.errors import InvalidInputError
 from intake.models import StaffSession, StaffUser, utcnow
 
 log = logging.getLogger(__name__)
@@ -84,3 +85,26 @@ def set_password(session: Session, *, user: StaffUser, password: str, actor_id: 
     user.password_hash = hash_password(password)
     session.execute(delete(StaffSession).where(StaffSession.user_id == user.id))  # type: ignore[arg-type]
     audit.record(session, "staff.password_reset", actor_kind="staff" if actor_id else "system", actor_id=actor_id, details={"user": user.id})
+
+
+MIN_PASSWORD_CHARS = 12
+
+
+def change_own_password(session: Session, *, user: StaffUser, current: str, new: str, confirm: str) -> None:
+    """A signed-in account chooses its own password: the current one first, then a new one of at
+    least MIN_PASSWORD_CHARS, typed twice. Every session of the account ends (sign in again).
+
+    Raises InvalidInputError whose code says what to tell: "current", "short", "mismatch", "same".
+    """
+    if not verify_password(user.password_hash, current):
+        audit.record(session, "staff.password_change_failed", actor_kind="staff", actor_id=user.id, details={"reason": "current"})
+        raise InvalidInputError("current")
+    if len(new) < MIN_PASSWORD_CHARS:
+        raise InvalidInputError("short")
+    if new != confirm:
+        raise InvalidInputError("mismatch")
+    if new == current:
+        raise InvalidInputError("same")
+    user.password_hash = hash_password(new)
+    session.execute(delete(StaffSession).where(StaffSession.user_id == user.id))  # type: ignore[arg-type]
+    audit.record(session, "staff.password_changed", actor_kind="staff", actor_id=user.id, details={"user": user.id})

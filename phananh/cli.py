@@ -59,7 +59,7 @@ def ensure_first_admin() -> None:
     typer.echo(
         "\nFirst admin account created (shown only this once):\n"
         f"  user: admin\n  password: {password}\n"
-        "Sign in at /admin and change it; add staff with `phananh staff add`.\n"
+        "Sign in at /admin and change it (Đổi mật khẩu / Change password); add staff with `phananh staff add`.\n"
     )
 
 
