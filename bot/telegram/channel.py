@@ -30,7 +30,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
 from telegram.constants import ChatAction, ParseMode
-from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError, TimedOut
 from telegram.ext import ExtBot
 from telegram.request import BaseRequest
 
@@ -587,7 +587,11 @@ class TelegramSender:
             raise DeliveryError(f"telegram: {type(err).__name__}", retryable=False) from err
         except RetryAfter as err:
             raise DeliveryError("telegram: flood wait", retry_after=retry_seconds(err)) from err
-        except (TelegramError, concurrent.futures.TimeoutError) as err:
+        except (TimedOut, concurrent.futures.TimeoutError) as err:
+            # No answer: Telegram may have shown the message. Sent again automatically, the resident
+            # could read it twice; it waits in the dead letters for staff to retry, as on Zalo.
+            raise DeliveryError("telegram: no answer, the message may have been shown", retryable=False) from err
+        except TelegramError as err:
             raise DeliveryError(f"telegram: {type(err).__name__}") from err
 
     def close(self) -> None:

@@ -16,6 +16,7 @@ from PIL import Image
 from pydantic import SecretStr
 from sqlmodel import Session, SQLModel, select
 from telegram import Update
+from telegram.error import NetworkError, TimedOut
 
 from bot.telegram.channel import GROUP_REFUSAL, REPORTS_PER_DAY, TOO_FAST, TelegramChannel, TelegramSender
 from bot.telegram.fake import BOT_TOKEN, Call, FakeTelegram, RecordingRequest, Resident, plain
@@ -438,3 +439,28 @@ async def test_a_redelivered_update_already_done_is_not_stepped_again(tg: Harnes
     row = db.exec(select(DialogSession)).one()
     assert row.version == version and decrypt(row.draft_enc).count(STORY[:40]) == 1
     assert len(tg.fake.sent("sendMessage", USER_ID)) == sent
+
+
+@pytest.mark.parametrize(
+    ("failure", "retryable"),
+    [(TimedOut(), False), (NetworkError("Connection refused"), True)],
+    ids=["no-answer", "not-connected"],
+)
+def test_outbox_sender_does_not_resend_what_may_have_been_shown(db: Session, failure: Exception, retryable: bool) -> None:
+    """A call Telegram never answered may have shown the message: it goes to the dead letters for staff
+    to retry, never resent automatically. A call that could not connect is retried."""
+    from intake.outbox import DeliveryError
+
+    class Failing(RecordingRequest):
+        async def do_request(self, url: str, method: str, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+            if url.endswith("/sendMessage"):
+                raise failure
+            return await super().do_request(url, method, *args, **kwargs)
+
+    sender = TelegramSender(telegram_settings(), request=Failing())
+    try:
+        with pytest.raises(DeliveryError) as caught:
+            sender("42", "Tin nhắn", "k-2")
+    finally:
+        sender.close()
+    assert caught.value.retryable is retryable
