@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     port: int = 8000
     public_url: str = ""
     default_language: str = "vi"
+    # Where to report a security problem in this service (mailto: or https:), published at
+    # /.well-known/security.txt (RFC 9116); unset, that address answers 404.
+    security_contact: str = Field(default="", pattern=r"^$|^(mailto:|https://)\S+$")
 
     draft_ttl_hours: int = Field(default=24, ge=1)
     max_message_chars: int = Field(default=5000, ge=100)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from admin.app import router as admin_router
@@ -41,6 +42,17 @@ def create_app(*, with_chat: bool = True, with_admin: bool = True) -> FastAPI:
     if with_admin:
         app.mount("/static/admin", StaticFiles(directory=Path(__file__).parent.parent / "admin" / "static"), name="admin-static")
         app.include_router(admin_router)
+
+    @app.get("/.well-known/security.txt", include_in_schema=False)
+    def security_txt() -> Response:
+        """Where to report a security problem (RFC 9116), when the committee running the service set one."""
+        if not settings.security_contact:
+            return Response(status_code=404)
+        expires = (datetime.now(UTC) + timedelta(days=365)).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+        lines = [f"Contact: {settings.security_contact}", f"Expires: {expires}", "Preferred-Languages: vi, en"]
+        if settings.public_url:
+            lines.append(f"Canonical: {settings.public_url.rstrip('/')}/.well-known/security.txt")
+        return PlainTextResponse("\n".join(lines) + "\n")
 
     @app.exception_handler(LoginRequired)
     async def _login(_request: Request, exc: LoginRequired) -> Response:

@@ -246,3 +246,23 @@ def test_no_resident_address_is_read_or_logged() -> None:
     assert offenders == []
     cli = (ROOT / "phananh" / "cli.py").read_text(encoding="utf-8")
     assert "access_log=False" in cli
+
+
+def test_security_txt_names_the_committees_contact_or_is_absent(monkeypatch: pytest.MonkeyPatch) -> None:
+    """RFC 9116: Contact and a future Expires when a contact is set; a 404 (not an empty file) otherwise."""
+    from datetime import UTC, datetime
+
+    with TestClient(create_app()) as client:
+        assert client.get("/.well-known/security.txt").status_code == 404
+    monkeypatch.setenv("PHANANH_SECURITY_CONTACT", "mailto:baomat@mattran.example.vn")
+    get_settings.cache_clear()
+    try:
+        with TestClient(create_app()) as client:
+            r = client.get("/.well-known/security.txt")
+    finally:
+        monkeypatch.delenv("PHANANH_SECURITY_CONTACT")
+        get_settings.cache_clear()
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    fields = dict(line.split(": ", 1) for line in r.text.strip().splitlines())
+    assert fields["Contact"] == "mailto:baomat@mattran.example.vn" and fields["Preferred-Languages"] == "vi, en"
+    assert datetime.fromisoformat(fields["Expires"].replace("Z", "+00:00")) > datetime.now(UTC)
