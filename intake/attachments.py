@@ -17,6 +17,7 @@ from sqlmodel import Session
 from intake.config import get_settings
 from intake.crypto import decrypt_bytes, encrypt_bytes
 from intake.errors import InvalidInputError
+from intake.media_metadata import strip_media
 from intake.models import Attachment
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,11 @@ def clean(data: bytes, content_type: str) -> Cleaned:
     if content_type in OFFICE_TYPES:
         office = strip_office(data)
         return Cleaned(office.data, content_type, True)
+    # PDFs, MP4/MOV/3GP/M4A, MP3, Ogg and FLAC, told apart by their first bytes as much as by the type sent.
+    media = strip_media(data, content_type)
+    if media is not None:
+        cleaned, removed = media
+        return Cleaned(cleaned, content_type, removed)
     return Cleaned(data, content_type, False)
 
 
