@@ -744,7 +744,8 @@ class _Ctx:
             return
         self.say(
             t._(
-                "Do you have photos, documents or recordings as evidence? Send them here: location and device data are removed from photos. "
+                "Do you have photos, documents or recordings as evidence? Send them here: location, device and author data are removed "
+                "from photos, videos, recordings, PDFs and Office documents. "
                 "If you cannot send files here, describe the evidence you have in a message. Press «No evidence» to skip."
             ),
             [(B_SKIP, t._("No evidence"))],
@@ -759,6 +760,14 @@ class _Ctx:
             self.draft.attachments.extend(a.id for a in taken)
             if any(a.metadata_removed for a in taken):
                 self.say(t._("Location and device data were removed from your file(s) before saving."))
+            if any(not a.metadata_removed for a in taken):
+                # Said plainly: this kind of file could not be cleaned, so the resident can choose another.
+                self.say(
+                    t._(
+                        "A file was saved as you sent it: hidden data (such as location or device) cannot be removed "
+                        "from this kind of file. If that worries you, send a photo, a PDF or a video instead."
+                    )
+                )
             if refused and self.limits.max_attachments == 0:
                 self.say(t._("Sorry, files cannot be received here. Your file was not saved."))
             elif refused:

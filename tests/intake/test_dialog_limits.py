@@ -63,6 +63,17 @@ def test_files_beyond_the_cap_are_refused_politely_and_not_kept() -> None:
     assert [p for p, _ in result.state.buttons] == ["done"]
 
 
+def test_the_resident_is_told_truly_whether_hidden_data_was_removed() -> None:
+    """A cleaned file: "removed"; a kind that cannot be cleaned: saved as sent, said plainly, with what to send instead."""
+    state, draft = _at(StepName.EVIDENCE)
+    cleaned = step(state, draft, Inbound(attachments=(AttachmentInfo(id=1, kind="photo", metadata_removed=True),)))
+    texts = " ".join(r.text for r in cleaned.replies)
+    assert "đã được xóa" in texts and "lưu nguyên" not in texts
+    kept = step(state, draft, Inbound(attachments=(AttachmentInfo(id=2, kind="document", metadata_removed=False),)))
+    texts = " ".join(r.text for r in kept.replies)
+    assert "lưu nguyên như Anh/Chị gửi" in texts and "đã được xóa khỏi" not in texts
+
+
 def test_a_batch_over_the_cap_keeps_what_fits() -> None:
     """Several files at once (Zalo sends albums): those that fit are kept, the rest counted as refused."""
     state, draft = _at(StepName.EVIDENCE)
