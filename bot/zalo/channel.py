@@ -107,6 +107,7 @@ class Stepped:
     step: StepName | None
     lang: str | None
     wait: timedelta | None = None
+    admission: limits.Admission = limits.Admission()
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,7 @@ class Mark:
 
     key: str
     row_id: int
+    per_minute: int | None = None  # set: the event is admitted (new? within the chat's minute?) in the step's transaction
 
 
 @dataclass
@@ -149,11 +151,25 @@ class ZaloConversation(Conversation):
         super()._save(session, row, state, draft)
 
     def _handle(self, session: Session, chat_id: str, message: Inbound, lang: str | None) -> list[Reply]:
-        replies = super()._handle(session, chat_id, message, lang)
         mark: Mark | None = getattr(_stepped, "mark", None)
+        admission = limits.Admission()
+        if mark is not None and mark.per_minute is not None:
+            # Seen before? Over the chat's minute? Read in the step's own transaction: one write transaction, not two.
+            admission = _stepped.admission = limits.look(session, self.channel, mark.key, chat_id, per_minute=mark.per_minute)
+            if admission.duplicate:
+                inbox.remove(session, mark.row_id)
+                return []
+            if admission.limited:
+                limits.record(session, self.channel, mark.key, chat_id, admission, per_minute=mark.per_minute)
+                inbox.remove(session, mark.row_id)
+                return []
+        replies = super()._handle(session, chat_id, message, lang)
         if mark is not None:
             # Recorded with the step it caused: both happen, or (killed half-way) neither does.
-            limits.mark_processed(session, self.channel, mark.key)
+            if mark.per_minute is not None:
+                limits.record(session, self.channel, mark.key, chat_id, admission, per_minute=mark.per_minute)
+            else:
+                limits.mark_processed(session, self.channel, mark.key)
             inbox.remove(session, mark.row_id)
         return replies
 
@@ -162,6 +178,7 @@ class ZaloConversation(Conversation):
         for attempt in range(_LOCKED_RETRIES):
             _stepped.step = _stepped.lang = _stepped.wait = None
             _stepped.mark = mark
+            _stepped.admission = limits.Admission()
             try:
                 replies = self.handle(chat_id, message)
             except OperationalError as err:
@@ -170,7 +187,7 @@ class ZaloConversation(Conversation):
                     raise
                 time.sleep(random.uniform(0.02, 0.1) * (attempt + 1))
                 continue
-            return Stepped(replies, _stepped.step, _stepped.lang, _stepped.wait)
+            return Stepped(replies, _stepped.step, _stepped.lang, _stepped.wait, _stepped.admission)
         raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -414,6 +431,20 @@ class ZaloChannel:
         """Handles one event of the inbox end to end; raises when it must stay there and be tried again."""
         user = event.user_id
         assert user is not None
+        t = translator(self.settings.default_language)
+        if not event.files:
+            # Admitted in the step's own transaction (one write transaction per event, not two).
+            stepped = await self._dispatch(user, event, t, Mark(row.key, row.id, self.settings.chat_messages_per_minute))
+            if stepped.admission.duplicate:
+                log.info("zalo event %s already processed", event.name)
+            elif stepped.admission.limited:
+                if stepped.admission.warn:
+                    await self._quietly(self._send_all(user, render_text(t._(TOO_FAST)), t))
+                log.info("zalo event %s over the per-chat message limit", event.name)
+            else:
+                await self._reply(user, stepped)
+            return
+        # Files are fetched before they step: the event is admitted first.
         admission = await self._run(limits.admit, CHANNEL, row.key, user, per_minute=self.settings.chat_messages_per_minute, mark=False)
         if admission.duplicate:
             # Done before, reply included (or lost with a crashed server: the resident's next
@@ -421,7 +452,6 @@ class ZaloChannel:
             log.info("zalo event %s already processed", event.name)
             await self._inbox(inbox.finish, CHANNEL, row.id, None)
             return
-        t = translator(self.settings.default_language)
         if admission.limited:
             await self._inbox(inbox.finish, CHANNEL, row.id, row.key)
             if admission.warn:
