@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import functools
+import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -19,6 +22,7 @@ from intake.config import get_settings
 
 _READS = ("SELECT", "PRAGMA", "EXPLAIN")
 _WRITE_LOCKS: dict[str, threading.Lock] = {}
+_WRITER_FILES: dict[str, tuple[int, int]] = {}  # database path -> (pid, descriptor of its "-writer.lock" file)
 # As long as SQLite's own busy timeout: past it, the writer gets "database is locked" as before.
 _WRITE_WAIT_SECONDS = 30.0
 
@@ -29,13 +33,15 @@ class _QueuedWriterConnection(sqlite3.Connection):
     SQLite lets one writer in at a time and makes the others wait by sleeping and retrying (1, 2,
     5 … 100 ms), so with a few threads writing, a request can sleep far longer than the write it
     waits for. Here the first write of a transaction takes a process-wide lock, given back at
-    commit or rollback: the next writer wakes the moment the previous one is done. Other
-    processes on the same file (a separate `phananh worker`) still meet SQLite's own wait.
+    commit or rollback: the next writer wakes the moment the previous one is done. Writers in other
+    processes on the same file (Zalo's workers, a separate `phananh worker`) queue on a flock of a
+    "-writer.lock" file beside it, taken after that lock, instead of SQLite's sleeping retries.
     """
 
     # A plain lock, not an RLock: a transaction may end on another thread than the one that
     # began it (FastAPI runs a dependency's set-up and tear-down in different worker threads).
     write_lock: threading.Lock
+    db_path: str
     _holds_lock = False
 
     def cursor(self, factory: Any = None) -> sqlite3.Cursor:  # type: ignore[override]
@@ -44,13 +50,20 @@ class _QueuedWriterConnection(sqlite3.Connection):
     def before(self, sql: str) -> None:
         """Takes the write lock before this transaction's first statement that is not a read."""
         if not self._holds_lock and not sql.lstrip()[:7].upper().startswith(_READS):
+            deadline = time.monotonic() + _WRITE_WAIT_SECONDS
             if not self.write_lock.acquire(timeout=_WRITE_WAIT_SECONDS):
                 raise sqlite3.OperationalError("database is locked")
+            try:
+                _lock_writer_file(self.db_path, deadline)
+            except BaseException:
+                self.write_lock.release()
+                raise
             self._holds_lock = True
 
     def _release(self) -> None:
         if self._holds_lock:
             self._holds_lock = False
+            _unlock_writer_file(self.db_path)
             self.write_lock.release()
 
     def commit(self) -> None:
@@ -87,7 +100,46 @@ class _QueuedWriterCursor(sqlite3.Cursor):
 def _connection_class(path: str) -> type[_QueuedWriterConnection]:
     """The connection class for one database file, sharing that file's write lock in this process."""
     lock = _WRITE_LOCKS.setdefault(path, threading.Lock())
-    return type("QueuedWriterConnection", (_QueuedWriterConnection,), {"write_lock": lock})
+    return type("QueuedWriterConnection", (_QueuedWriterConnection,), {"write_lock": lock, "db_path": path})
+
+
+def _writer_file(path: str) -> int | None:
+    """This process's descriptor of the database's "-writer.lock" file (None for an in-memory database)."""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    found = _WRITER_FILES.get(path)
+    if found is None or found[0] != os.getpid():  # a forked child needs its own open file (flock is per open file)
+        fd = os.open(f"{path}-writer.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        found = _WRITER_FILES[path] = (os.getpid(), fd)
+    return found[1]
+
+
+def _lock_writer_file(path: str, deadline: float) -> None:
+    """Queues this process's writer behind other processes' (the Zalo workers, `phananh worker`).
+
+    SQLite makes a writer from another process wait by sleeping 1, 2, 5 … 100 ms between tries, so
+    a short insert could wait 100 ms behind a commit of a millisecond. A flock on a file beside the
+    database, tried every fraction of a millisecond, hands the write over almost at once.
+    """
+    fd = _writer_file(path)
+    if fd is None:
+        return
+    pause = 0.0001
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise sqlite3.OperationalError("database is locked") from None
+            time.sleep(pause)
+            pause = min(pause * 2, 0.001)
+
+
+def _unlock_writer_file(path: str) -> None:
+    fd = _writer_file(path)
+    if fd is not None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def make_engine(url: str) -> Engine:

@@ -85,3 +85,41 @@ def test_a_transaction_may_end_on_another_thread(tmp_path: Path) -> None:
     assert done.wait(5)
     with engine.connect() as check:
         assert check.exec_driver_sql("SELECT count(*) FROM t").scalar_one() == 2
+
+
+def test_a_writer_in_another_process_is_queued_behind_on_the_writer_lock_file(tmp_path: Path) -> None:
+    """Writers in other processes (Zalo's workers, `phananh worker`) queue on a flock beside the file:
+    while another process holds it, a write here waits, with SQLite's own wait turned off, and then
+    goes through once it is let go."""
+    import subprocess
+    import sys
+
+    engine = _engine(tmp_path)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT); "
+         "fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); sys.stdin.read()", f"{tmp_path / 'queue.sqlite3'}-writer.lock"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        done, errors = threading.Event(), []
+
+        def write() -> None:
+            try:
+                with engine.begin() as conn:
+                    conn.exec_driver_sql("PRAGMA busy_timeout=0")
+                    conn.exec_driver_sql("INSERT INTO t (v) VALUES ('waited')")
+            except sa.exc.OperationalError as err:
+                errors.append(str(err.orig))
+            done.set()
+
+        thread = threading.Thread(target=write)
+        thread.start()
+        assert not done.wait(0.5), "the write went ahead while another process held the writer lock"
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()  # the holder exits, and its lock goes with it
+        holder.wait(10)
+    assert done.wait(10) and errors == []
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT v FROM t").scalars().all() == ["waited"]
