@@ -14,7 +14,6 @@ from fastapi import APIRouter, Request, Response, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
-from starlette.background import BackgroundTask
 
 from intake.attachments import store_attachment
 from intake.config import get_settings
@@ -120,24 +119,29 @@ def _reply_json(reply: Reply) -> dict[str, Any]:
 
 
 def _answer(chat_id: str, replies: list[Reply]) -> JSONResponse:
-    """The replies as the page reads them; a receipt among them is confirmed once the response has gone out.
+    """The replies as the page reads them.
 
-    The confirmation runs as a background task, which Starlette starts after handing the whole body
-    to the server: a process killed before that leaves the receipt pending, and the page's next
-    message (a reload sends `resume`) shows it again. A response the network loses after it left is
-    not covered, and is accepted: only an acknowledgement sent by the page itself could tell.
+    A receipt among them stays pending in the draft until the page says it showed it
+    (POST /api/chat/receipt, sent once the receipt is on screen): a response lost on its way, a
+    server killed before sending it, or a page closed first all leave it pending, and the page's
+    next message (a reload sends `resume`) shows it again.
     """
-    receipts = [r.receipt for r in replies if r.receipt]
-    return JSONResponse(
-        {"replies": [_reply_json(r) for r in replies]},
-        background=BackgroundTask(_confirm_receipts, chat_id, receipts) if receipts else None,
-    )
+    return JSONResponse({"replies": [_reply_json(r) for r in replies]})
 
 
-def _confirm_receipts(chat_id: str, receipts: list[str]) -> None:
-    """Tells the conversation the receipts were shown (it never raises: at worst one is shown again)."""
-    for receipt in receipts:
-        conversation.receipt_shown(chat_id, receipt)
+class ReceiptShown(BaseModel):
+    """The page's word that a receipt is on the resident's screen."""
+
+    receipt: str = Field(max_length=20)
+
+
+@router.post("/api/chat/receipt", status_code=204)
+def receipt_shown(body: ReceiptShown, request: Request) -> Response:
+    """Forgets a receipt the page has shown (a no-op for anything else: nothing to learn by guessing)."""
+    chat_id, new = _chat_id(request)
+    if not new:
+        conversation.receipt_shown(chat_id, body.receipt)
+    return Response(status_code=204)
 
 
 def _chat_id(request: Request) -> tuple[str, bool]:

@@ -29,6 +29,13 @@
       box.className = "receipt";
       box.textContent = reply.receipt + "\n" + reply.passphrase;
       div.appendChild(box);
+      // On screen: the server may forget it. If this is lost, the next message shows it again.
+      fetch("/api/chat/receipt", {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ receipt: reply.receipt })
+      }).catch(function () {});
     }
     if (reply.buttons && reply.buttons.length) {
       var row = document.createElement("div");

@@ -245,27 +245,26 @@ def _pending_receipt(db: Session) -> object:
     return Draft.model_validate_json(decrypt(db.exec(select(DialogSession)).one().draft_enc)).pending_receipt
 
 
-def test_a_web_receipt_is_confirmed_once_the_response_is_sent(client: TestClient, db: Session) -> None:
-    """The response carrying the receipt confirms it: nothing stays pending, and the next message is answered plainly."""
+def test_a_web_receipt_is_forgotten_once_the_page_says_it_showed_it(client: TestClient, db: Session) -> None:
+    """The receipt stays pending until the page acknowledges it; a wrong code acknowledges nothing."""
     for body in WEB_REPORT:
         _say(client, **body)
     replies = _say(client, button="send")
-    assert replies[-1]["receipt"] and _pending_receipt(db) is None
-    replies = _say(client, resume=True)
-    assert not any("receipt" in r for r in replies)
+    receipt = replies[-1]["receipt"]
+    assert receipt and _pending_receipt(db) is not None
+    assert client.post("/api/chat/receipt", json={"receipt": "AAAA-BBBB-CCCC"}).status_code == 204
+    assert _pending_receipt(db) is not None
+    assert client.post("/api/chat/receipt", json={"receipt": receipt}).status_code == 204
+    assert _pending_receipt(db) is None
+    assert not any("receipt" in r for r in _say(client, resume=True))
 
 
-def test_a_web_receipt_lost_with_the_server_is_shown_with_the_next_message(
-    client: TestClient, db: Session, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Killed after the filing committed and before the response went out: the page's reload shows the receipt, once."""
-    import bot.webchat as webchat
-
+def test_a_web_receipt_never_acknowledged_is_shown_with_the_next_message(client: TestClient, db: Session) -> None:
+    """A response lost on its way (or a server killed before it left, or a page closed first): no
+    acknowledgement came, so the page's reload shows the receipt, once."""
     for body in WEB_REPORT:
         _say(client, **body)
-    with monkeypatch.context() as m:
-        m.setattr(webchat, "_confirm_receipts", lambda chat_id, receipts: None)  # the process died here
-        lost = _say(client, button="send")[-1]
+    lost = _say(client, button="send")[-1]
     assert _pending_receipt(db) is not None
     first, *rest = _say(client, resume=True)
     assert first["receipt"] == lost["receipt"] and first["passphrase"] == lost["passphrase"]

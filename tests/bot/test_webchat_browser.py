@@ -40,3 +40,31 @@ def test_a_429_shows_the_polite_message_and_leaves_the_draft_in_the_box(
     # (the browser's own favicon.ico request is a 404 it reports without a URL).
     assert [p for p in problems if not p.startswith(("Failed to load resource", "429 "))] == [], problems
     assert [p for p in problems if p.startswith("429 ")] == [f"429 {server}/api/chat"]
+
+
+def test_the_page_acknowledges_the_receipt_it_shows(db: Session, server: str, browser: Any) -> None:  # noqa: F811
+    """A report walked to its last question, sent in the page: the receipt appears, and the page's
+    acknowledgement makes the server forget it (until then it would come again with the next message)."""
+    import time
+
+    import httpx
+
+    from tests.bot.test_webchat import WEB_REPORT, _pending_receipt
+
+    webchat.pace.clear()
+    with httpx.Client(base_url=server) as client:  # the report's first steps, as the same resident
+        for body in WEB_REPORT:
+            assert client.post("/api/chat", json=body).status_code == 200
+        cookie = client.cookies[webchat.COOKIE]
+    problems: list[str] = []
+    page = _page(browser, problems)
+    page.context.add_cookies([{"name": webchat.COOKIE, "value": cookie, "url": server}])
+    page.goto(server + "/")
+    send = translator("vi")._("Send report")
+    page.get_by_role("button", name=send).last.click()
+    page.wait_for_selector(".receipt")
+    deadline = time.monotonic() + 10
+    while _pending_receipt(db) is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _pending_receipt(db) is None, "the page acknowledged the receipt it showed"
+    assert [p for p in problems if not p.startswith("Failed to load resource")] == [], problems
