@@ -20,7 +20,7 @@ EXIT_CONFIGURATION = 2
 # Libraries that log request URLs or call parameters would leak a bot token, a chat id or what a
 # resident wrote (python-telegram-bot logs every call's parameters at DEBUG), and Pillow logs every
 # EXIF tag it reads at DEBUG (the camera owner, the GPS position of a photo): kept at WARNING.
-NOISY = ("httpx", "httpcore", "telegram", "apscheduler", "PIL")
+NOISY = ("httpx", "httpcore", "telegram", "apscheduler", "PIL", "alembic.runtime.plugins")
 
 
 def configure(level: str | None = None) -> None:
