@@ -385,7 +385,11 @@ async def telegram_resident(load: Load, client: httpx.AsyncClient, slots: asynci
             update = load.updates.make(chat, kind, value)
             before = len(load.fake.seen(chat))
             t0 = time.perf_counter()
-            await _deliver_until_answered(tally, lambda: _post(client, slots, url, json=update, headers=headers))
+            response = await _deliver_until_answered(tally, lambda: _post(client, slots, url, json=update, headers=headers))
+            if response.headers.get("content-type", "").startswith("application/json"):
+                # A method in the webhook's answer is carried out, as Telegram does.
+                call = dict(response.json())
+                load.fake.answer(call.pop("method"), call)
             tally.updates += 1
             return t0, await _telegram_answer(load.fake, chat, before)
 

@@ -11,6 +11,9 @@ each echo resident sends as many text messages. Two loads: saturation (every res
 next update as soon as the previous one is answered) and a fixed rate (updates due on a
 schedule; latency counted from when an update was due, so queueing shows).
 
+A method the bot returns in its webhook answer (the answer to a press, or a one-message reply) is
+Telegram's to carry out, so the generator does not send it on: its cost is not the bot's.
+
 Residents are spread over the report (see `population`): at any moment some are starting, some
 describing, a few filing, as in a real population. (Until December 2026 they all walked in step,
 so every filing of a load fell in the same two seconds: a burst, not a load.)

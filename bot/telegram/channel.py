@@ -357,9 +357,25 @@ class TelegramChannel:
         """
         messages = [o for reply in replies for o in render(reply)]
         receipts = [reply.receipt for reply in replies if reply.receipt]
-        job = functools.partial(self._show, chat_id, pressed, messages, receipts)
         earlier = self._outgoing.get(chat_id)
         throttle = self.bot.rate_limiter
+        if self._in_response_slot(chat_id, pressed, messages, receipts, earlier, throttle):
+            # The webhook's HTTP answer carries the one message: Telegram sends it, one Bot API call fewer.
+            message = messages[0]
+            _in_response.get().append(  # type: ignore[union-attr]
+                {
+                    "method": "sendMessage",
+                    "chat_id": int(chat_id),
+                    "text": message.html,
+                    "parse_mode": ParseMode.HTML.value,
+                    "link_preview_options": {"is_disabled": True},
+                    **({"reply_markup": message.markup.to_dict()} if message.markup is not None else {}),
+                }
+            )
+            assert isinstance(throttle, Throttle)
+            throttle.take(chat_id)
+            return
+        job = functools.partial(self._show, chat_id, pressed, messages, receipts)
         room = not isinstance(throttle, Throttle) or throttle.wait_for(chat_id, len(messages)) <= SEND_WAIT_IN_UPDATE
         if (earlier is None and room) or len(self._outgoing) >= MAX_QUEUED_CHATS:
             if earlier is not None:
@@ -374,6 +390,25 @@ class TelegramChannel:
                 del self._outgoing[chat_id]
 
         task.add_done_callback(forget)
+
+    @staticmethod
+    def _in_response_slot(
+        chat_id: str, pressed: Pressed | None, messages: list[Outgoing], receipts: list[str], earlier: asyncio.Task[None] | None, throttle: object
+    ) -> bool:
+        """Whether a webhook's answer can carry the reply: one message, nothing before it in the chat,
+        the chat's pace allowing it now, and no receipt (that must be confirmed shown, which an answer
+        Telegram carries out cannot tell). A press's answer slot already holds answerCallbackQuery."""
+        slot = _in_response.get()
+        return (
+            slot is not None
+            and not slot
+            and pressed is None
+            and len(messages) == 1
+            and not receipts
+            and earlier is None
+            and isinstance(throttle, Throttle)
+            and throttle.wait_for(chat_id, 1) == 0.0
+        )
 
     async def _after(self, earlier: asyncio.Task[None] | None, job: Callable[[], Awaitable[None]]) -> None:
         if earlier is not None:

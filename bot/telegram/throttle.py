@@ -105,6 +105,12 @@ class Throttle(BaseRateLimiter[int]):
             waits.append(max(0.0, (messages - tokens) / b.rate))
         return max(waits)
 
+    def take(self, chat_id: object) -> None:
+        """Counts a message sent another way (carried by a webhook's answer) against the chat and overall."""
+        now = time.monotonic()
+        self._chat_bucket(chat_id, now).reserve(now)
+        self.overall.reserve(now)
+
     async def _wait_turn(self, endpoint: str, data: dict[str, Any]) -> None:
         now = time.monotonic()
         name = endpoint.lower()

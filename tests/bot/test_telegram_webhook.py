@@ -33,6 +33,15 @@ def webhook(db: Session) -> Any:
         yield client, fake, Resident(fake, 5550001)
 
 
+def _as_telegram(client: Any, fake: FakeTelegram, update: dict[str, Any], headers: dict[str, str]) -> Any:
+    """Posts an update and, as Telegram does, carries out a method given in the webhook's answer."""
+    r = client.post(WEBHOOK_PATH, json=update, headers=headers)
+    if r.status_code == 200 and r.headers.get("content-type", "").startswith("application/json"):
+        call = dict(r.json())
+        fake.answer(call.pop("method"), call)
+    return r
+
+
 def test_webhook_refuses_requests_without_the_secret_token(webhook: Any, db: Session) -> None:
     """No header or a wrong one: 403 and nothing processed; the right one: 200 and an answer."""
     client, fake, resident = webhook
@@ -42,9 +51,10 @@ def test_webhook_refuses_requests_without_the_secret_token(webhook: Any, db: Ses
     assert client.post(WEBHOOK_PATH, json=update, headers=wrong).status_code == 403
     assert fake.sent("sendMessage") == [] and db.exec(select(ProcessedUpdate)).all() == []
     right = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
-    assert client.post(WEBHOOK_PATH, json=update, headers=right).status_code == 200
+    assert _as_telegram(client, fake, update, right).status_code == 200
     assert len(fake.sent("sendMessage", 5550001)) == 1
-    assert client.post(WEBHOOK_PATH, json=update, headers=right).status_code == 200
+    again = _as_telegram(client, fake, update, right)
+    assert again.status_code == 200 and not again.content
     assert len(fake.sent("sendMessage", 5550001)) == 1, "a redelivery is not processed again"
 
 
@@ -109,8 +119,20 @@ def test_a_button_press_is_answered_in_the_webhook_response(webhook: Any) -> Non
     """The answer to a press rides on the webhook's HTTP response: no separate answerCallbackQuery call."""
     client, fake, resident = webhook
     headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
-    client.post(WEBHOOK_PATH, json=resident.text("/start"), headers=headers)
+    _as_telegram(client, fake, resident.text("/start"), headers)
     press = resident.press("menu:report")
     response = client.post(WEBHOOK_PATH, json=press, headers=headers)
     assert response.json() == {"method": "answerCallbackQuery", "callback_query_id": press["callback_query"]["id"]}
     assert not fake.sent("answerCallbackQuery") and fake.sent("editMessageText", 5550001)
+
+
+def test_a_single_message_answer_rides_on_the_webhook_response(webhook: Any, db: Session) -> None:
+    """A text update answered by one message: the answer is the webhook's response (one Bot API call
+    fewer), escaped HTML with its keyboard; a receipt is never carried that way (it must be confirmed)."""
+    client, fake, resident = webhook
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    r = client.post(WEBHOOK_PATH, json=resident.text("/start"), headers=headers)
+    call = r.json()
+    assert call["method"] == "sendMessage" and call["chat_id"] == 5550001 and call["parse_mode"] == "HTML"
+    assert call["reply_markup"]["inline_keyboard"] and call["link_preview_options"] == {"is_disabled": True}
+    assert not fake.sent("sendMessage"), "not sent by a call as well"
