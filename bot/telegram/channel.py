@@ -14,7 +14,6 @@ import functools
 import hashlib
 import logging
 import os
-import random
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -26,7 +25,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
 from telegram.constants import ChatAction, ParseMode
@@ -69,12 +67,10 @@ FILE_AGAIN = N_("This file could not be received. Please send it again.")
 
 # The answer to a button press, kept for the webhook's HTTP response when set (see `process`).
 _in_response: ContextVar[list[dict[str, Any]] | None] = ContextVar("telegram_in_response", default=None)
-# The update being processed, to be marked done in the transaction of the first step it causes.
-_update_mark: ContextVar[str | None] = ContextVar("telegram_update_mark", default=None)
-# The update to be admitted in the transaction of its first step (text, commands, presses).
+# The update being processed, marked done (and for text, commands and presses, admitted) in the
+# transaction of the first step it causes.
 _update_gate: ContextVar[_Gate | None] = ContextVar("telegram_update_gate", default=None)
 _report_limit = threading.local()  # set by the runner below when a submission hit the daily limit
-_LOCKED_RETRIES = 5
 SEND_WAIT_IN_UPDATE = 0.1  # seconds of Telegram's pacing an update may wait for before its answers are queued
 MAX_QUEUED_CHATS = 1000  # chats with answers queued behind their updates; past it, updates wait (back-pressure)
 
@@ -111,54 +107,35 @@ class TelegramConversation(Conversation):
 
     def _handle(self, session: Session, chat_id: str, message: Inbound, lang: str | None) -> list[Reply]:
         gate: _Gate | None = getattr(_report_limit, "gate", None)
-        admission = limits.Admission()
-        if gate is not None:
-            # Seen before? Over the chat's minute? Asked in the step's own transaction: one, not two.
-            admission = limits.look(session, self.channel, gate.key, chat_id, per_minute=gate.per_minute)
-            _report_limit.admission = admission
-            if admission.duplicate:
-                return []
-            if admission.limited:
-                limits.record(session, self.channel, gate.key, chat_id, admission, per_minute=gate.per_minute)
-                return []
-        replies = super()._handle(session, chat_id, message, lang)
-        if gate is not None:
-            # Recorded with the step it caused: both happen, or (killed half-way) neither does.
-            limits.record(session, self.channel, gate.key, chat_id, admission, per_minute=gate.per_minute)
-        elif getattr(_report_limit, "mark", None):
-            limits.mark_processed(session, self.channel, _report_limit.mark)
+        if gate is None:
+            return super()._handle(session, chat_id, message, lang)
+        _report_limit.admission, replies = limits.step_once(
+            session, self.channel, gate.key, chat_id, lambda: super(TelegramConversation, self)._handle(session, chat_id, message, lang),
+            per_minute=gate.per_minute,
+        )
         return replies
 
-    def step_chat(
-        self, chat_id: str, message: Inbound, lang: str | None, *, mark: str | None = None, gate: _Gate | None = None
-    ) -> Stepped:
-        """Steps the chat, recording the update `mark` as processed with it; with a `gate`, first
-        checks in the same transaction that the update is new and the chat within its minute."""
-        for attempt in range(_LOCKED_RETRIES):
-            _report_limit.wait = None
-            _report_limit.mark = mark
-            _report_limit.gate = gate
-            _report_limit.admission = limits.Admission()
-            try:
-                replies = self.handle(chat_id, message, lang=lang)
-            except OperationalError as err:
-                # SQLite refuses a writer whose read went stale; the step was rolled back whole.
-                if "locked" not in str(err.orig) or attempt == _LOCKED_RETRIES - 1:
-                    raise
-                time.sleep(random.uniform(0.02, 0.1) * (attempt + 1))
-                continue
-            finally:
-                _report_limit.gate = None
-            return Stepped(replies, _report_limit.wait, _report_limit.admission)
-        raise AssertionError("unreachable")  # pragma: no cover
+    def step_chat(self, chat_id: str, message: Inbound, lang: str | None, *, gate: _Gate | None = None) -> Stepped:
+        """Steps the chat, marking the update processed with it (`gate`; admitting it first when the
+        gate says how many messages a minute the chat may send). `Conversation.handle` already runs
+        the step again when SQLite refused a stale writer."""
+        _report_limit.wait = None
+        _report_limit.gate = gate
+        _report_limit.admission = limits.Admission()
+        try:
+            replies = self.handle(chat_id, message, lang=lang)
+        finally:
+            _report_limit.gate = None
+        return Stepped(replies, _report_limit.wait, _report_limit.admission)
 
 
 @dataclass(frozen=True)
 class _Gate:
-    """An update to admit in its step's transaction: its key, and the chat's messages a minute."""
+    """The update a step comes from, marked processed in its transaction: its key and, to admit it
+    there too, the chat's messages a minute (None: admitted before, as a file is)."""
 
     key: str
-    per_minute: int
+    per_minute: int | None = None
 
 
 @dataclass(frozen=True)
@@ -284,8 +261,7 @@ class TelegramChannel:
                 )
                 if await self._refused(admission, update.update_id, chat_id, incoming, t):
                     return
-            _update_mark.set(update_key if incoming.kind == "media" else None)
-            _update_gate.set(_Gate(update_key, self.settings.chat_messages_per_minute) if gated else None)
+            _update_gate.set(_Gate(update_key, self.settings.chat_messages_per_minute if gated else None))
             try:
                 await self._dispatch(chat_id, incoming, t, update.update_id)
             except TelegramError as err:
@@ -333,11 +309,9 @@ class TelegramChannel:
         await self._reply(chat_id, pressed, replies)
 
     async def _step(self, chat_id: str, message: Inbound, lang: str | None, t: Any) -> Stepped:
-        mark, gate = _update_mark.get(), _update_gate.get()
-        # Only the first step an update causes carries its mark (or its admission).
-        _update_mark.set(None)
-        _update_gate.set(None)
-        stepped = await self._run(self.conversation.step_chat, chat_id, message, lang, mark=mark, gate=gate)
+        gate = _update_gate.get()
+        _update_gate.set(None)  # only the first step an update causes carries its mark (and admission)
+        stepped = await self._run(self.conversation.step_chat, chat_id, message, lang, gate=gate)
         if stepped.wait is not None:
             hours = max(1, int(stepped.wait.total_seconds() // 3600) + 1)
             notice = t._(REPORTS_PER_DAY, limit=self.settings.chat_reports_per_day, hours=hours)

@@ -9,8 +9,10 @@ Nothing here is Telegram-specific; the Zalo channel can use it as it is.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -27,6 +29,7 @@ KEEP_UPDATES = timedelta(days=3)  # Telegram gives up redelivering an update aft
 SWEEP_EVERY = 60.0  # seconds between deletions of expired rows
 
 _next_sweep = 0.0
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,37 @@ def record(
     if update_key is not None:
         mark_processed(conn, channel, update_key)
     _sweep(conn)
+
+
+def step_once(
+    conn: sa.Connection | Session,
+    channel: str,
+    update_key: str,
+    chat_id: str,
+    step: Callable[[], list[T]],
+    *,
+    per_minute: int | None,
+) -> tuple[Admission, list[T]]:
+    """Runs `step` for an update in the caller's transaction, and marks the update processed with it.
+
+    With `per_minute`, the update is first admitted in the same transaction (a duplicate is not
+    stepped; a chat over its minute is counted and marked, not stepped); without, the caller has
+    admitted it already. Either way the step and its mark commit together, or (a crash) neither does.
+    """
+    admission = Admission()
+    if per_minute is not None:
+        admission = look(conn, channel, update_key, chat_id, per_minute=per_minute)
+        if admission.duplicate:
+            return admission, []
+        if admission.limited:
+            record(conn, channel, update_key, chat_id, admission, per_minute=per_minute)
+            return admission, []
+    replies = step()
+    if per_minute is not None:
+        record(conn, channel, update_key, chat_id, admission, per_minute=per_minute)
+    else:
+        mark_processed(conn, channel, update_key)
+    return admission, replies
 
 
 def reports_left(session: Session, channel: str, chat_id: str, *, per_day: int) -> tuple[int, timedelta]:

@@ -26,7 +26,6 @@ import logging
 import mimetypes
 import multiprocessing
 import os
-import random
 import threading
 import time
 from collections import Counter
@@ -38,7 +37,6 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 import httpx
-from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from bot.chat_order import ChatOrder
@@ -89,7 +87,6 @@ FILE_TOO_LARGE = N_("This file could not be received. Files must be at most {mb}
 FILE_UNREADABLE = N_("This file could not be read. Please send a photo (JPEG, PNG) or a document.")
 FILE_AGAIN = N_("This file could not be received. Please send it again.")
 
-_LOCKED_RETRIES = 5
 WORKER_NICENESS = 10
 REPLY_RETRY_PAUSES = (0.5, 2.0, 5.0)  # seconds between tries of a conversation reply; the outbox retries longer
 MAX_RETRIES = 4  # processings of an event after its first (failed, or cut by a crash) before it is given up
@@ -152,43 +149,24 @@ class ZaloConversation(Conversation):
 
     def _handle(self, session: Session, chat_id: str, message: Inbound, lang: str | None) -> list[Reply]:
         mark: Mark | None = getattr(_stepped, "mark", None)
-        admission = limits.Admission()
-        if mark is not None and mark.per_minute is not None:
-            # Seen before? Over the chat's minute? Read in the step's own transaction: one write transaction, not two.
-            admission = _stepped.admission = limits.look(session, self.channel, mark.key, chat_id, per_minute=mark.per_minute)
-            if admission.duplicate:
-                inbox.remove(session, mark.row_id)
-                return []
-            if admission.limited:
-                limits.record(session, self.channel, mark.key, chat_id, admission, per_minute=mark.per_minute)
-                inbox.remove(session, mark.row_id)
-                return []
-        replies = super()._handle(session, chat_id, message, lang)
-        if mark is not None:
-            # Recorded with the step it caused: both happen, or (killed half-way) neither does.
-            if mark.per_minute is not None:
-                limits.record(session, self.channel, mark.key, chat_id, admission, per_minute=mark.per_minute)
-            else:
-                limits.mark_processed(session, self.channel, mark.key)
-            inbox.remove(session, mark.row_id)
+        if mark is None:
+            return super()._handle(session, chat_id, message, lang)
+        _stepped.admission, replies = limits.step_once(
+            session, self.channel, mark.key, chat_id, lambda: super(ZaloConversation, self)._handle(session, chat_id, message, lang),
+            per_minute=mark.per_minute,
+        )
+        inbox.remove(session, mark.row_id)  # stepped, refused or a duplicate: it leaves the inbox with this transaction
         return replies
 
     def step_chat(self, chat_id: str, message: Inbound, *, mark: Mark | None = None) -> Stepped:
-        """Steps the chat (the event `mark` marked processed and out of the inbox with it) and says where it now stands."""
-        for attempt in range(_LOCKED_RETRIES):
-            _stepped.step = _stepped.lang = _stepped.wait = None
-            _stepped.mark = mark
-            _stepped.admission = limits.Admission()
-            try:
-                replies = self.handle(chat_id, message)
-            except OperationalError as err:
-                # SQLite refuses a writer whose read went stale; the step was rolled back whole.
-                if "locked" not in str(err.orig) or attempt == _LOCKED_RETRIES - 1:
-                    raise
-                time.sleep(random.uniform(0.02, 0.1) * (attempt + 1))
-                continue
-            return Stepped(replies, _stepped.step, _stepped.lang, _stepped.wait, _stepped.admission)
-        raise AssertionError("unreachable")  # pragma: no cover
+        """Steps the chat (the event `mark` marked processed and out of the inbox with it) and says where it now stands.
+
+        `Conversation.handle` already runs the step again when SQLite refused a stale writer."""
+        _stepped.step = _stepped.lang = _stepped.wait = None
+        _stepped.mark = mark
+        _stepped.admission = limits.Admission()
+        replies = self.handle(chat_id, message)
+        return Stepped(replies, _stepped.step, _stepped.lang, _stepped.wait, _stepped.admission)
 
 
 @functools.cache
