@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session, select
 
-from admin.auth import Staff, check_csrf, current_staff, db_session
+from admin.auth import Staff, check_csrf, current_staff, db_session, throttle
 from admin.views import ROLE_LABELS, redirect, render
 from intake.casework import accounts, messages
 from intake.casework.actions import save_template
@@ -116,11 +116,18 @@ def change_password(
 ) -> Response:
     """Changes the account's password and ends all its sessions: the next page is the sign-in."""
     check_csrf(staff, csrf)
+    # Guessing the current password from a session left open is throttled like signing in.
+    key = f"password:{staff.user.username}"
+    if throttle.blocked(key):
+        return render(request, "password.html", staff, status_code=429, min_chars=MIN_PASSWORD_CHARS, error="throttled")
     try:
         change_own_password(db, user=staff.user, current=current, new=new, confirm=confirm)
     except InvalidInputError as err:
         db.commit()  # a wrong current password is audited
+        if str(err) == "current":
+            throttle.failed(key)
         return render(request, "password.html", staff, status_code=400, min_chars=MIN_PASSWORD_CHARS, error=str(err))
+    throttle.succeeded(key)
     db.commit()
     return redirect("/admin/login", done="password")
 

@@ -81,9 +81,14 @@ def disable_staff(session: Session, *, user: StaffUser, actor_id: int | None = N
     audit.record(session, "staff.disabled", actor_kind="staff" if actor_id else "system", actor_id=actor_id, details={"user": user.id})
 
 
-def set_password(session: Session, *, user: StaffUser, password: str, actor_id: int | None = None) -> None:
+def _replace_password(session: Session, user: StaffUser, password: str) -> None:
+    """Stores a new password and ends every session of the account."""
     user.password_hash = hash_password(password)
     session.execute(delete(StaffSession).where(StaffSession.user_id == user.id))  # type: ignore[arg-type]
+
+
+def set_password(session: Session, *, user: StaffUser, password: str, actor_id: int | None = None) -> None:
+    _replace_password(session, user, password)
     audit.record(session, "staff.password_reset", actor_kind="staff" if actor_id else "system", actor_id=actor_id, details={"user": user.id})
 
 
@@ -105,6 +110,5 @@ def change_own_password(session: Session, *, user: StaffUser, current: str, new:
         raise InvalidInputError("mismatch")
     if new == current:
         raise InvalidInputError("same")
-    user.password_hash = hash_password(new)
-    session.execute(delete(StaffSession).where(StaffSession.user_id == user.id))  # type: ignore[arg-type]
+    _replace_password(session, user, new)
     audit.record(session, "staff.password_changed", actor_kind="staff", actor_id=user.id, details={"user": user.id})
