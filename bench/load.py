@@ -385,11 +385,7 @@ async def telegram_resident(load: Load, client: httpx.AsyncClient, slots: asynci
             update = load.updates.make(chat, kind, value)
             before = len(load.fake.seen(chat))
             t0 = time.perf_counter()
-            response = await _deliver_until_answered(tally, lambda: _post(client, slots, url, json=update, headers=headers))
-            if response.headers.get("content-type", "").startswith("application/json"):
-                # A method in the webhook's answer is carried out, as Telegram does.
-                call = dict(response.json())
-                load.fake.answer(call.pop("method"), call)
+            load.fake.carry_out(await _deliver_until_answered(tally, lambda: _post(client, slots, url, json=update, headers=headers)))
             tally.updates += 1
             return t0, await _telegram_answer(load.fake, chat, before)
 

@@ -83,6 +83,12 @@ class FakeTelegram:
                 return True
             return handler(params)
 
+    def carry_out(self, response: httpx.Response) -> None:
+        """Does what a webhook's HTTP answer asks (a method and its parameters), as Telegram does."""
+        if response.status_code == 200 and response.headers.get("content-type", "").startswith("application/json"):
+            call = dict(response.json())
+            self.answer(call.pop("method"), call)
+
     def sent(self, method: str | None = None, chat_id: int | None = None) -> list[Call]:
         """The calls recorded, optionally of one method and one chat."""
         with self._lock:
@@ -298,10 +304,7 @@ class FakeBotAPIServer:
             url, secret = self.fake.webhook
             headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret else {}
             response = self._client.post(url, json=update, headers=headers)
-            if response.status_code == 200 and response.headers.get("content-type", "").startswith("application/json"):
-                # A method in the webhook's answer is carried out as if the bot had called it.
-                call = response.json()
-                self.fake.answer(call.pop("method"), call)
+            self.fake.carry_out(response)
             return response.status_code
         with self.fake._lock:
             self.fake.pending.append(update)

@@ -80,12 +80,15 @@ class Throttle(BaseRateLimiter[int]):
         """Forgets the buckets."""
         self.chats.clear()
 
+    def _new_bucket(self, key: str) -> Bucket:
+        """A full bucket for a chat: a group's 20 a minute, or a private chat's burst and one a second."""
+        return Bucket(self.group_per_minute / 60, 1.0) if _is_group(key) else Bucket(self.chat_per_second, float(self.chat_burst))
+
     def _chat_bucket(self, chat_id: object, now: float) -> Bucket:
         key = str(chat_id)
         bucket = self.chats.get(key)
         if bucket is None:
-            bucket = Bucket(self.group_per_minute / 60, 1.0) if _is_group(key) else Bucket(self.chat_per_second, float(self.chat_burst))
-            self.chats[key] = bucket
+            bucket = self.chats[key] = self._new_bucket(key)
         if now >= self._sweep_at:
             # Forget chats whose bucket is full again; keeps memory flat with many residents.
             self._sweep_at = now + 60
@@ -96,9 +99,7 @@ class Throttle(BaseRateLimiter[int]):
     def wait_for(self, chat_id: object, messages: int) -> float:
         """Seconds before `messages` new messages could all have gone to the chat (nothing is taken)."""
         now = time.monotonic()
-        bucket = self.chats.get(str(chat_id))
-        if bucket is None:
-            bucket = Bucket(self.group_per_minute / 60, 1.0) if _is_group(str(chat_id)) else Bucket(self.chat_per_second, float(self.chat_burst))
+        bucket = self.chats.get(str(chat_id)) or self._new_bucket(str(chat_id))
         waits = [max(0.0, self._resume_at - now)]
         for b in (bucket, self.overall):
             tokens = min(b.capacity, b.tokens + (now - b.stamp) * b.rate)
