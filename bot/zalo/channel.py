@@ -410,35 +410,30 @@ class ZaloChannel:
         user = event.user_id
         assert user is not None
         t = translator(self.settings.default_language)
-        if not event.files:
-            # Admitted in the step's own transaction (one write transaction per event, not two).
-            stepped = await self._dispatch(user, event, t, Mark(row.key, row.id, self.settings.chat_messages_per_minute))
-            if stepped.admission.duplicate:
-                log.info("zalo event %s already processed", event.name)
-            elif stepped.admission.limited:
-                if stepped.admission.warn:
-                    await self._quietly(self._send_all(user, render_text(t._(TOO_FAST)), t))
-                log.info("zalo event %s over the per-chat message limit", event.name)
+        per_minute = self.settings.chat_messages_per_minute
+        stepped: Stepped | None = None
+        if event.files:
+            # Files are fetched before they step: the event is admitted first, and a refused one leaves the inbox now.
+            admission = await self._run(limits.admit, CHANNEL, row.key, user, per_minute=per_minute, mark=False)
+            if admission.duplicate or admission.limited:
+                await self._inbox(inbox.finish, CHANNEL, row.id, row.key if admission.limited else None)
             else:
-                await self._reply(user, stepped)
-            return
-        # Files are fetched before they step: the event is admitted first.
-        admission = await self._run(limits.admit, CHANNEL, row.key, user, per_minute=self.settings.chat_messages_per_minute, mark=False)
+                # The event leaves the inbox, marked processed, in the transaction of the first step it causes.
+                stepped = await self._dispatch(user, event, t, Mark(row.key, row.id))
+        else:
+            # Admitted in the step's own transaction (one write transaction per event, not two).
+            stepped = await self._dispatch(user, event, t, Mark(row.key, row.id, per_minute))
+            admission = stepped.admission
         if admission.duplicate:
             # Done before, reply included (or lost with a crashed server: the resident's next
             # message is answered with the question where the conversation stands).
             log.info("zalo event %s already processed", event.name)
-            await self._inbox(inbox.finish, CHANNEL, row.id, None)
-            return
-        if admission.limited:
-            await self._inbox(inbox.finish, CHANNEL, row.id, row.key)
+        elif admission.limited:
             if admission.warn:
                 await self._quietly(self._send_all(user, render_text(t._(TOO_FAST)), t))
             log.info("zalo event %s over the per-chat message limit", event.name)
-            return
-        # The event leaves the inbox, marked processed, in the transaction of the first step it causes.
-        stepped = await self._dispatch(user, event, t, Mark(row.key, row.id))
-        await self._reply(user, stepped)
+        elif stepped is not None:
+            await self._reply(user, stepped)
 
     async def _reply(self, user: str, stepped: Stepped) -> None:
         """Sends the engine's replies, trying again for a few seconds when Zalo is briefly unavailable."""
