@@ -18,6 +18,11 @@ Residents are spread over the report (see `population`): at any moment some are 
 describing, a few filing, as in a real population. (Until December 2026 they all walked in step,
 so every filing of a load fell in the same two seconds: a burst, not a load.)
 
+Beside rates and latencies, each load prints the bot process's CPU time per update: on a shared
+machine whose speed varies from run to run (the echo bot measured 200 to 350 updates/s on the same
+code), it is the steadier figure for comparing two versions. `--calls` measures only what one Bot
+API call costs through python-telegram-bot with its HTTPXRequest and with phananh's StreamRequest.
+
 Issue 5's targets: at least half the echo bot's throughput; p99 <= 100 ms at 100 updates/s; no
 update lost; on SQLite and on PostgreSQL (the PostgreSQL database given is emptied).
 """
@@ -38,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 
 from bot.telegram.fake import BOT_TOKEN
 
@@ -106,6 +112,7 @@ class Run:
     failures: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
     seconds: float = 0.0
+    cpu_ms: float = float("nan")  # the bot process's CPU time per update: steadier than rates on a shared machine
 
     def record(self, status: int) -> None:
         self.statuses[status] = self.statuses.get(status, 0) + 1
@@ -301,6 +308,29 @@ def serve_echo(port: int, api_url: str) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
+def bench_calls(api: str, calls: int = 2000) -> None:
+    """CPU time per `send_message` through python-telegram-bot, with its HTTPXRequest and with phananh's StreamRequest."""
+    import uvloop
+    from telegram import Bot
+    from telegram.request import BaseRequest, HTTPXRequest
+
+    from bot.telegram.transport import StreamRequest
+
+    async def measure(request: BaseRequest) -> tuple[float, float]:
+        async with Bot(BOT_TOKEN, base_url=f"{api}/bot", request=request) as bot:
+            for _ in range(50):  # connections made, code paths warm
+                await bot.send_message(1, "chào")
+            cpu, wall = time.process_time(), time.perf_counter()
+            for _ in range(calls):
+                await bot.send_message(1, "Xin chào <b>Anh/Chị</b>", parse_mode="HTML")
+            return (time.process_time() - cpu) * 1000 / calls, (time.perf_counter() - wall) * 1000 / calls
+
+    print(f"{'request class':<15} {'cpu ms/call':>11} {'wall ms/call':>12}  ({calls} calls one after another, uvloop)")
+    for name, make in (("HTTPXRequest", lambda: HTTPXRequest(connection_pool_size=8)), ("StreamRequest", lambda: StreamRequest())):
+        cpu, wall = uvloop.run(measure(make()))
+        print(f"{name:<15} {cpu:>11.3f} {wall:>12.3f}")
+
+
 # -- the benchmark --------------------------------------------------------------------------------
 
 
@@ -327,8 +357,14 @@ def _row(bot: str, db: str, run: Run, lost: int) -> str:
     submit = run.pct(0.5, run.submit_latencies) if run.submit_latencies else float("nan")
     return (
         f"{bot:<12} {db:<10} {run.name:<10} {run.count:>7} {run.count / run.seconds:>9.1f} {run.pct(0.5):>7.1f} "
-        f"{run.pct(0.99):>7.1f} {rest:>14.1f} {submit:>10.1f} {lost:>5}"
+        f"{run.pct(0.99):>7.1f} {rest:>14.1f} {submit:>10.1f} {run.cpu_ms:>8.2f} {lost:>5}"
     )
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time used so far by a process and its threads (user and system)."""
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
 
 
 def bench_phananh(db_name: str, db_url: str, api: str, tmp: Path, args: argparse.Namespace, next_chat: list[int]) -> float:
@@ -352,7 +388,7 @@ def bench_phananh(db_name: str, db_url: str, api: str, tmp: Path, args: argparse
     proc = _start(["-m", "phananh.cli", "serve", "--port", str(port)], env, tmp / f"serve-{db_name}.log")
     try:
         _wait_http(f"http://127.0.0.1:{port}/")
-        return _loads("phananh", db_name, f"http://127.0.0.1:{port}/webhook/telegram", REPORT, api, args, next_chat)
+        return _loads("phananh", db_name, f"http://127.0.0.1:{port}/webhook/telegram", REPORT, api, args, next_chat, proc.pid)
     finally:
         _stop(proc)
 
@@ -363,12 +399,14 @@ def bench_echo(api: str, tmp: Path, args: argparse.Namespace, next_chat: list[in
     proc = _start(["-m", "bench.telegram", "--serve-echo", str(port), "--api", api], dict(os.environ), tmp / "echo.log")
     try:
         _wait_http(f"http://127.0.0.1:{port}/webhook/telegram")
-        return _loads("echo (PTB)", "-", f"http://127.0.0.1:{port}/webhook/telegram", ECHO, api, args, next_chat)
+        return _loads("echo (PTB)", "-", f"http://127.0.0.1:{port}/webhook/telegram", ECHO, api, args, next_chat, proc.pid)
     finally:
         _stop(proc)
 
 
-def _loads(bot: str, db: str, url: str, script: list[tuple[str, str]], api: str, args: argparse.Namespace, next_chat: list[int]) -> float:
+def _loads(
+    bot: str, db: str, url: str, script: list[tuple[str, str]], api: str, args: argparse.Namespace, next_chat: list[int], pid: int
+) -> float:
     """Warm-up, saturation, then each fixed rate, each with new residents; returns the saturation throughput."""
     updates = Updates()
 
@@ -381,11 +419,14 @@ def _loads(bot: str, db: str, url: str, script: list[tuple[str, str]], api: str,
     throughput = 0.0
     for load in (None, *args.rate):
         run_chats = chats(args.residents if load is None else args.rate_residents)
+        cpu = _cpu_seconds(pid)  # the residents' earlier steps (see `population`) are counted too
+        posted = updates.update_id
         if load is None:
             run = asyncio.run(saturate(url, script, run_chats, updates))
             throughput = run.count / run.seconds
         else:
             run = asyncio.run(fixed_rate(url, script, run_chats, load, updates))
+        run.cpu_ms = (_cpu_seconds(pid) - cpu) * 1000 / (updates.update_id - posted)
         missing = 0
         if script is REPORT:
             deadline = time.time() + 15  # an answer the chat's pace queued may still be on its way
@@ -405,6 +446,7 @@ def main() -> None:
     parser.add_argument("--rate-residents", type=int, default=200, help="simulated residents sharing the fixed rate")
     parser.add_argument("--postgres", default="", help="also run on this PostgreSQL database (it is emptied)")
     parser.add_argument("--sends-per-second", type=int, default=1000, help="PHANANH_TELEGRAM_SENDS_PER_SECOND for the run")
+    parser.add_argument("--calls", action="store_true", help="only measure the CPU cost of one Bot API call, per request class")
     parser.add_argument("--serve-fake", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--serve-echo", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--api", help=argparse.SUPPRESS)
@@ -421,10 +463,13 @@ def main() -> None:
     api = f"http://127.0.0.1:{fake_port}"
     fake = _start(["-m", "bench.telegram", "--serve-fake", str(fake_port)], dict(os.environ), tmp / "fake.log")
     next_chat = [1_000_000]
-    print(f"cores: {os.cpu_count()}; webhook connections at most {CONNECTIONS}; outgoing cap {args.sends_per_second} msg/s; logs in {tmp}")
-    print(f"{'bot':<12} {'db':<10} {'load':<10} {'updates':>7} {'updates/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'p99 w/o filing':>14} {'filing p50':>10} {'lost':>5}")
     try:
         _wait_http(f"{api}/_texts/1")
+        if args.calls:
+            bench_calls(api)
+            return
+        print(f"cores: {os.cpu_count()}; webhook connections at most {CONNECTIONS}; outgoing cap {args.sends_per_second} msg/s; logs in {tmp}")
+        print(f"{'bot':<12} {'db':<10} {'load':<10} {'updates':>7} {'updates/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'p99 w/o filing':>14} {'filing p50':>10} {'cpu ms/upd':>8} {'lost':>5}")
         dbs = [("sqlite", f"sqlite:///{tmp / 'bench.sqlite3'}")]
         if args.postgres:
             _reset_postgres(args.postgres)
