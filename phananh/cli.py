@@ -89,7 +89,7 @@ def serve(
     try:
         # Returns after Ctrl-C or SIGTERM, once uvicorn has finished the requests in hand.
         uvicorn.run(
-            create_app(),
+            create_app(settle_heap=True),
             host=host or settings.host,
             port=port or settings.port,
             proxy_headers=True,

@@ -21,13 +21,17 @@ from bot.zalo.webhook import router as zalo_router
 from intake.config import get_settings
 from intake.errors import PhananhError
 from intake.i18n import translator
+from phananh import heap
 from phananh.middleware import SECURITY_HEADERS, BodyLimit, SecurityHeaders, body_limits
 
 log = logging.getLogger(__name__)
 
 
-def create_app(*, with_chat: bool = True, with_admin: bool = True) -> FastAPI:
-    """Builds the app; the admin can run alone (with_chat=False) on an internal network."""
+def create_app(*, with_chat: bool = True, with_admin: bool = True, settle_heap: bool = False) -> FastAPI:
+    """Builds the app; the admin can run alone (with_chat=False) on an internal network.
+
+    `settle_heap` (serve only): after start, what start loaded is kept out of the cycle
+    collector's full passes (see phananh.heap)."""
     settings = get_settings()
     app = FastAPI(title="phananh", docs_url=None, redoc_url=None, openapi_url=None)
     # The last added runs first: headers go on every answer, the 413 included.
@@ -42,6 +46,8 @@ def create_app(*, with_chat: bool = True, with_admin: bool = True) -> FastAPI:
     if with_admin:
         app.mount("/static/admin", StaticFiles(directory=Path(__file__).parent.parent / "admin" / "static"), name="admin-static")
         app.include_router(admin_router)
+    if settle_heap:
+        app.include_router(heap.router())  # last: its start runs after the others'
 
     @app.get("/.well-known/security.txt", include_in_schema=False)
     def security_txt() -> Response:
