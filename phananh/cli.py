@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import signal
 import sys
 from typing import Annotated
 
@@ -84,11 +85,8 @@ def serve(
     from phananh.background import serve_background
     from phananh.web import create_app
 
-    start_with_serve(settings)
-    background = serve_background(settings).start()
-    try:
-        # Returns after Ctrl-C or SIGTERM, once uvicorn has finished the requests in hand.
-        uvicorn.run(
+    server = uvicorn.Server(
+        uvicorn.Config(
             create_app(settle_heap=True),
             host=host or settings.host,
             port=port or settings.port,
@@ -96,6 +94,27 @@ def serve(
             access_log=False,  # access lines would carry resident IP addresses
             log_level="info",
         )
+    )
+    # Ctrl-C or SIGTERM at any moment from here asks the server to stop (at once if it has not
+    # started listening). uvicorn takes the signals over while it serves, then raises the one it
+    # got again, which lands here. A second Ctrl-C seen here stops without waiting.
+    interrupts: list[int] = []
+
+    def stop_asked(signum: int, _frame: object) -> None:
+        if signum == signal.SIGINT:
+            interrupts.append(signum)
+            if len(interrupts) > 1:
+                raise KeyboardInterrupt
+        server.should_exit = True
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, stop_asked)
+    start_with_serve(settings)
+    background = serve_background(settings).start()
+    try:
+        # Returns after Ctrl-C or SIGTERM, once uvicorn has finished the requests in hand (at
+        # once when asked to stop before it listened).
+        server.run()
     finally:
         background.stop()
 

@@ -114,3 +114,28 @@ def test_serve_delivers_the_outbox_and_stops_cleanly_on_ctrl_c(db: Session) -> N
     assert "pushed on: telegram" in log and "outbox worker stopped" in log
     db.expire_all()
     assert db.exec(select(OutboxMessage.status)).one() == OutboxStatus.SENT.value
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_serve_is_starting_stops_cleanly(db: Session) -> None:
+    """SIGINT after the background started but before the web server listens: exit 0, background stopped, no traceback."""
+    env = {**os.environ, "PHANANH_TELEGRAM_TOKEN": "", "PHANANH_ZALO_APP_ID": ""}
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "phananh.cli", "serve", "--port", str(_free_port()), "--no-migrate"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert serve.stderr is not None
+        seen = b""
+        while b"outbox worker started" not in seen and serve.poll() is None:
+            seen += serve.stderr.readline()
+        serve.send_signal(signal.SIGINT)
+        _out, rest = serve.communicate(timeout=60)
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+    log = (seen + rest).decode()
+    assert serve.returncode == 0, log
+    assert "outbox worker stopped" in log and "Traceback" not in log
