@@ -58,6 +58,7 @@ def serve(port: int) -> None:
     from intake.config import get_settings
     from intake.db import get_engine
     from intake.migrate import upgrade
+    from phananh import heap
 
     upgrade()
     from intake.models import ZaloToken
@@ -124,6 +125,7 @@ def serve(port: int) -> None:
         return sent_to_user[user_id]
 
     asyncio.run(channel.warm())  # the classifier loaded before the first event, as `phananh serve` does at start
+    app.include_router(heap.router())  # what start loaded kept out of full collections, as `phananh serve` does
     # Long keep-alive: a connection closed by the server while the caller reuses it would fail the call.
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, timeout_keep_alive=120)
 
