@@ -12,7 +12,10 @@ wait for a free connection). Its answers are parsed by httptools (llhttp, the pa
 already uses here), so lengths, chunked bodies and keep-alive follow the standard, not this file.
 
 What it leaves to `HTTPXRequest`: uploads (multipart bodies), which phananh's bot does not make
-today but a PTB method may. Requests and answers are never logged: they carry chat ids and text.
+today but a PTB method may; and everything when the environment names a proxy for the Bot API's
+host (`HTTPS_PROXY`, `ALL_PROXY`…, as httpx honours them), for a server that can reach Telegram
+only through one (`request_for`). Requests and answers are never logged: they carry chat ids and
+text, and the URL carries the bot token.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import time
 from collections import deque
 from typing import Any
 from urllib.parse import urlencode, urlsplit
+from urllib.request import getproxies, proxy_bypass
 
 import httptools
 from telegram._utils.defaultvalue import DefaultValue
@@ -275,6 +279,16 @@ class StreamRequest(BaseRequest):
             )
             await self._uploads.initialize()
         return await self._uploads.do_request(url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout)
+
+
+def request_for(url: str, **options: float | int | None) -> BaseRequest:
+    """The transport for calls to `url`: StreamRequest, or HTTPXRequest when the environment routes
+    that host through a proxy (StreamRequest speaks only directly to the server)."""
+    scheme, host = urlsplit(url).scheme.lower(), urlsplit(url).hostname or ""
+    proxies = getproxies()
+    if (proxies.get(scheme) or proxies.get("all")) and not proxy_bypass(host):
+        return HTTPXRequest(**options)  # type: ignore[arg-type]
+    return StreamRequest(**options)  # type: ignore[arg-type]
 
 
 def _given(value: ODVInput[float], default: float | None) -> float | None:

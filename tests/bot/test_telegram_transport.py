@@ -328,3 +328,19 @@ async def test_uploads_go_through_httpx_as_multipart(serve: Callable[..., Awaita
     seen = server.seen[0]
     assert seen.headers["content-type"].startswith("multipart/form-data") and b"%PDF-1.7 test" in seen.body
     await request.shutdown()
+
+
+def test_a_proxy_in_the_environment_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
+    """HTTPS_PROXY for the Bot API's host: calls go through httpx, which uses it; NO_PROXY or none: StreamRequest."""
+    from telegram.request import HTTPXRequest
+
+    from bot.telegram.transport import request_for
+
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    assert isinstance(request_for("https://api.telegram.org/bot"), StreamRequest)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    assert isinstance(request_for("https://api.telegram.org/bot", read_timeout=30.0), HTTPXRequest)
+    assert isinstance(request_for("http://127.0.0.1:8081/bot"), StreamRequest), "a local Bot API server over http is not proxied"
+    monkeypatch.setenv("NO_PROXY", "api.telegram.org")
+    assert isinstance(request_for("https://api.telegram.org/bot"), StreamRequest)
