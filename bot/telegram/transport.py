@@ -187,13 +187,17 @@ class StreamRequest(BaseRequest):
             slots.release()
 
     def _take(self, origin: tuple[str, str, int]) -> _Connection | None:
-        """The most recently used idle connection to `origin` that can still be used."""
+        """The most recently used idle connection to `origin` that can still be used (closing the
+        ones that cannot; those to another origin, such as a separate file server, stay)."""
         now = time.monotonic()
-        while self._idle:
-            connection = self._idle.pop()
-            if connection.origin == origin and connection.usable(now):
+        for i in range(len(self._idle) - 1, -1, -1):
+            connection = self._idle[i]
+            if not connection.usable(now):
+                del self._idle[i]
+                connection.close()
+            elif connection.origin == origin:
+                del self._idle[i]
                 return connection
-            connection.close()
         return None
 
     async def _connect(self, origin: tuple[str, str, int], timeout: float | None) -> _Connection:
@@ -254,6 +258,8 @@ class StreamRequest(BaseRequest):
             if keep and not self._closed:
                 connection.idle_since = time.monotonic()
                 self._idle.append(connection)
+                if len(self._idle) > self._size:
+                    self._idle.popleft().close()  # the least recently used
             else:
                 connection.close()
 

@@ -344,3 +344,16 @@ def test_a_proxy_in_the_environment_is_honoured(monkeypatch: pytest.MonkeyPatch)
     assert isinstance(request_for("http://127.0.0.1:8081/bot"), StreamRequest), "a local Bot API server over http is not proxied"
     monkeypatch.setenv("NO_PROXY", "api.telegram.org")
     assert isinstance(request_for("https://api.telegram.org/bot"), StreamRequest)
+
+
+async def test_connections_to_two_servers_are_kept_apart(serve: Callable[..., Awaitable[Server]]) -> None:
+    """Calls alternating between the Bot API and a separate file server each reuse their own connection."""
+    api, files = await serve(ok), await serve(ok)
+    request = StreamRequest(connection_pool_size=2)
+    await request.initialize()
+    for _ in range(3):
+        for server in (api, files):
+            assert (await request.do_request(server.url(), "POST", _data(chat_id=1)))[0] == 200
+    assert (api.connections, files.connections) == (1, 1)
+    assert len(request._idle) == 2
+    await request.shutdown()
