@@ -25,7 +25,7 @@ import ssl
 import time
 from collections import deque
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 from urllib.request import getproxies, proxy_bypass
 
 import httptools
@@ -151,8 +151,12 @@ class StreamRequest(BaseRequest):
         target = parts.path or "/"
         if parts.query:
             target += "?" + parts.query
+        if not target.isascii() or " " in target:
+            target = quote(target, safe="/?=&%:@!$'()*+,;~-._")  # as httpx would: a file path with a space or a diacritic
         body = urlencode(request_data.json_parameters).encode() if request_data is not None and method == "POST" else b""
-        host = parts.hostname if port == (443 if scheme == "https" else 80) else f"{parts.hostname}:{port}"
+        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname  # an IPv6 address
+        if port != (443 if scheme == "https" else 80):
+            host += f":{port}"
         head = f"{method} {target} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {self.USER_AGENT}\r\nAccept: application/json\r\n"
         if method == "POST":
             head += f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n"

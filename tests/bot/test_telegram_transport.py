@@ -357,3 +357,15 @@ async def test_connections_to_two_servers_are_kept_apart(serve: Callable[..., Aw
     assert (api.connections, files.connections) == (1, 1)
     assert len(request._idle) == 2
     await request.shutdown()
+
+
+async def test_a_file_path_with_spaces_and_diacritics_is_percent_encoded(serve: Callable[..., Awaitable[Server]]) -> None:
+    """A download URL with a space or a Vietnamese letter goes out percent-encoded, the rest unchanged."""
+    server = await serve(ok)
+    request = StreamRequest()
+    await request.initialize()
+    url = f"http://127.0.0.1:{server.port}/file/bot{BOT_TOKEN}/documents/biên bản 1.pdf"
+    assert (await request.do_request(url, "GET"))[0] == 200
+    assert server.seen[0].method == "GET"
+    assert server.seen[0].target == f"/file/bot{BOT_TOKEN}/documents/bi%C3%AAn%20b%E1%BA%A3n%201.pdf"
+    await request.shutdown()
