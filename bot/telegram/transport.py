@@ -302,7 +302,7 @@ def request_for(url: str, **options: float | int | None) -> BaseRequest:
 
 
 def _given(value: ODVInput[float], default: float | None) -> float | None:
-    return default if isinstance(value, DefaultValue) else value  # type: ignore[return-value]
+    return default if isinstance(value, DefaultValue) else value
 
 
 def _default_ssl_context() -> ssl.SSLContext:
