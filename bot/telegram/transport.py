@@ -2,9 +2,9 @@
 
 Why not PTB's own `HTTPXRequest`: profiling `phananh serve` under the webhook benchmark (December
 2026) found the event loop spending about half of its time inside httpx and httpcore, which shares
-one interpreter lock with the conversation steps. Measured on loopback against the fake Bot API,
-one `send_message` through PTB costs 1.03 ms of CPU with `HTTPXRequest` and 0.76 ms with bare httpx;
-through this class it costs a third as much (`python -m bench.telegram --calls`).
+one interpreter lock with the conversation steps. Measured on loopback against the fake Bot API
+(`python -m bench.telegram --calls`), one `send_message` through PTB costs 0.79-0.86 ms of CPU with
+`HTTPXRequest` and 0.29-0.34 ms through this class, most of which is PTB's own work.
 
 What it does: HTTP/1.1 with keep-alive, at most `connection_pool_size` connections at a time,
 TLS with certificate checks for https, and PTB's four timeouts (connect, write, read between bytes,
