@@ -117,8 +117,13 @@ def test_serve_delivers_the_outbox_and_stops_cleanly_on_ctrl_c(db: Session) -> N
 
 
 @pytest.mark.slow
-def test_ctrl_c_while_serve_is_starting_stops_cleanly(db: Session) -> None:
-    """SIGINT after the background started but before the web server listens: exit 0, background stopped, no traceback."""
+@pytest.mark.parametrize(
+    ("sig", "after"),
+    [(signal.SIGINT, b"outbox worker started"), (signal.SIGTERM, b"outbox worker started"), (signal.SIGTERM, b"Uvicorn running")],
+    ids=["ctrl-c-while-starting", "sigterm-while-starting", "sigterm-while-serving"],
+)
+def test_a_stop_signal_at_any_moment_stops_serve_cleanly(db: Session, sig: signal.Signals, after: bytes) -> None:
+    """SIGINT or SIGTERM before the web server listens, or while it serves: exit 0, background stopped, no traceback."""
     env = {**os.environ, "PHANANH_TELEGRAM_TOKEN": "", "PHANANH_ZALO_APP_ID": ""}
     serve = subprocess.Popen(
         [sys.executable, "-m", "phananh.cli", "serve", "--port", str(_free_port()), "--no-migrate"],
@@ -129,9 +134,9 @@ def test_ctrl_c_while_serve_is_starting_stops_cleanly(db: Session) -> None:
     try:
         assert serve.stderr is not None
         seen = b""
-        while b"outbox worker started" not in seen and serve.poll() is None:
+        while after not in seen and serve.poll() is None:
             seen += serve.stderr.readline()
-        serve.send_signal(signal.SIGINT)
+        serve.send_signal(sig)
         _out, rest = serve.communicate(timeout=60)
     finally:
         if serve.poll() is None:
