@@ -560,6 +560,7 @@ class Result:
     cases_in_db: int = 0
     receipts_in_db: int = 0
     duplicate_receipts: int = 0
+    unheld: dict[str, int] = field(default_factory=dict)  # cases whose receipt no resident holds, per channel
 
 
 async def drive(load: Load, channels: list[str], residents: int, crash_after: float | None) -> float:
@@ -652,12 +653,17 @@ def run(
 
 def receipt_hashes(database_url: str) -> list[str]:
     """The receipt hash of every case in the database."""
+    return [h for h, _channel in _cases(database_url)]
+
+
+def _cases(database_url: str) -> list[tuple[str, str]]:
+    """The receipt hash and channel of every case in the database."""
     import sqlalchemy as sa
 
     engine = sa.create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
     try:
         with engine.connect() as conn:
-            return list(conn.execute(sa.text("SELECT receipt_hash FROM cases")).scalars().all())
+            return [(h, c) for h, c in conn.execute(sa.text("SELECT receipt_hash, channel FROM cases")).all()]
     finally:
         engine.dispose()
 
@@ -670,14 +676,17 @@ def check_database(database_url: str, result: Result) -> None:
     """Counts the cases filed, and the receipts residents hold that match one case each."""
     from intake.receipts import receipt_hash
 
-    rows = receipt_hashes(database_url)
+    rows = _cases(database_url)
     stored: dict[str, int] = {}
-    for h in rows:
+    for h, _channel in rows:
         stored[h] = stored.get(h, 0) + 1
     result.cases_in_db = len(rows)
     held = [r for t in result.tallies.values() for r in t.receipts]
+    held_hashes = {receipt_hash(r) for r in held}
     result.receipts_in_db = sum(stored.get(receipt_hash(r), 0) == 1 for r in held)
     result.duplicate_receipts = len(held) - len(set(held))
+    for _h, channel in (row for row in rows if row[0] not in held_hashes):
+        result.unheld[channel] = result.unheld.get(channel, 0) + 1
 
 
 def report(name: str, result: Result) -> str:
@@ -701,6 +710,8 @@ def report(name: str, result: Result) -> str:
     held = sum(len(t.receipts) for t in result.tallies.values())
     lost = sum(t.receipt_lost for t in result.tallies.values())
     lines.append(f"cases in the database: {result.cases_in_db}; receipts held: {held}, each found exactly once: {result.receipts_in_db}; filed without the receipt shown: {lost}")
+    if result.unheld:
+        lines.append(f"cases whose receipt no resident holds, by channel: {dict(sorted(result.unheld.items()))}")
     if result.restart_seconds is not None:
         cut = sum(t.interrupted for t in result.tallies.values())
         done = sum(t.completed_after_crash for t in result.tallies.values())
