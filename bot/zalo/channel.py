@@ -213,8 +213,12 @@ def _start_worker() -> None:
 
     threading.Thread(target=watch, name="zalo-parent-watch", daemon=True).start()
     # Loaded here, once per worker (a pool restarted after a crash included), then kept out of
-    # the cycle collector's full passes, which would stop an event's step for up to 190 ms.
-    warm_job()
+    # the cycle collector's full passes, which would stop an event's step for up to 190 ms. A
+    # failure here must not break the pool (every queued event would fail): the first event loads.
+    try:
+        warm_job()
+    except Exception as err:  # noqa: BLE001 - logged; the worker still serves
+        log.warning("zalo worker warm-up failed: %s", type(err).__name__)
     settle()
 
 
