@@ -142,26 +142,7 @@ class StreamRequest(BaseRequest):
             raise RuntimeError("This StreamRequest is not initialized!")
         if request_data is not None and request_data.contains_files:
             return await self._upload(url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout)
-        parts = urlsplit(url)
-        scheme = parts.scheme.lower()
-        if scheme not in ("http", "https") or not parts.hostname:
-            raise NetworkError(f"unsupported Bot API address scheme: {scheme or 'none'}")
-        port = parts.port or (443 if scheme == "https" else 80)
-        origin = (scheme, parts.hostname, port)
-        target = parts.path or "/"
-        if parts.query:
-            target += "?" + parts.query
-        if not target.isascii() or " " in target:
-            target = quote(target, safe="/?=&%:@!$'()*+,;~-._")  # as httpx would: a file path with a space or a diacritic
-        body = urlencode(request_data.json_parameters).encode() if request_data is not None and method == "POST" else b""
-        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname  # an IPv6 address
-        if port != (443 if scheme == "https" else 80):
-            host += f":{port}"
-        head = f"{method} {target} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {self.USER_AGENT}\r\nAccept: application/json\r\n"
-        if method == "POST":
-            head += f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n"
-        message = head.encode("latin-1") + b"\r\n" + body
-
+        origin, message = _http_request(url, method, self.USER_AGENT, request_data)
         timeouts = (
             _given(connect_timeout, self._connect_timeout),
             _given(write_timeout, self._write_timeout),
@@ -184,9 +165,8 @@ class StreamRequest(BaseRequest):
                     return await self._exchange(connection, message, timeouts)
                 except _Stale:
                     pass  # the server had closed it while idle and read nothing: a new connection
+            # A new connection is never stale: its failures are NetworkError or TimedOut.
             return await self._exchange(await self._connect(origin, timeouts[0]), message, timeouts)
-        except _Stale as err:
-            raise NetworkError("the Bot API server closed the connection without answering") from err
         finally:
             slots.release()
 
@@ -299,6 +279,30 @@ def request_for(url: str, **options: float | int | None) -> BaseRequest:
     if (proxies.get(scheme) or proxies.get("all")) and not proxy_bypass(host):
         return HTTPXRequest(**options)  # type: ignore[arg-type]
     return StreamRequest(**options)  # type: ignore[arg-type]
+
+
+def _http_request(url: str, method: str, user_agent: str, request_data: RequestData | None) -> tuple[tuple[str, str, int], bytes]:
+    """The server a call goes to (scheme, host, port) and the HTTP/1.1 request's bytes."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        raise NetworkError(f"unsupported Bot API address scheme: {scheme or 'none'}")
+    default_port = 443 if scheme == "https" else 80
+    port = parts.port or default_port
+    target = parts.path or "/"
+    if parts.query:
+        target += "?" + parts.query
+    if not target.isascii() or " " in target:
+        target = quote(target, safe="/?=&%:@!$'()*+,;~-._")  # as httpx would: a file path with a space or a diacritic
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname  # an IPv6 address
+    if port != default_port:
+        host += f":{port}"
+    head = f"{method} {target} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {user_agent}\r\nAccept: application/json\r\n"
+    body = b""
+    if method == "POST":
+        body = urlencode(request_data.json_parameters).encode() if request_data is not None else b""
+        head += f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n"
+    return (scheme, parts.hostname, port), head.encode("latin-1") + b"\r\n" + body
 
 
 def _given(value: ODVInput[float], default: float | None) -> float | None:
