@@ -119,21 +119,19 @@ async def test_a_bot_talks_to_the_fake_bot_api_and_reuses_one_connection() -> No
 async def test_the_request_is_form_encoded_with_json_values(serve: Callable[..., Awaitable[Server]]) -> None:
     """The body is what HTTPXRequest sends: form fields, each a JSON value (a keyboard as JSON text)."""
     server = await serve(ok)
-    request = StreamRequest()
-    await request.initialize()
-    markup = {"inline_keyboard": [[{"text": "Có", "callback_data": "yes"}]]}
-    status, body = await request.do_request(server.url(), "POST", _data(chat_id=7, text="Tố cáo ạ", reply_markup=markup))
-    assert (status, body) == (200, OK)
-    seen = server.seen[0]
-    assert seen.method == "POST" and seen.target == f"/bot{BOT_TOKEN}/getMe"
-    assert seen.headers["content-type"] == "application/x-www-form-urlencoded"
-    assert seen.headers["host"] == f"127.0.0.1:{server.port}"
-    from urllib.parse import parse_qs
+    async with StreamRequest() as request:
+        markup = {"inline_keyboard": [[{"text": "Có", "callback_data": "yes"}]]}
+        status, body = await request.do_request(server.url(), "POST", _data(chat_id=7, text="Tố cáo ạ", reply_markup=markup))
+        assert (status, body) == (200, OK)
+        seen = server.seen[0]
+        assert seen.method == "POST" and seen.target == f"/bot{BOT_TOKEN}/getMe"
+        assert seen.headers["content-type"] == "application/x-www-form-urlencoded"
+        assert seen.headers["host"] == f"127.0.0.1:{server.port}"
+        from urllib.parse import parse_qs
 
-    form = {k: v[0] for k, v in parse_qs(seen.body.decode()).items()}
-    assert form["chat_id"] == "7" and form["text"] == "Tố cáo ạ"
-    assert form["reply_markup"].startswith("{") and "yes" in form["reply_markup"]
-    await request.shutdown()
+        form = {k: v[0] for k, v in parse_qs(seen.body.decode()).items()}
+        assert form["chat_id"] == "7" and form["text"] == "Tố cáo ạ"
+        assert form["reply_markup"].startswith("{") and "yes" in form["reply_markup"]
 
 
 async def test_chunked_answers_and_split_packets_are_read_whole(serve: Callable[..., Awaitable[Server]]) -> None:
@@ -149,12 +147,10 @@ async def test_chunked_answers_and_split_packets_are_read_whole(serve: Callable[
         return True
 
     server = await serve(chunked)
-    request = StreamRequest()
-    await request.initialize()
-    assert await request.do_request(server.url(), "POST", _data(chat_id=1)) == (200, OK)
-    assert await request.do_request(server.url(), "POST", _data(chat_id=1)) == (200, OK)
-    assert server.connections == 1
-    await request.shutdown()
+    async with StreamRequest() as request:
+        assert await request.do_request(server.url(), "POST", _data(chat_id=1)) == (200, OK)
+        assert await request.do_request(server.url(), "POST", _data(chat_id=1)) == (200, OK)
+        assert server.connections == 1
 
 
 async def test_connection_close_and_error_statuses(serve: Callable[..., Awaitable[Server]]) -> None:
@@ -166,27 +162,23 @@ async def test_connection_close_and_error_statuses(serve: Callable[..., Awaitabl
         return False
 
     server = await serve(closing)
-    request = StreamRequest()
-    await request.initialize()
-    for _ in range(2):
-        status, body = await request.do_request(server.url(), "POST", _data(chat_id=1))
-        assert status == 400 and b"chat not found" in body
-    assert server.connections == 2 and not request._idle
-    await request.shutdown()
+    async with StreamRequest() as request:
+        for _ in range(2):
+            status, body = await request.do_request(server.url(), "POST", _data(chat_id=1))
+            assert status == 400 and b"chat not found" in body
+        assert server.connections == 2 and not request._idle
 
 
 async def test_an_idle_connection_closed_by_the_server_is_replaced(serve: Callable[..., Awaitable[Server]]) -> None:
     """The server closes a kept-alive connection while idle: the next call goes on a new one, sent once."""
     server = await serve(ok)
-    request = StreamRequest()
-    await request.initialize()
-    assert (await request.do_request(server.url(), "POST", _data(chat_id=1)))[0] == 200
-    for writer in server.writers:
-        writer.close()
-    await asyncio.sleep(0.05)
-    assert (await request.do_request(server.url(), "POST", _data(chat_id=2)))[0] == 200
-    assert [s.connection for s in server.seen] == [1, 2] and len(server.seen) == 2
-    await request.shutdown()
+    async with StreamRequest() as request:
+        assert (await request.do_request(server.url(), "POST", _data(chat_id=1)))[0] == 200
+        for writer in server.writers:
+            writer.close()
+        await asyncio.sleep(0.05)
+        assert (await request.do_request(server.url(), "POST", _data(chat_id=2)))[0] == 200
+        assert [s.connection for s in server.seen] == [1, 2] and len(server.seen) == 2
 
 
 async def test_a_server_that_dies_mid_answer_is_a_network_error(serve: Callable[..., Awaitable[Server]]) -> None:
@@ -197,12 +189,10 @@ async def test_a_server_that_dies_mid_answer_is_a_network_error(serve: Callable[
         return False
 
     server = await serve(half)
-    request = StreamRequest()
-    await request.initialize()
-    with pytest.raises(NetworkError, match="mid-answer"):
-        await request.do_request(server.url(), "POST", _data(chat_id=1))
-    assert len(server.seen) == 1
-    await request.shutdown()
+    async with StreamRequest() as request:
+        with pytest.raises(NetworkError, match="mid-answer"):
+            await request.do_request(server.url(), "POST", _data(chat_id=1))
+        assert len(server.seen) == 1
 
 
 async def test_garbage_instead_of_http_is_a_network_error(serve: Callable[..., Awaitable[Server]]) -> None:
@@ -213,12 +203,10 @@ async def test_garbage_instead_of_http_is_a_network_error(serve: Callable[..., A
         return True
 
     server = await serve(garbage)
-    request = StreamRequest()
-    await request.initialize()
-    with pytest.raises(NetworkError, match="not valid HTTP"):
-        await request.do_request(server.url(), "POST", _data(chat_id=1))
-    assert not request._idle
-    await request.shutdown()
+    async with StreamRequest() as request:
+        with pytest.raises(NetworkError, match="not valid HTTP"):
+            await request.do_request(server.url(), "POST", _data(chat_id=1))
+        assert not request._idle
 
 
 async def test_timeouts_are_timed_out(serve: Callable[..., Awaitable[Server]]) -> None:
@@ -229,16 +217,14 @@ async def test_timeouts_are_timed_out(serve: Callable[..., Awaitable[Server]]) -
         return False
 
     server = await serve(silent)
-    request = StreamRequest(connection_pool_size=1, read_timeout=0.2, pool_timeout=0.1)
-    await request.initialize()
-    with pytest.raises(TimedOut):
-        await request.do_request(server.url(), "POST", _data(chat_id=1))
-    busy = asyncio.create_task(request.do_request(server.url(), "POST", _data(chat_id=2), read_timeout=2.0))
-    await asyncio.sleep(0.05)
-    with pytest.raises(TimedOut, match="not sent"):
-        await request.do_request(server.url(), "POST", _data(chat_id=3))
-    busy.cancel()
-    await request.shutdown()
+    async with StreamRequest(connection_pool_size=1, read_timeout=0.2, pool_timeout=0.1) as request:
+        with pytest.raises(TimedOut):
+            await request.do_request(server.url(), "POST", _data(chat_id=1))
+        busy = asyncio.create_task(request.do_request(server.url(), "POST", _data(chat_id=2), read_timeout=2.0))
+        await asyncio.sleep(0.05)
+        with pytest.raises(TimedOut, match="not sent"):
+            await request.do_request(server.url(), "POST", _data(chat_id=3))
+        busy.cancel()
 
 
 async def test_a_cancelled_call_frees_its_connection_slot(serve: Callable[..., Awaitable[Server]]) -> None:
@@ -252,26 +238,22 @@ async def test_a_cancelled_call_frees_its_connection_slot(serve: Callable[..., A
         return await ok(seen, writer)
 
     server = await serve(slow_then_ok)
-    request = StreamRequest(connection_pool_size=1, pool_timeout=0.5)
-    await request.initialize()
-    call = asyncio.create_task(request.do_request(server.url(), "POST", _data(chat_id=1)))
-    await asyncio.sleep(0.05)
-    call.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await call
-    assert await request.do_request(server.url(), "POST", _data(chat_id=2)) == (200, OK)
-    assert server.connections == 2
-    await request.shutdown()
+    async with StreamRequest(connection_pool_size=1, pool_timeout=0.5) as request:
+        call = asyncio.create_task(request.do_request(server.url(), "POST", _data(chat_id=1)))
+        await asyncio.sleep(0.05)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        assert await request.do_request(server.url(), "POST", _data(chat_id=2)) == (200, OK)
+        assert server.connections == 2
 
 
 async def test_no_server_is_a_network_error() -> None:
     """A refused connection is a NetworkError that names no address or token."""
-    request = StreamRequest(connect_timeout=1.0)
-    await request.initialize()
-    with pytest.raises(NetworkError) as caught:
-        await request.do_request(f"http://127.0.0.1:9/bot{BOT_TOKEN}/getMe", "POST", _data(chat_id=1))
-    assert BOT_TOKEN not in str(caught.value)
-    await request.shutdown()
+    async with StreamRequest(connect_timeout=1.0) as request:
+        with pytest.raises(NetworkError) as caught:
+            await request.do_request(f"http://127.0.0.1:9/bot{BOT_TOKEN}/getMe", "POST", _data(chat_id=1))
+        assert BOT_TOKEN not in str(caught.value)
 
 
 def _self_signed(tmp: Path) -> tuple[Path, Path]:
@@ -303,31 +285,25 @@ async def test_https_checks_the_certificate(serve: Callable[..., Awaitable[Serve
     server_tls.load_cert_chain(cert_file, key_file)
     server = await serve(ok, server_tls)
 
-    trusting = StreamRequest(ssl_context=ssl.create_default_context(cafile=str(cert_file)))
-    await trusting.initialize()
-    assert await trusting.do_request(server.url("https"), "POST", _data(chat_id=1)) == (200, OK)
-    assert await trusting.do_request(server.url("https"), "POST", _data(chat_id=1)) == (200, OK)
-    assert server.connections == 1
-    await trusting.shutdown()
+    async with StreamRequest(ssl_context=ssl.create_default_context(cafile=str(cert_file))) as trusting:
+        assert await trusting.do_request(server.url("https"), "POST", _data(chat_id=1)) == (200, OK)
+        assert await trusting.do_request(server.url("https"), "POST", _data(chat_id=1)) == (200, OK)
+        assert server.connections == 1
 
-    default = StreamRequest()
-    await default.initialize()
-    with pytest.raises(NetworkError):
-        await default.do_request(server.url("https"), "POST", _data(chat_id=1))
-    await default.shutdown()
+    async with StreamRequest() as default:
+        with pytest.raises(NetworkError):
+            await default.do_request(server.url("https"), "POST", _data(chat_id=1))
 
 
 async def test_uploads_go_through_httpx_as_multipart(serve: Callable[..., Awaitable[Server]]) -> None:
     """A call with a file is sent as multipart/form-data (by PTB's HTTPXRequest), its file intact."""
     server = await serve(ok)
-    request = StreamRequest()
-    await request.initialize()
-    data = _data(chat_id=1, document=InputFile(b"%PDF-1.7 test", filename="bien-ban.pdf"))
-    assert data.contains_files
-    assert await request.do_request(server.url(), "POST", data) == (200, OK)
-    seen = server.seen[0]
-    assert seen.headers["content-type"].startswith("multipart/form-data") and b"%PDF-1.7 test" in seen.body
-    await request.shutdown()
+    async with StreamRequest() as request:
+        data = _data(chat_id=1, document=InputFile(b"%PDF-1.7 test", filename="bien-ban.pdf"))
+        assert data.contains_files
+        assert await request.do_request(server.url(), "POST", data) == (200, OK)
+        seen = server.seen[0]
+        assert seen.headers["content-type"].startswith("multipart/form-data") and b"%PDF-1.7 test" in seen.body
 
 
 def test_a_proxy_in_the_environment_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -349,23 +325,19 @@ def test_a_proxy_in_the_environment_is_honoured(monkeypatch: pytest.MonkeyPatch)
 async def test_connections_to_two_servers_are_kept_apart(serve: Callable[..., Awaitable[Server]]) -> None:
     """Calls alternating between the Bot API and a separate file server each reuse their own connection."""
     api, files = await serve(ok), await serve(ok)
-    request = StreamRequest(connection_pool_size=2)
-    await request.initialize()
-    for _ in range(3):
-        for server in (api, files):
-            assert (await request.do_request(server.url(), "POST", _data(chat_id=1)))[0] == 200
-    assert (api.connections, files.connections) == (1, 1)
-    assert len(request._idle) == 2
-    await request.shutdown()
+    async with StreamRequest(connection_pool_size=2) as request:
+        for _ in range(3):
+            for server in (api, files):
+                assert (await request.do_request(server.url(), "POST", _data(chat_id=1)))[0] == 200
+        assert (api.connections, files.connections) == (1, 1)
+        assert len(request._idle) == 2
 
 
 async def test_a_file_path_with_spaces_and_diacritics_is_percent_encoded(serve: Callable[..., Awaitable[Server]]) -> None:
     """A download URL with a space or a Vietnamese letter goes out percent-encoded, the rest unchanged."""
     server = await serve(ok)
-    request = StreamRequest()
-    await request.initialize()
-    url = f"http://127.0.0.1:{server.port}/file/bot{BOT_TOKEN}/documents/biên bản 1.pdf"
-    assert (await request.do_request(url, "GET"))[0] == 200
-    assert server.seen[0].method == "GET"
-    assert server.seen[0].target == f"/file/bot{BOT_TOKEN}/documents/bi%C3%AAn%20b%E1%BA%A3n%201.pdf"
-    await request.shutdown()
+    async with StreamRequest() as request:
+        url = f"http://127.0.0.1:{server.port}/file/bot{BOT_TOKEN}/documents/biên bản 1.pdf"
+        assert (await request.do_request(url, "GET"))[0] == 200
+        assert server.seen[0].method == "GET"
+        assert server.seen[0].target == f"/file/bot{BOT_TOKEN}/documents/bi%C3%AAn%20b%E1%BA%A3n%201.pdf"
