@@ -72,6 +72,16 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _serve(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """`phananh serve` on a free port in a child process, its log on stderr (a pipe)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "phananh.cli", "serve", "--port", str(_free_port()), "--no-migrate"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
 @pytest.mark.slow
 def test_serve_delivers_the_outbox_and_stops_cleanly_on_ctrl_c(db: Session) -> None:
     """`phananh serve` pushes a queued message to an opted-in Telegram chat, and exits 0 on SIGINT."""
@@ -92,12 +102,7 @@ def test_serve_delivers_the_outbox_and_stops_cleanly_on_ctrl_c(db: Session) -> N
         "PHANANH_OUTBOX_POLL_SECONDS": "0.1",
         "PHANANH_ZALO_APP_ID": "",
     }
-    serve = subprocess.Popen(
-        [sys.executable, "-m", "phananh.cli", "serve", "--port", str(_free_port()), "--no-migrate"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    serve = _serve(env)
     try:
         deadline = time.monotonic() + 60
         while not fake.sent("sendMessage", 4242) and time.monotonic() < deadline and serve.poll() is None:
@@ -125,12 +130,7 @@ def test_serve_delivers_the_outbox_and_stops_cleanly_on_ctrl_c(db: Session) -> N
 def test_a_stop_signal_at_any_moment_stops_serve_cleanly(db: Session, sig: signal.Signals, after: bytes) -> None:
     """SIGINT or SIGTERM before the web server listens, or while it serves: exit 0, background stopped, no traceback."""
     env = {**os.environ, "PHANANH_TELEGRAM_TOKEN": "", "PHANANH_ZALO_APP_ID": ""}
-    serve = subprocess.Popen(
-        [sys.executable, "-m", "phananh.cli", "serve", "--port", str(_free_port()), "--no-migrate"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    serve = _serve(env)
     try:
         assert serve.stderr is not None
         seen = b""
