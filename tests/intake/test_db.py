@@ -18,27 +18,31 @@ def _engine(tmp_path: Path) -> sa.Engine:
     return engine
 
 
+def _writer(engine: sa.Engine, value: str, errors: list[str], done: threading.Event) -> threading.Thread:
+    """A thread that inserts `value` with SQLite's own wait turned off (it would answer "database
+    is locked" at once): an error is noted in `errors`, and `done` is set either way."""
+
+    def write() -> None:
+        try:
+            with engine.begin() as conn:
+                conn.exec_driver_sql("PRAGMA busy_timeout=0")
+                conn.exec_driver_sql(f"INSERT INTO t (v) VALUES ('{value}')")
+        except sa.exc.OperationalError as err:
+            errors.append(str(err.orig))
+        done.set()
+
+    return threading.Thread(target=write)
+
+
 def test_a_second_writer_waits_for_the_first_commit_not_for_sqlite(tmp_path: Path) -> None:
     """With SQLite's own wait turned off, a writer arriving mid-transaction still succeeds once the first commits."""
     engine = _engine(tmp_path)
-    first_wrote, second_done = threading.Event(), threading.Event()
+    second_done = threading.Event()
     errors: list[str] = []
-
-    def second() -> None:
-        first_wrote.wait(5)
-        try:
-            with engine.begin() as conn:
-                conn.exec_driver_sql("PRAGMA busy_timeout=0")  # SQLite would answer "database is locked" at once
-                conn.exec_driver_sql("INSERT INTO t (v) VALUES ('second')")
-        except sa.exc.OperationalError as err:
-            errors.append(str(err.orig))
-        second_done.set()
-
-    thread = threading.Thread(target=second)
-    thread.start()
+    thread = _writer(engine, "second", errors, second_done)
     with engine.begin() as conn:
         conn.exec_driver_sql("INSERT INTO t (v) VALUES ('first')")
-        first_wrote.set()
+        thread.start()  # after this transaction's write: it arrives mid-transaction
         assert not second_done.wait(0.3)  # queued behind this transaction
     thread.join(5)
     assert errors == []
@@ -103,17 +107,7 @@ def test_a_writer_in_another_process_is_queued_behind_on_the_writer_lock_file(tm
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         done, errors = threading.Event(), []
-
-        def write() -> None:
-            try:
-                with engine.begin() as conn:
-                    conn.exec_driver_sql("PRAGMA busy_timeout=0")
-                    conn.exec_driver_sql("INSERT INTO t (v) VALUES ('waited')")
-            except sa.exc.OperationalError as err:
-                errors.append(str(err.orig))
-            done.set()
-
-        thread = threading.Thread(target=write)
+        thread = _writer(engine, "waited", errors, done)
         thread.start()
         assert not done.wait(0.5), "the write went ahead while another process held the writer lock"
     finally:
