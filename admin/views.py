@@ -14,7 +14,8 @@ from admin.auth import Staff
 from intake.casework.actions import FORWARD_BODIES
 from intake.casework.policy import Perm, can
 from intake.categories import CATEGORIES
-from intake.deadlines import DEADLINE_LABELS, VIETNAM_TZ
+from intake.dates import format_date, format_datetime
+from intake.deadlines import DEADLINE_LABELS
 from intake.i18n import N_, Translator, translator
 from intake.labels import ANONYMITY_LABELS, CHANNEL_LABELS, SETTING_LABELS, STATUS_LABELS
 from intake.models import StaffRole
@@ -74,15 +75,6 @@ ERROR_MESSAGES: dict[str, str] = {
 }
 
 
-def _local(dt: Any, fmt: str = "%d/%m/%Y %H:%M") -> str:
-    """A UTC timestamp shown in Vietnam's time."""
-    if dt is None:
-        return "—"
-    if hasattr(dt, "astimezone") and hasattr(dt, "hour"):
-        return str(dt.astimezone(VIETNAM_TZ).strftime(fmt))
-    return str(dt.strftime("%d/%m/%Y"))
-
-
 def _label(t: Translator, table: dict[str, str], key: str) -> str:
     """A code's label in the reader's language; an unknown code is shown as it is."""
     return t._(table[key]) if key in table else str(key)
@@ -104,7 +96,8 @@ def base_context(lang: str) -> dict[str, Any]:
         "role_label": lambda r: _label(t, ROLE_LABELS, r),
         "action_label": lambda a: _label(t, ACTION_LABELS, a),
         "kind_label": lambda k: _label(t, TEMPLATE_KIND_LABELS, k),
-        "local": _local,
+        "local": format_datetime,
+        "day": format_date,
         "categories": [(code, t._(c.short)) for code, c in sorted(CATEGORIES.items())],
         "statuses": [(k, t._(v)) for k, v in STATUS_LABELS.items()],
         "channels": [(k, t._(v)) for k, v in CHANNEL_LABELS.items()],

@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 
 from intake import audit
 from intake.committees import committee_by_code
+from intake.dates import format_date
 from intake.crypto import encrypt, hash_password, keyed_hash
 from intake.dialog.types import Draft, LookupResult
 from intake.errors import InvalidInputError, NotFoundError
@@ -192,7 +193,7 @@ def describe_case(session: Session, case: Case, *, language: str, receipt: str =
         receipt=receipt,
         status=case.status,
         committee_name=committee.name(language) if committee else "",
-        received_on=case.received_at.strftime("%d/%m/%Y"),
+        received_on=format_date(case.received_at),
         messages=tuple(m.body for m in pending),
     )
 

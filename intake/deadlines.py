@@ -14,10 +14,10 @@ from datetime import date, datetime, timedelta, timezone
 
 import holidays
 
+from intake.dates import VIETNAM_TZ, as_utc
 from intake.i18n import N_
 from intake.models import StrEnum
 
-VIETNAM_TZ = timezone(timedelta(hours=7))  # no daylight saving time in Vietnam
 ANSWER_DAYS = 20
 COMPLEX_ANSWER_DAYS = 30
 DUE_SOON_DAYS = 3
@@ -105,4 +105,4 @@ def deadline_status(due_on: date, today: date) -> DeadlineStatus:
 
 def local_today(now: datetime | None = None) -> date:
     """Today's date in Vietnam, where the working day is counted."""
-    return (now or datetime.now(timezone.utc)).astimezone(VIETNAM_TZ).date()
+    return as_utc(now or datetime.now(timezone.utc)).astimezone(VIETNAM_TZ).date()

@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 from intake import audit
 from intake.casework.policy import Perm, require, scope_committee_ids
 from intake.categories import CATEGORIES
-from intake.deadlines import VIETNAM_TZ
+from intake.dates import VIETNAM_TZ, format_date
 from intake.errors import InvalidInputError
 from intake.i18n import N_, translator
 from intake.labels import STATUS_LABELS
@@ -229,7 +229,7 @@ def _title_lines(report: PeriodicReport, lang: str) -> list[list[str]]:
     lines = [
         [_("Periodic report on residents' reports")],
         [report.committee_name, report.period.label(lang)],
-        [_("Prepared on {date}", date=report.generated_on.strftime("%d/%m/%Y"))],
+        [_("Prepared on {date}", date=format_date(report.generated_on))],
     ]
     if report.suppressed:
         lines.append([_("Counts from 1 to 4 are shown as <5 to protect reporters.")])

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import date
 
 from sqlmodel import Session, select
 
+from intake.dates import format_date
 from intake.deadlines import local_today
 from intake.models import Case, CaseMessage, ChatLink, Committee, OutboxMessage, ReplyTemplate, StaffUser, utcnow
 
@@ -115,21 +115,17 @@ def fill(template: str, values: Mapping[str, str]) -> str:
     return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), template)
 
 
-def _d(day: date | None) -> str:
-    return day.strftime("%d/%m/%Y") if day else "—"
 
 
 def case_values(case: Case, committee: Committee, lang: str, **extra: str) -> dict[str, str]:
     """The values a template may use, from the case and its current committee."""
-    from intake.deadlines import VIETNAM_TZ
-
     values = {
         "committee": committee.name(lang),
-        "received_on": _d(case.received_at.astimezone(VIETNAM_TZ).date()),
-        "today": _d(local_today()),
-        "forwarded_on": _d(case.forwarded_on),
+        "received_on": format_date(case.received_at),
+        "today": format_date(local_today()),
+        "forwarded_on": format_date(case.forwarded_on),
         "body": case.forwarded_to_name or "—",
-        "due_on": _d(case.due_on),
+        "due_on": format_date(case.due_on),
         "result": case.result_text or "—",
     }
     values.update(extra)
