@@ -16,6 +16,9 @@ log = logging.getLogger(__name__)
 CENTRAL_CODE = "TW"
 _PREFIX_VI = "Ủy ban MTTQ Việt Nam "
 _PREFIX_EN = "Vietnam Fatherland Front Committee of "
+# The unit's kind as the Front writes it inside a committee's name ("… xã Hưng Nguyên", "… tỉnh Nghệ An").
+_KIND_VI = {"tỉnh": "tỉnh", "thành phố trung ương": "thành phố", "xã": "xã", "phường": "phường", "đặc khu": "đặc khu"}
+_KIND_EN = {"tỉnh": "Province", "thành phố trung ương": "City", "xã": "Commune", "phường": "Ward", "đặc khu": "Special Zone"}
 
 
 def province_code(value: object) -> str:
@@ -35,6 +38,27 @@ class LoadResult:
     total: int
 
 
+def _bare(name: str, kind: str) -> str:
+    """A unit's name without its kind ("Thành phố Hà Nội" → "Hà Nội", "Xã Hưng Nguyên" → "Hưng Nguyên")."""
+    for prefix in (kind, _KIND_VI.get(kind, kind)):
+        if name.lower().startswith(prefix + " "):
+            return name[len(prefix) + 1 :]
+    return name
+
+
+def front_names(name: str, kind: str) -> tuple[str, str]:
+    """A committee's name as the Front writes it, in Vietnamese and English, from its unit's name and kind.
+
+    "Ủy ban MTTQ Việt Nam xã Hưng Nguyên", "Ủy ban MTTQ Việt Nam tỉnh Nghệ An",
+    "Ủy ban MTTQ Việt Nam thành phố Hà Nội": the unit's kind in lower case, then its proper name.
+    """
+    bare = _bare(name, kind)
+    return (
+        f"{_PREFIX_VI}{_KIND_VI.get(kind, kind)} {bare}",
+        f"{_PREFIX_EN}{bare} {_KIND_EN.get(kind, '')}".rstrip(),
+    )
+
+
 def _desired() -> list[tuple[str, str, str | None, str, str, str]]:
     """(code, level, parent code, name vi, name en, unit name) for every committee."""
     rows: list[tuple[str, str, str | None, str, str, str]] = [
@@ -49,15 +73,14 @@ def _desired() -> list[tuple[str, str, str | None, str, str, str]]:
     ]
     for p in sorted(Province.iter_all(), key=lambda p: int(p.code)):
         code = province_code(p.code)
-        rows.append((code, CommitteeLevel.PROVINCE.value, CENTRAL_CODE, _PREFIX_VI + p.name, _PREFIX_EN + p.name, p.name))
+        rows.append((code, CommitteeLevel.PROVINCE.value, CENTRAL_CODE, *front_names(p.name, p.division_type.value), p.name))
     for w in sorted(Ward.iter_all(), key=lambda w: int(w.code)):
         rows.append(
             (
                 commune_code(w.code),
                 CommitteeLevel.COMMUNE.value,
                 province_code(w.province_code),
-                _PREFIX_VI + w.name,
-                _PREFIX_EN + w.name,
+                *front_names(w.name, w.division_type.value),
                 w.name,
             )
         )
@@ -87,6 +110,9 @@ def load_committee_tree(session: Session) -> LoadResult:
         if row.parent_id != parent_id:
             row.parent_id = parent_id
     session.flush()
+    from intake.committee_search import forget_index
+
+    forget_index()
     total = session.exec(select(sa.func.count()).select_from(Committee)).one()
     log.info("committee tree: %s created, %s updated, %s in all", created, updated, total)
     return LoadResult(created=created, updated=updated, total=int(total))

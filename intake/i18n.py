@@ -21,17 +21,17 @@ def N_(message: str) -> str:
 
 
 @functools.cache
-def _catalog(lang: str) -> dict[str, str]:
-    """Reads one language's catalog once per process; an absent catalog means identity."""
+def _catalog(lang: str) -> dict[tuple[str | None, str], str]:
+    """Reads one language's catalog once per process, keyed by (msgctxt, msgid); an absent catalog means identity."""
     path = LOCALES_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
     if not path.exists():
         return {}
     with path.open("rb") as fh:
         catalog = read_po(fh, locale=lang)
-    table: dict[str, str] = {}
+    table: dict[tuple[str | None, str], str] = {}
     for message in catalog:
         if message.id and isinstance(message.id, str) and message.string and not message.fuzzy:
-            table[message.id] = str(message.string)
+            table[(message.context, message.id)] = str(message.string)
     return table
 
 
@@ -42,7 +42,12 @@ class Translator:
     lang: str
 
     def _(self, message: str, /, **params: Any) -> str:
-        text = _catalog(self.lang).get(message, message)
+        text = _catalog(self.lang).get((None, message), message)
+        return text.format(**params) if params else text
+
+    def pgettext(self, context: str, message: str, /, **params: Any) -> str:
+        """A message whose English word has more than one meaning, told apart by a context (msgctxt)."""
+        text = _catalog(self.lang).get((context, message), message)
         return text.format(**params) if params else text
 
     def gettext(self, message: str, /, **params: Any) -> str:

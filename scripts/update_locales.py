@@ -1,7 +1,8 @@
 """Extracts msgids into locales/phananh.pot and updates the vi and en catalogs.
 
 Usage: python scripts/update_locales.py [--merge translations.json ...]
-A merge file is a JSON object {msgid: Vietnamese}; it fills only empty or changed entries.
+A merge file is a JSON object {msgid: Vietnamese} (a message with a context: "context\x04msgid");
+it fills only empty or changed entries.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def main() -> int:
     args = parser.parse_args()
     pybabel = [sys.executable, "-m", "babel.messages.frontend"]
     subprocess.run(
-        [*pybabel, "extract", "-F", str(ROOT / "babel.cfg"), "-k", "_", "-k", "N_", "--no-location", "--sort-output",
+        [*pybabel, "extract", "-F", str(ROOT / "babel.cfg"), "-k", "_", "-k", "N_", "-k", "pgettext:1c,2", "--no-location", "--sort-output",
          "--project=phananh", "-o", str(POT), str(ROOT)],
         check=True, cwd=ROOT, capture_output=True,
     )
@@ -50,11 +51,12 @@ def main() -> int:
         for message in template:
             if not message.id:
                 continue
-            previous = old.get(message.id)
+            previous = old.get(message.id, context=message.context)
             text = previous.string if previous is not None and previous.string else ""
-            if lang == "vi" and message.id in extra:
-                text = extra[message.id]
-            new.add(message.id, text, flags=[f for f in message.flags if f != "fuzzy"])
+            key = f"{message.context}\x04{message.id}" if message.context else message.id
+            if lang == "vi" and key in extra:
+                text = extra[key]
+            new.add(message.id, text, flags=[f for f in message.flags if f != "fuzzy"], context=message.context)
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("wb") as fh:
             write_po(fh, new, width=0, omit_header=False, sort_output=True, ignore_obsolete=True)

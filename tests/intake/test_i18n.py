@@ -21,13 +21,13 @@ METHODS = [
 ]
 
 
-def _msgids() -> set[str]:
-    found = set()
-    for _file, _line, message, _comments, _ctx in extract_from_dir(
-        str(ROOT), METHODS, keywords={"_": None, "N_": None}, comment_tags=()
-    ):
+def _msgids() -> set[tuple[str | None, str]]:
+    """(msgctxt, msgid) of every message in the code; a context tells apart one English word's meanings."""
+    found: set[tuple[str | None, str]] = set()
+    keywords = {"_": None, "N_": None, "pgettext": ((1, "c"), 2)}
+    for _file, _line, message, _comments, ctx in extract_from_dir(str(ROOT), METHODS, keywords=keywords, comment_tags=()):
         if isinstance(message, str) and message:
-            found.add(message)
+            found.add((ctx, message))
     return found
 
 
@@ -38,13 +38,21 @@ def _placeholders(text: str) -> set[str]:
 def test_every_msgid_has_a_vietnamese_translation_with_the_same_placeholders() -> None:
     """A string in the code without Vietnamese, or with different {placeholders}, fails here."""
     with (LOCALES_DIR / "vi" / "LC_MESSAGES" / "phananh.po").open("rb") as fh:
-        catalog = {m.id: m.string for m in read_po(fh) if m.id}
+        catalog = {(m.context, m.id): m.string for m in read_po(fh) if m.id}
     msgids = _msgids()
     assert len(msgids) > 100
-    missing = sorted(m for m in msgids if not catalog.get(m))
-    assert missing == [], "run `make locales` and translate: " + "; ".join(missing[:5])
-    mismatched = sorted(m for m in msgids if _placeholders(m) != _placeholders(catalog[m]))
+    missing = sorted((m for m in msgids if not catalog.get(m)), key=str)
+    assert missing == [], "run `make locales` and translate: " + "; ".join(str(m) for m in missing[:5])
+    mismatched = sorted((m for m in msgids if _placeholders(m[1]) != _placeholders(catalog[m])), key=str)
     assert mismatched == []
+
+
+def test_one_english_word_with_two_meanings_has_two_translations() -> None:
+    """"Open" as an identity mode is "Công khai"; "Open" as cases still being handled has its own context and words."""
+    vi = translator("vi")
+    assert vi._("Open") == "Công khai"
+    assert vi.pgettext("cases", "Open") == "Đang xử lý"
+    assert translator("en").pgettext("cases", "Open") == "Open"
 
 
 def test_vietnamese_is_the_default_and_english_the_msgid() -> None:
