@@ -9,11 +9,13 @@ from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session, select
 
 from admin.auth import Staff, check_csrf, current_staff, db_session, throttle
-from admin.views import ROLE_LABELS, redirect, render
+from admin.picker import Picked, pick
+from admin.views import ERROR_MESSAGES, ROLE_LABELS, redirect, render
 from intake.casework import accounts, messages
 from intake.casework.actions import save_template
 from intake.casework.policy import Perm, require
 from intake.errors import InvalidInputError
+from intake.i18n import N_
 from intake.models import Committee
 from intake.staff import MIN_PASSWORD_CHARS, change_own_password
 
@@ -21,10 +23,15 @@ router = APIRouter(prefix="/admin")
 Csrf = Annotated[str, Form(max_length=64)]
 
 
-def _accounts_page(request: Request, staff: Staff, db: Session, **context: Any) -> Response:
+def _accounts_page(request: Request, staff: Staff, db: Session, *, committee: Picked | None = None, **context: Any) -> Response:
     users = accounts.list_accounts(db, staff.user)
     ids = {u.committee_id for u in users}
     committees = {c.id: c for c in db.exec(select(Committee).where(Committee.id.in_(ids))).all()}  # type: ignore[union-attr]
+    if committee is None:
+        # The admin's own committee to start with: most accounts are made for it.
+        committee = pick(
+            db, staff, name="committee", label=staff.t._(COMMITTEE_LABEL), scope="accounts", code=staff.committee.code, text="",
+        )
     return render(
         request,
         "accounts.html",
@@ -32,8 +39,22 @@ def _accounts_page(request: Request, staff: Staff, db: Session, **context: Any) 
         users=users,
         committees=committees,
         roles=[(k, staff.t._(v)) for k, v in ROLE_LABELS.items()],
+        committee=committee,
+        values=context.pop("values", {}),
         **context,
     )
+
+
+COMMITTEE_LABEL = N_("Committee")
+# Why an account could not be made, naming the field.
+ACCOUNT_ERRORS: dict[str, str] = {
+    "user name not valid": N_(
+        "User name: 3 to 64 characters, lower-case letters without diacritics, digits, dots, dashes or underscores."
+    ),
+    "username taken": N_("User name: another account already has this name."),
+    "unknown role": N_("Role: please choose a role."),
+    "committee not managed": N_("Committee: you can add accounts only for your committee and those below it."),
+}
 
 
 @router.get("/accounts", response_class=HTMLResponse)
@@ -49,20 +70,31 @@ def add_account(
     username: Annotated[str, Form(max_length=64)] = "",
     role: Annotated[str, Form(max_length=16)] = "officer",
     committee: Annotated[str, Form(max_length=16)] = "",
+    committee_q: Annotated[str, Form(max_length=200)] = "",
     display_name: Annotated[str, Form(max_length=255)] = "",
+    find: Annotated[str, Form(max_length=16)] = "",
     staff: Staff = Depends(current_staff),
     db: Session = Depends(db_session),
 ) -> Response:
-    """Creates an account and shows its first password once."""
+    """Creates an account in the committee picked, and shows its first password once; a refusal keeps what was typed."""
     check_csrf(staff, csrf)
+    values = {"username": username, "display_name": display_name, "role": role}
+    if not committee.strip() and not committee_q.strip() and not find:
+        committee = staff.committee.code  # nothing picked: the admin's own committee, as the form starts
+    chosen = pick(
+        db, staff, name="committee", label=staff.t._(COMMITTEE_LABEL), scope="accounts", code=committee, text=committee_q,
+        finding=find == "committee",
+    )
+    if chosen.chosen is None:
+        return _accounts_page(request, staff, db, committee=chosen, values=values, status_code=200 if find else 400)
     try:
         user, password = accounts.create_account(
-            db, actor=staff.user, username=username, role=role, committee_code=committee or staff.committee.code,
-            display_name=display_name,
+            db, actor=staff.user, username=username, role=role, committee_code=chosen.code, display_name=display_name,
         )
-    except InvalidInputError:
+    except InvalidInputError as err:
         db.rollback()
-        return _accounts_page(request, staff, db, error=True)
+        message = staff.t._(ACCOUNT_ERRORS.get(err.detail, ERROR_MESSAGES["invalid_input"]))
+        return _accounts_page(request, staff, db, committee=chosen, values=values, error=message, status_code=400)
     db.commit()
     return _accounts_page(request, staff, db, shown_user=user.username, shown_password=password)
 

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 from sqlmodel import Session
 
-from admin import accounts, cases, deliveries, reports
+from admin import accounts, cases, deliveries, notifications, picker, reports, settings
 from admin.auth import (
     COOKIE,
     PENDING_COOKIE,
@@ -205,3 +205,6 @@ router.include_router(cases.router)
 router.include_router(reports.router)
 router.include_router(accounts.router)
 router.include_router(deliveries.router)
+router.include_router(picker.router)
+router.include_router(notifications.router)
+router.include_router(settings.router)

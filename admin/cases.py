@@ -9,25 +9,29 @@ from typing import Annotated
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
 from admin.auth import Staff, check_csrf, current_staff, db_session
 from admin.deliveries import STATE_LABELS as DELIVERY_LABELS
+from admin.picker import Picked, pick
 from admin.views import ERROR_MESSAGES, landing_page, redirect, render
 from intake import casework
+from intake import notices
 from intake.casework import deliveries, messages, queries
-from intake.casework.policy import Perm, allowed_actions, require
+from intake.casework.policy import Perm, allowed_actions, can, require
 from intake.categories import CATEGORIES
 from intake.config import get_settings
 from intake.deadlines import DEADLINE_LABELS, local_today
 from intake.errors import InvalidInputError, InvalidTransitionError, NotFoundError
 from intake.i18n import N_
 from intake.labels import ANONYMITY_LABELS, CHANNEL_LABELS, STATUS_LABELS
-from intake.models import Case, Committee
+from intake.models import Case, Committee, CommitteeLevel
 
 router = APIRouter(prefix="/admin")
+Csrf = Annotated[str, Form(max_length=64)]
+Text = Annotated[str, Form(max_length=20000)]
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 DOWNLOAD_TYPES = frozenset(
@@ -58,31 +62,45 @@ def queue_page(
     status: str = "",
     category: str = "",
     commune: str = "",
+    commune_q: str = "",
     deadline: str = "",
     channel: str = "",
     anonymity: str = "",
     assignee: str = "",
     q: str = "",
-    sort: str = "new",
+    sort: str = "due",
     page: str = "1",
+    find: str = "",
     done: str = "",
+    error: str = "",
     staff: Staff = Depends(current_staff),
     db: Session = Depends(db_session),
 ) -> Response:
-    """The committee's queue: filters, search without diacritics, sorting, pages, counts per status."""
+    """The committee's queue: open cases by deadline, filters, search (a receipt code opens its case), pages."""
     home = landing_page(staff.perms)
     if home != "/admin":
         return redirect(home)  # an administrator reads no case: their home is the accounts page
+    q = q.strip()[:200]
+    found = queries.receipt_match(db, staff.user, q)
+    if isinstance(found, Case):
+        return redirect(f"/admin/cases/{found.id}")  # a resident on the phone reads out their receipt code
+    t = staff.t
+    place = None
+    if commune or commune_q.strip() or find == "commune":
+        place = pick(
+            db, staff, name="commune", label=t._(PLACE_FILTER_LABEL), scope="filter",
+            code=commune, text=commune_q, required=False, finding=find == "commune",
+        )
     f = queries.QueueFilter(
-        status=status if status in STATUS_LABELS else "",
+        status=status if status in STATUS_LABELS or status == queries.ALL_STATUSES else "",
         category=c if (c := _int(category)) in CATEGORIES else None,
-        commune=commune if commune.isdigit() and len(commune) <= 8 else "",
+        commune=place.code if place else "",
         deadline=deadline if deadline in DEADLINE_LABELS else "",
         channel=channel if channel in CHANNEL_LABELS else "",
         anonymity=anonymity if anonymity in ANONYMITY_LABELS else "",
         assignee=assignee if assignee in ("me", "none") or (assignee.isdigit() and len(assignee) < 10) else "",
-        q=q[:200],
-        sort=sort if sort in queries.SORTS else "new",
+        q="" if found is None else q,
+        sort=sort if sort in queries.SORTS else "due",
         page=_int(page, 1) or 1,
     )
     today = local_today()
@@ -90,27 +108,149 @@ def queue_page(
     params = {k: v for k, v in (
         ("status", f.status), ("category", "" if f.category is None else str(f.category)), ("commune", f.commune),
         ("deadline", f.deadline), ("channel", f.channel), ("anonymity", f.anonymity), ("assignee", f.assignee),
-        ("q", f.q), ("sort", f.sort if f.sort != "new" else ""),
+        ("q", f.q), ("sort", f.sort if f.sort != "due" else ""),
     ) if v}
     staff_list = queries.committee_staff(db, staff.committee.id)  # type: ignore[arg-type]
+    below = staff.committee.level != CommitteeLevel.COMMUNE.value
     return render(
         request,
         "queue.html",
         staff,
         result=result,
         f=f,
-        cases=result.cases,
+        rows=result.rows,
         counts=result.counts,
         status=f.status,
         page=result.page,
         query_without=lambda *keys: urlencode({k: v for k, v in params.items() if k not in keys}),
         page_link=lambda n: "/admin?" + urlencode({**params, "page": n}),
-        communes=queries.child_committees(db, staff.committee),
+        back=request.url.path + ("?" + request.url.query if request.url.query else ""),
+        place=place or (Picked(name="commune", label=t._(PLACE_FILTER_LABEL), scope="filter") if below else None),
         staff_list=staff_list,
+        workers=[u for u in staff_list if can(u, Perm.WORK)],
         names={u.id: u.display_name or u.username for u in staff_list},
+        receipt_not_found=found is None,
         today=today,
         done=done,
+        error_message=staff.t._(ERROR_MESSAGES[error]) if error in ERROR_MESSAGES else "",
     )
+
+
+PLACE_FILTER_LABEL = N_("Commune or province")
+
+
+@router.post("/cases/assign")
+def assign_many(
+    csrf: Csrf,
+    cases: Annotated[list[str] | None, Form()] = None,
+    assignee: Annotated[str, Form(max_length=12)] = "",
+    back: Annotated[str, Form(max_length=500)] = "/admin",
+    staff: Staff = Depends(current_staff),
+    db: Session = Depends(db_session),
+) -> Response:
+    """Bulk assignment from the queue: the ticked cases go to one officer (or to nobody)."""
+    check_csrf(staff, csrf)
+    back = back if back.startswith("/admin") and "//" not in back and "\\" not in back else "/admin"
+    sep = "&" if "?" in back else "?"
+    ids = [int(x) for x in cases or [] if x.isdigit() and len(x) < 10]
+    try:
+        casework.assign_cases(db, case_ids=ids, actor=staff.user, assignee_id=_int(assignee))
+    except (InvalidInputError, InvalidTransitionError, NotFoundError) as err:
+        db.rollback()
+        return RedirectResponse(f"{back}{sep}error={err.code}", status_code=303)
+    db.commit()
+    queries.forget_counts(staff.user.committee_id)
+    return RedirectResponse(f"{back}{sep}done=assign", status_code=303)
+
+
+# Refused input on a case page, by the action's own words: the message names the field.
+CASE_ERRORS: dict[str, str] = {
+    "reason empty": N_("Reason: please write the reason."),
+    "reason too long": N_("Reason: please keep it under 1,000 characters."),
+    "question empty": N_("Question: please write what you want to ask the reporter."),
+    "question too long": N_("Question: please keep it under 1,000 characters."),
+    "note empty": N_("Note: please write the note."),
+    "note too long": N_("Note: please keep it under 4,000 characters."),
+    "reply empty": N_("Reply: please write the reply."),
+    "reply too long": N_("Reply: please keep it under 4,000 characters."),
+    "result empty": N_("Result: please write the result."),
+    "result too long": N_("Result: please keep it under 5,000 characters."),
+    "body name empty": N_("Name of the body: please write which body the case went to."),
+    "unknown body": N_("Body: please choose the kind of body."),
+    "date not valid": N_("Date: please give the date as day, month and year."),
+    "forwarding date out of range": N_("Date forwarded: it cannot be before the case arrived or in the future."),
+    "result date out of range": N_("Date the answer arrived: it cannot be before the forwarding or in the future."),
+    "category missing": N_("Type: please choose a type."),
+    "category unchanged": N_("Type: this is already the case's type."),
+    "case number missing": N_("Case no.: please give the number of the case to merge into."),
+    "no such case in this queue": N_("Case no.: there is no such case in this queue."),
+    "cannot merge into this case": N_("Case no.: this case cannot take duplicates (it is itself merged, or it is this case)."),
+    "assignee cannot work this case": N_("Assigned to: this account cannot handle cases of this committee."),
+    "target committee not valid": N_("Committee: this committee cannot take the case."),
+    "committee not found": N_("Committee: please choose a committee."),
+}
+
+
+def _case_response(
+    request: Request,
+    db: Session,
+    staff: Staff,
+    case_id: int,
+    *,
+    done: str = "",
+    error_message: str = "",
+    form: str = "",
+    values: dict[str, str] | None = None,
+    target: Picked | None = None,
+    status_code: int = 200,
+) -> Response:
+    """The case page; after a refused action, with that form's typed values and a message naming the field."""
+    lang = staff.user.language
+    today = local_today()
+    view = queries.case_view(db, staff.user, case_id, today=today, lang=lang)
+    if notices.mark_case_read(db, staff.user, case_id):
+        db.commit()
+    actions = allowed_actions(staff.user, view.case)
+    if target is None:
+        target = Picked(name="to", label=staff.t._(TRANSFER_TARGET_LABEL), scope="transfer", case_id=case_id)
+    return render(
+        request,
+        "case.html",
+        staff,
+        status_code=status_code,
+        v=view,
+        c=view.case,
+        actions=actions,
+        next_steps=next_steps(view.case.status, actions),
+        reply_draft=messages.reply_draft(db, view.case, view.committee, view.thread, view.case.language),
+        delivery=deliveries.message_states(db, case_id),
+        delivery_labels=DELIVERY_LABELS,
+        target=target,
+        today=today,
+        done=done,
+        error_message=error_message,
+        form=form,
+        values=values or {},
+    )
+
+
+TRANSFER_TARGET_LABEL = N_("Committee to take the case")
+
+# The next step for a case in each status, first on its page; every other action is under "Thao tác khác".
+NEXT_STEPS: dict[str, tuple[str, ...]] = {
+    "new": ("accept", "out_of_scope"),
+    "verifying": ("forward", "out_of_scope"),
+    "forwarded": ("record_result",),
+    "result": ("reply",),
+    "answered": ("close",),
+    "closed": ("reopen",),
+    "out_of_scope": ("reopen",),
+}
+
+
+def next_steps(status: str, actions: frozenset[str]) -> tuple[str, ...]:
+    """The next-step actions this account may take on a case in this status, main one first."""
+    return tuple(a for a in NEXT_STEPS.get(status, ()) if a in actions)
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
@@ -122,37 +262,34 @@ def case_page(
     staff: Staff = Depends(current_staff),
     db: Session = Depends(db_session),
 ) -> Response:
-    """A case: the report, evidence, suggestion, routing, similar cases, thread, notes, timeline, actions."""
-    lang = staff.user.language
-    view = queries.case_view(db, staff.user, case_id, today=local_today(), lang=lang)
-    kind = messages.reply_kind(view.case.status)
-    reply_draft = messages.render(db, view.case, view.committee, kind, lang=view.case.language) if kind else ""
-    return render(
-        request,
-        "case.html",
-        staff,
-        v=view,
-        c=view.case,
-        actions=allowed_actions(staff.user, view.case),
-        reply_draft=reply_draft,
-        delivery=deliveries.message_states(db, case_id),
-        delivery_labels=DELIVERY_LABELS,
-        targets=queries.transfer_targets(db, view.committee),
-        today=local_today(),
-        done=done,
-        error_message=staff.t._(ERROR_MESSAGES[error]) if error in ERROR_MESSAGES else "",
-    )
+    """A case: its next step first, then the report, evidence, thread and timeline; other actions folded away."""
+    message = staff.t._(ERROR_MESSAGES[error]) if error in ERROR_MESSAGES else ""
+    return _case_response(request, db, staff, case_id, done=done, error_message=message)
 
 
-def _act(db: Session, staff: Staff, case_id: int, csrf: str, name: str, work: Callable[[Case], object]) -> Response:
-    """Runs one action on a visible case; a refused input goes back to the case page with a message."""
+def _act(
+    request: Request,
+    db: Session,
+    staff: Staff,
+    case_id: int,
+    csrf: str,
+    name: str,
+    work: Callable[[Case], object],
+    values: dict[str, str] | None = None,
+) -> Response:
+    """Runs one action on a visible case; refused input comes back on the case page with what was typed."""
     check_csrf(staff, csrf)
     case = casework.visible_case(db, staff.user, case_id)
     try:
         work(case)
     except (InvalidInputError, InvalidTransitionError) as err:
         db.rollback()
-        return redirect(f"/admin/cases/{case_id}", error=err.code)
+        t = staff.t
+        if isinstance(err, InvalidInputError) and err.detail in CASE_ERRORS:
+            message = t._(CASE_ERRORS[err.detail])
+        else:
+            message = t._(ERROR_MESSAGES.get(err.code, ERROR_MESSAGES["invalid_input"]))
+        return _case_response(request, db, staff, case_id, error_message=message, form=name, values=values, status_code=400)
     db.commit()
     queries.forget_counts(staff.user.committee_id, case.committee_id)
     if case.committee_id != staff.user.committee_id:
@@ -161,25 +298,66 @@ def _act(db: Session, staff: Staff, case_id: int, csrf: str, name: str, work: Ca
     return redirect(f"/admin/cases/{case_id}", done=name)
 
 
-Csrf = Annotated[str, Form(max_length=64)]
-Text = Annotated[str, Form(max_length=20000)]
+# Actions that end something and ask "are you sure?" first, on a page of their own (no script needed).
+CONFIRMS: dict[str, tuple[str, str, str]] = {
+    "close": (N_("Close case #{id}?"), N_("The reporter is thanked and the case leaves the open queue. Only the chair can reopen it."), N_("Yes, close the case")),
+    "out_of_scope": (
+        N_("Find case #{id} outside the Front's remit?"),
+        N_("The reporter is sent the reason below and the case leaves the open queue. Only the chair can reopen it."),
+        N_("Yes, it is outside the remit"),
+    ),
+    "merge": (
+        N_("Merge case #{id} into case #{primary}?"),
+        N_("Case #{id} is then handled as part of case #{primary}, and its reporter is told so. A merge cannot be undone."),
+        N_("Yes, merge"),
+    ),
+}
+
+
+def _confirm(request: Request, staff: Staff, case_id: int, action: str, path: str, fields: dict[str, str], **params: str) -> Response:
+    """The page that asks before an action that ends something; it posts the same fields with confirm=1."""
+    title, text, button = CONFIRMS[action]
+    t = staff.t
+    return render(
+        request,
+        "confirm.html",
+        staff,
+        case_id=case_id,
+        title=t._(title, id=case_id, **params),
+        text=t._(text, id=case_id, **params),
+        button=t._(button),
+        action_path=path,
+        fields=fields,
+    )
+
+
+Confirm = Annotated[str, Form(max_length=4)]
 
 
 @router.post("/cases/{case_id}/accept")
-def accept(case_id: int, csrf: Csrf, staff: Staff = Depends(current_staff), db: Session = Depends(db_session)) -> Response:
-    return _act(db, staff, case_id, csrf, "accept", lambda c: casework.accept_case(db, case=c, actor=staff.user))
+def accept(request: Request, case_id: int, csrf: Csrf, staff: Staff = Depends(current_staff), db: Session = Depends(db_session)) -> Response:
+    return _act(request, db, staff, case_id, csrf, "accept", lambda c: casework.accept_case(db, case=c, actor=staff.user))
 
 
 @router.post("/cases/{case_id}/out-of-scope")
 def out_of_scope(
-    case_id: int, csrf: Csrf, reason: Text = "", staff: Staff = Depends(current_staff), db: Session = Depends(db_session)
+    request: Request, case_id: int, csrf: Csrf, reason: Text = "", confirm: Confirm = "",
+    staff: Staff = Depends(current_staff), db: Session = Depends(db_session),
 ) -> Response:
-    return _act(db, staff, case_id, csrf, "out_of_scope", lambda c: casework.mark_out_of_scope(db, case=c, actor=staff.user, reason=reason))
+    values = {"reason": reason}
+    if not confirm and reason.strip():
+        check_csrf(staff, csrf)
+        casework.check_action(staff.user, casework.visible_case(db, staff.user, case_id), "out_of_scope")
+        return _confirm(request, staff, case_id, "out_of_scope", f"/admin/cases/{case_id}/out-of-scope", values)
+    return _act(
+        request, db, staff, case_id, csrf, "out_of_scope",
+        lambda c: casework.mark_out_of_scope(db, case=c, actor=staff.user, reason=reason), values,
+    )
 
 
 @router.post("/cases/{case_id}/reclassify")
 def reclassify(
-    case_id: int, csrf: Csrf, category: Annotated[str, Form(max_length=4)] = "",
+    request: Request, case_id: int, csrf: Csrf, category: Annotated[str, Form(max_length=4)] = "",
     staff: Staff = Depends(current_staff), db: Session = Depends(db_session),
 ) -> Response:
     def work(c: Case) -> object:
@@ -188,63 +366,78 @@ def reclassify(
             raise InvalidInputError("category missing")
         return casework.reclassify_case(db, case=c, actor=staff.user, category=code)
 
-    return _act(db, staff, case_id, csrf, "reclassify", work)
+    return _act(request, db, staff, case_id, csrf, "reclassify", work, {"category": category})
 
 
 @router.post("/cases/{case_id}/assign")
 def assign(
-    case_id: int, csrf: Csrf, assignee: Annotated[str, Form(max_length=12)] = "",
+    request: Request, case_id: int, csrf: Csrf, assignee: Annotated[str, Form(max_length=12)] = "",
     staff: Staff = Depends(current_staff), db: Session = Depends(db_session),
 ) -> Response:
-    return _act(db, staff, case_id, csrf, "assign", lambda c: casework.assign_case(db, case=c, actor=staff.user, assignee_id=_int(assignee)))
+    return _act(
+        request, db, staff, case_id, csrf, "assign",
+        lambda c: casework.assign_case(db, case=c, actor=staff.user, assignee_id=_int(assignee)), {"assignee": assignee},
+    )
 
 
 @router.post("/cases/{case_id}/ask-info")
 def ask_info(
-    case_id: int, csrf: Csrf, question: Text = "", staff: Staff = Depends(current_staff), db: Session = Depends(db_session)
+    request: Request, case_id: int, csrf: Csrf, question: Text = "", staff: Staff = Depends(current_staff), db: Session = Depends(db_session)
 ) -> Response:
-    return _act(db, staff, case_id, csrf, "ask_info", lambda c: casework.ask_for_information(db, case=c, actor=staff.user, question=question))
+    return _act(
+        request, db, staff, case_id, csrf, "ask_info",
+        lambda c: casework.ask_for_information(db, case=c, actor=staff.user, question=question), {"question": question},
+    )
 
 
 @router.post("/cases/{case_id}/note")
 def note(
-    case_id: int, csrf: Csrf, text: Text = "", staff: Staff = Depends(current_staff), db: Session = Depends(db_session)
+    request: Request, case_id: int, csrf: Csrf, text: Text = "", staff: Staff = Depends(current_staff), db: Session = Depends(db_session)
 ) -> Response:
-    return _act(db, staff, case_id, csrf, "note", lambda c: casework.add_note(db, case=c, actor=staff.user, text=text))
-
-
-def _committee_by(db: Session, committee_id: str, code: str) -> Committee:
-    if code.strip():
-        found = db.exec(select(Committee).where(Committee.code == code.strip()[:16])).first()
-    else:
-        cid = _int(committee_id)
-        found = db.get(Committee, cid) if cid is not None else None
-    if found is None:
-        raise InvalidInputError("committee not found")
-    return found
+    return _act(request, db, staff, case_id, csrf, "note", lambda c: casework.add_note(db, case=c, actor=staff.user, text=text), {"text": text})
 
 
 @router.post("/cases/{case_id}/transfer")
 def transfer(
+    request: Request,
     case_id: int,
     csrf: Csrf,
     reason: Text = "",
-    to_committee: Annotated[str, Form(max_length=12)] = "",
-    to_code: Annotated[str, Form(max_length=16)] = "",
+    to: Annotated[str, Form(max_length=16)] = "",
+    to_q: Annotated[str, Form(max_length=200)] = "",
+    find: Annotated[str, Form(max_length=16)] = "",
     staff: Staff = Depends(current_staff),
     db: Session = Depends(db_session),
 ) -> Response:
+    """Passes the case to the committee picked (never one the case must not reach); "Tìm" lists the matches."""
+    check_csrf(staff, csrf)
+    casework.check_action(staff.user, casework.visible_case(db, staff.user, case_id), "transfer")
+    target = pick(
+        db, staff, name="to", label=staff.t._(TRANSFER_TARGET_LABEL), scope="transfer", code=to, text=to_q,
+        case_id=case_id, finding=find == "to",
+    )
+    values = {"reason": reason}
+    if target.chosen is None:
+        return _case_response(
+            request, db, staff, case_id, error_message=target.error, form="transfer", values=values, target=target,
+            status_code=200 if find else 400,
+        )
+    chosen = db.get(Committee, target.chosen.id)
+    assert chosen is not None
     return _act(
-        db, staff, case_id, csrf, "transfer",
-        lambda c: casework.transfer_case(db, case=c, actor=staff.user, to_committee=_committee_by(db, to_committee, to_code), reason=reason),
+        request, db, staff, case_id, csrf, "transfer",
+        lambda c: casework.transfer_case(db, case=c, actor=staff.user, to_committee=chosen, reason=reason), values,
     )
 
 
 @router.post("/cases/{case_id}/escalate")
 def escalate(
-    case_id: int, csrf: Csrf, reason: Text = "", staff: Staff = Depends(current_staff), db: Session = Depends(db_session)
+    request: Request, case_id: int, csrf: Csrf, reason: Text = "", staff: Staff = Depends(current_staff), db: Session = Depends(db_session)
 ) -> Response:
-    return _act(db, staff, case_id, csrf, "escalate", lambda c: casework.escalate_case(db, case=c, actor=staff.user, reason=reason))
+    return _act(
+        request, db, staff, case_id, csrf, "escalate", lambda c: casework.escalate_case(db, case=c, actor=staff.user, reason=reason),
+        {"escalate_reason": reason},
+    )
 
 
 @router.post("/transfers/{transfer_id}/decide")
@@ -271,11 +464,12 @@ def decide(
 
 @router.post("/cases/{case_id}/merge")
 def merge(
-    case_id: int, csrf: Csrf, primary: Annotated[str, Form(max_length=12)] = "",
+    request: Request, case_id: int, csrf: Csrf, primary: Annotated[str, Form(max_length=12)] = "", confirm: Confirm = "",
     staff: Staff = Depends(current_staff), db: Session = Depends(db_session),
 ) -> Response:
+    target = _int(primary.strip().lstrip("#"))
+
     def work(c: Case) -> object:
-        target = _int(primary.lstrip("#"))
         if target is None:
             raise InvalidInputError("case number missing")
         try:
@@ -284,11 +478,16 @@ def merge(
             raise InvalidInputError("no such case in this queue") from err
         return None
 
-    return _act(db, staff, case_id, csrf, "merge", work)
+    if not confirm and target is not None:
+        check_csrf(staff, csrf)
+        casework.check_action(staff.user, casework.visible_case(db, staff.user, case_id), "merge")
+        return _confirm(request, staff, case_id, "merge", f"/admin/cases/{case_id}/merge", {"primary": str(target)}, primary=str(target))
+    return _act(request, db, staff, case_id, csrf, "merge", work, {"primary": primary})
 
 
 @router.post("/cases/{case_id}/forward")
 def forward(
+    request: Request,
     case_id: int,
     csrf: Csrf,
     body_kind: Annotated[str, Form(max_length=32)] = "",
@@ -298,40 +497,61 @@ def forward(
     staff: Staff = Depends(current_staff),
     db: Session = Depends(db_session),
 ) -> Response:
+    values = {"body_kind": body_kind, "body_name": body_name, "forwarded_on": forwarded_on, "complex_case": complex_case}
     return _act(
-        db, staff, case_id, csrf, "forward",
+        request, db, staff, case_id, csrf, "forward",
         lambda c: casework.record_forwarding(
             db, case=c, actor=staff.user, body_kind=body_kind, body_name=body_name,
             forwarded_on=_date(forwarded_on), complex_case=bool(complex_case),
         ),
+        values,
     )
 
 
 @router.post("/cases/{case_id}/result")
 def result(
-    case_id: int, csrf: Csrf, text: Text = "", result_on: Annotated[str, Form(max_length=10)] = "",
+    request: Request, case_id: int, csrf: Csrf, text: Text = "", result_on: Annotated[str, Form(max_length=10)] = "",
     staff: Staff = Depends(current_staff), db: Session = Depends(db_session),
 ) -> Response:
     return _act(
-        db, staff, case_id, csrf, "result",
+        request, db, staff, case_id, csrf, "result",
         lambda c: casework.record_result(db, case=c, actor=staff.user, result_on=_date(result_on), text=text),
+        {"result_text": text, "result_on": result_on},
     )
 
 
 @router.post("/cases/{case_id}/reply")
 def reply(
-    case_id: int, csrf: Csrf, text: Text = "", tells_result: Annotated[str, Form(max_length=4)] = "",
+    request: Request, case_id: int, csrf: Csrf, text: Text = "", tells_result: Annotated[str, Form(max_length=4)] = "",
     staff: Staff = Depends(current_staff), db: Session = Depends(db_session),
 ) -> Response:
     return _act(
-        db, staff, case_id, csrf, "reply",
+        request, db, staff, case_id, csrf, "reply",
         lambda c: casework.reply_to_resident(db, case=c, actor=staff.user, text=text, tells_result=bool(tells_result)),
+        {"reply": text, "tells_result": tells_result},
     )
 
 
 @router.post("/cases/{case_id}/close")
-def close(case_id: int, csrf: Csrf, staff: Staff = Depends(current_staff), db: Session = Depends(db_session)) -> Response:
-    return _act(db, staff, case_id, csrf, "close", lambda c: casework.close_case(db, case=c, actor=staff.user))
+def close(
+    request: Request, case_id: int, csrf: Csrf, confirm: Confirm = "", staff: Staff = Depends(current_staff), db: Session = Depends(db_session)
+) -> Response:
+    if not confirm:
+        check_csrf(staff, csrf)
+        casework.check_action(staff.user, casework.visible_case(db, staff.user, case_id), "close")
+        return _confirm(request, staff, case_id, "close", f"/admin/cases/{case_id}/close", {})
+    return _act(request, db, staff, case_id, csrf, "close", lambda c: casework.close_case(db, case=c, actor=staff.user))
+
+
+@router.post("/cases/{case_id}/reopen")
+def reopen(
+    request: Request, case_id: int, csrf: Csrf, reason: Text = "", staff: Staff = Depends(current_staff), db: Session = Depends(db_session)
+) -> Response:
+    """The chair reopens a closed case, with a reason; audited, and the resident is told."""
+    return _act(
+        request, db, staff, case_id, csrf, "reopen", lambda c: casework.reopen_case(db, case=c, actor=staff.user, reason=reason),
+        {"reopen_reason": reason},
+    )
 
 
 @router.get("/cases/{case_id}/attachments/{attachment_id}")
@@ -372,22 +592,27 @@ def identity(
 
 
 RECORD_ERRORS: dict[str, str] = {
-    "place not found": N_("The place was not recognised. Please write the commune and the province, or give the commune code."),
-    "unknown commune": N_("There is no commune with this code."),
+    "place not found": N_("Place: it was not recognised. Please write the commune and the province, or choose the commune below."),
+    "unknown commune": N_("Commune: please choose the commune from the list."),
     "identity required for this mode": N_(
         "A confidential or open report needs the reporter's name and a phone number or other contact."
     ),
-    "description empty": N_("Please write what was reported."),
-    "description too long": N_("The report is too long."),
-    "date not valid": N_("Please give the date of receipt."),
-    "date of receipt out of range": N_("The date of receipt cannot be in the future."),
+    "description empty": N_("Content of the report: please write what was reported."),
+    "description too long": N_("Content of the report: it is too long."),
+    "date not valid": N_("Date of receipt: please give the date."),
+    "date of receipt out of range": N_("Date of receipt: it cannot be in the future."),
     "attachment empty or too large": N_("A file is empty or too large."),
     "not a readable image": N_("A photo could not be read."),
     "not a readable document": N_("A document could not be read."),
 }
 
 
-def _record_form(request: Request, staff: Staff, *, values: dict[str, str], error: str = "", status_code: int = 200) -> Response:
+COMMUNE_LABEL = N_("Commune where it happened (if known)")
+
+
+def _record_form(
+    request: Request, staff: Staff, *, values: dict[str, str], place: Picked, error: str = "", status_code: int = 200
+) -> Response:
     if error:
         error = staff.t._(RECORD_ERRORS.get(error, ERROR_MESSAGES["invalid_input"]))
     return render(
@@ -396,6 +621,7 @@ def _record_form(request: Request, staff: Staff, *, values: dict[str, str], erro
         staff,
         status_code=status_code,
         values=values,
+        place=place,
         error=error,
         offline_channels=[(c, staff.t._(CHANNEL_LABELS[c])) for c in casework.OFFLINE_CHANNELS],
         today=local_today(),
@@ -406,7 +632,8 @@ def _record_form(request: Request, staff: Staff, *, values: dict[str, str], erro
 def record_page(request: Request, staff: Staff = Depends(current_staff)) -> Response:
     """The form for a report received in person, by phone, letter, e-mail or from the suggestion box."""
     require(staff.user, Perm.RECORD)
-    return _record_form(request, staff, values={"received_on": local_today().isoformat(), "mode": "anonymous"})
+    place = Picked(name="commune", label=staff.t._(COMMUNE_LABEL), scope="commune")
+    return _record_form(request, staff, values={"received_on": local_today().isoformat(), "mode": "anonymous"}, place=place)
 
 
 class RecordForm(BaseModel):
@@ -418,7 +645,9 @@ class RecordForm(BaseModel):
     mode: str = Field(default="", max_length=16)
     description: str = Field(default="", max_length=20000)
     place_text: str = Field(default="", max_length=500)
-    commune_code: str = Field(default="", max_length=8)
+    commune: str = Field(default="", max_length=8)  # the picker's code
+    commune_q: str = Field(default="", max_length=200)  # the picker's text
+    find: str = Field(default="", max_length=16)  # "commune": list the communes matching the text
     setting: str = Field(default="workplace", max_length=16)
     accused_name: str = Field(default="", max_length=255)
     accused_position: str = Field(default="", max_length=255)
@@ -456,7 +685,13 @@ def record_submit(
     """Files the report through the same intake as the chats, and shows the receipt to hand over."""
     check_csrf(staff, form.csrf)
     require(staff.user, Perm.RECORD)
-    values = form.model_dump(exclude={"csrf"})
+    values = form.model_dump(exclude={"csrf", "find", "commune", "commune_q"})
+    place = pick(
+        db, staff, name="commune", label=staff.t._(COMMUNE_LABEL), scope="commune", code=form.commune, text=form.commune_q,
+        required=False, finding=form.find == "commune",
+    )
+    if place.error or form.find:
+        return _record_form(request, staff, values=values, place=place, status_code=200 if form.find else 400)
     try:
         report = casework.OfflineReport(
             channel=form.channel,
@@ -464,7 +699,7 @@ def record_submit(
             mode=form.mode,
             description=form.description,
             place_text=form.place_text,
-            commune_code=form.commune_code.strip() or None,
+            commune_code=place.code or None,
             setting=form.setting,
             accused_name=form.accused_name,
             accused_position=form.accused_position,
@@ -478,7 +713,7 @@ def record_submit(
         filed = casework.record_report(db, actor=staff.user, report=report)
     except InvalidInputError as err:
         db.rollback()
-        return _record_form(request, staff, values=values, error=err.detail or "invalid", status_code=400)
+        return _record_form(request, staff, values=values, place=place, error=err.detail or "invalid", status_code=400)
     db.commit()
     queries.forget_counts(filed.case.committee_id)
     return render(

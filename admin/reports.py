@@ -12,6 +12,7 @@ from admin.views import render
 from intake import reports
 from intake.casework.policy import Perm, require
 from intake.categories import CATEGORIES
+from intake.dates import format_date
 from intake.deadlines import local_today
 from intake.errors import InvalidInputError
 from intake.labels import STATUS_LABELS
@@ -25,23 +26,36 @@ def dashboard(request: Request, staff: Staff = Depends(current_staff), db: Sessi
     require(staff.user, Perm.VIEW)
     t, lang = staff.t, staff.user.language
     d = reports.dashboard(db, staff.committee, today=local_today(), lang=lang)
+    name, count, figures = t._("Name"), t._("Cases"), t._("Figures of the chart")
+    kept = d.on_time + d.late
     return render(
         request,
         "dashboard.html",
         staff,
         d=d,
-        chart_status=charts.hbars([(t._(STATUS_LABELS[s]), n) for s, n in d.by_status], title=t._("Cases by status")),
+        chart_status=charts.hbars(
+            [(t._(STATUS_LABELS[s]), n) for s, n in d.by_status], title=t._("Cases by status"),
+            name_header=t._("Status"), value_header=count, summary=figures,
+        ),
         chart_category=charts.hbars(
             [(t._(CATEGORIES[c].short) if c is not None else t._("Not classified"), n) for c, n in d.by_category],
-            title=t._("Cases by category"),
+            title=t._("Cases by category"), name_header=t._("Type"), value_header=count, summary=figures,
         ),
-        chart_commune=charts.hbars(d.by_commune, title=t._("Cases by commune")),
-        chart_weekly=charts.columns([(w.strftime("%d/%m"), n) for w, n in d.weekly], title=t._("Reports received per week")),
+        chart_commune=charts.hbars(d.by_commune, title=t._("Cases by commune"), name_header=name, value_header=count, summary=figures),
+        chart_weekly=charts.columns(
+            [(format_date(w)[:5], n) for w, n in d.weekly], title=t._("Reports received per week"),
+            name_header=t._("Week from"), value_header=count, summary=figures,
+        ),
         chart_on_time=charts.ratio(
             d.on_time,
-            d.on_time + d.late,
+            kept,
             title=t._("Answered by the deadline"),
-            caption=t._("{on_time} of {total} deadlines in the past 12 months were kept.", on_time=d.on_time, total=d.on_time + d.late),
+            caption=t._(
+                "{on_time} deadlines met and {late} missed in the past 12 months: answers that came in time, "
+                "and deadlines passed without an answer or answered late.",
+                on_time=d.on_time,
+                late=d.late,
+            ),
         ),
     )
 

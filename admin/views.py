@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -9,12 +10,15 @@ from urllib.parse import urlencode
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlmodel import Session
 
 from admin.auth import Staff
+from intake import notices
 from intake.casework.actions import FORWARD_BODIES
 from intake.casework.policy import Perm, can
 from intake.categories import CATEGORIES
 from intake.dates import format_date, format_datetime
+from intake.db import get_engine
 from intake.deadlines import DEADLINE_LABELS
 from intake.i18n import N_, Translator, translator
 from intake.labels import ANONYMITY_LABELS, CHANNEL_LABELS, SETTING_LABELS, STATUS_LABELS
@@ -38,6 +42,15 @@ TEMPLATE_KIND_LABELS: dict[str, str] = {
     "duplicate": N_("Merged with another report"),
     "transferred": N_("Passed to another committee"),
     "info_request": N_("Request for more information"),
+    "reopened": N_("Reopened"),
+}
+
+# Kinds of evidence file, as the case page names them.
+ATTACHMENT_KIND_LABELS: dict[str, str] = {
+    "photo": N_("photo"),
+    "document": N_("document"),
+    "voice": N_("voice message"),
+    "video": N_("video"),
 }
 
 ACTION_LABELS: dict[str, str] = {
@@ -62,6 +75,7 @@ ACTION_LABELS: dict[str, str] = {
     "case.result_recorded": N_("Result recorded"),
     "case.replied": N_("Reply sent to the reporter"),
     "case.closed": N_("Closed"),
+    "case.reopened": N_("Reopened by the chair"),
     "attachment.downloaded": N_("Evidence file downloaded"),
     "identity.viewed": N_("Reporter's identity viewed"),
     "outbox.retried": N_("Undelivered message to the reporter sent again"),
@@ -96,6 +110,9 @@ def base_context(lang: str) -> dict[str, Any]:
         "role_label": lambda r: _label(t, ROLE_LABELS, r),
         "action_label": lambda a: _label(t, ACTION_LABELS, a),
         "kind_label": lambda k: _label(t, TEMPLATE_KIND_LABELS, k),
+        "file_kind_label": lambda k: _label(t, ATTACHMENT_KIND_LABELS, k),
+        "pgettext": t.pgettext,
+        "iso_date": lambda text: date.fromisoformat(text) if text else None,  # a date kept in an audit row
         "local": format_datetime,
         "day": format_date,
         "categories": [(code, t._(c.short)) for code, c in sorted(CATEGORIES.items())],
@@ -115,9 +132,17 @@ def render(request: Request, name: str, staff: Staff | None, status_code: int = 
     lang = staff.user.language if staff else str(context.pop("lang", "vi"))
     ctx = base_context(lang)
     if staff is not None:
-        ctx.update(staff=staff, committee_name=staff.committee.name(lang), perms=staff.perms)
+        ctx.update(staff=staff, committee_name=staff.committee.name(lang), perms=staff.perms, unread=_unread(staff))
     ctx.update(context)
-    return templates.TemplateResponse(request, name, ctx, status_code=status_code)
+    response = templates.TemplateResponse(request, name, ctx, status_code=status_code)
+    response.headers["X-Robots-Tag"] = "noindex, nofollow"  # the admin is for staff, never for search engines
+    return response
+
+
+def _unread(staff: Staff) -> int:
+    """The account's unread notices, for the header (a read of its own, beside the request's session)."""
+    with Session(get_engine()) as db:
+        return notices.unread_count(db, staff.user)
 
 
 # Where each kind of account starts: casework roles at the queue, the system administrator at the accounts.
@@ -146,4 +171,5 @@ def error_page(request: Request, code: str, status_code: int) -> HTMLResponse:
     ctx.update(message=ctx["_"](ERROR_MESSAGES.get(code, N_("Something went wrong. Please try again."))), code=status_code)
     response = templates.TemplateResponse(request, "error.html", ctx, status_code=status_code)
     assert isinstance(response, HTMLResponse)
+    response.headers["X-Robots-Tag"] = "noindex, nofollow"
     return response

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
-from intake import audit
+from intake import audit, notices
+from intake.clock import received_on, start_first_handling
 from intake.committees import committee_by_code
 from intake.dates import format_date
 from intake.crypto import encrypt, hash_password, keyed_hash
@@ -106,6 +107,8 @@ def submit_report(
     case.search_text = fold_for_search(case)
     session.add(case)
     session.flush()
+    start_first_handling(session, case, since=received_on(case))
+    notices.case_arrived(session, case)
     if draft.mode != Anonymity.ANONYMOUS.value:
         session.add(
             ReporterIdentity(

@@ -92,6 +92,23 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=90, ge=0)
     purge_interval_hours: float = Field(default=24, ge=0)  # how often `serve` purges; 0: never (run `phananh purge`)
 
+    # E-mail to staff (new cases in their queue, the morning digest of due and overdue cases): on when
+    # smtp_host is set. STARTTLS is required unless turned off for a server on the same machine.
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_starttls: bool = True
+    smtp_ca_file: Path | None = None  # a CA bundle to trust for the mail server (an internal CA); empty: the system's
+    smtp_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
+    mail_from: str = ""  # the sender address, e.g. "Phản ánh MTTQ <phananh@mttq.example.vn>"
+    mail_poll_seconds: float = Field(default=60.0, gt=0, le=3600)  # how often `serve` mails what is waiting
+    digest_hour: int = Field(default=7, ge=0, le=23)  # the morning digest goes out from this hour, Vietnam time, on working days
+
+    @property
+    def mail_enabled(self) -> bool:
+        return bool(self.smtp_host and self.mail_from)
+
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
         if self.env == "production" and self.secret_key.get_secret_value() == DEV_SECRET:

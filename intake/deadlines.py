@@ -20,6 +20,8 @@ from intake.models import StrEnum
 
 ANSWER_DAYS = 20
 COMPLEX_ANSWER_DAYS = 30
+FIRST_HANDLING_DAYS = 10  # a committee's default; each committee's chair may set its own
+MAX_FIRST_HANDLING_DAYS = 60
 DUE_SOON_DAYS = 3
 _MAX_SPAN = 3660  # working days one call may count: ten years, far beyond any legal deadline
 
@@ -75,13 +77,40 @@ def add_working_days(start: date, n: int) -> date:
     return day
 
 
+@functools.cache
+def _running_totals(year: int) -> tuple[int, ...]:
+    """For each day of a year (0 = 1 January), the working days from 1 January up to and including it."""
+    totals: list[int] = []
+    count = 0
+    day = date(year, 1, 1)
+    while day.year == year:
+        count += is_working_day(day)
+        totals.append(count)
+        day += timedelta(days=1)
+    return tuple(totals)
+
+
+def _working_index(day: date) -> int:
+    """Working days from 1 January of the day's year up to and including the day."""
+    return _running_totals(day.year)[day.timetuple().tm_yday - 1]
+
+
 def working_days_between(start: date, end: date) -> int:
     """Working days after `start` up to and including `end` (negative when end is before start)."""
     if end < start:
         return -working_days_between(end, start)
     if (end - start).days > _MAX_SPAN * 2:
         raise ValueError("span too long")
-    return sum(1 for k in range(1, (end - start).days + 1) if is_working_day(start + timedelta(days=k)))
+    # Read from per-year running totals (the queue counts an age for every row it shows).
+    total = _working_index(end) - _working_index(start)
+    for year in range(start.year, end.year):
+        total += _running_totals(year)[-1]
+    return total
+
+
+def first_handling_due(received_on: date, days: int = FIRST_HANDLING_DAYS) -> date:
+    """When the committee's first handling (accept and forward, or out of scope) is due: `days` working days on."""
+    return add_working_days(received_on, days)
 
 
 def answer_due(forwarded_on: date, *, complex_case: bool = False) -> date:

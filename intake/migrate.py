@@ -23,14 +23,17 @@ def alembic_config(url: str | None = None) -> Config:
 
 
 def upgrade(url: str | None = None, *, load_committees: bool = True) -> None:
-    """Brings the schema to the newest revision and loads or refreshes the committee tree."""
+    """Brings the schema to the newest revision, loads or refreshes the committee tree, and starts missing clocks."""
     command.upgrade(alembic_config(url), "head")
     if load_committees:
         from intake.committees import load_committee_tree
         from intake.db import make_engine, session_scope
 
         engine = make_engine(url) if url else None
+        from intake.clock import start_missing_clocks
+
         with session_scope(engine) as session:
             load_committee_tree(session)
+            start_missing_clocks(session)  # cases filed before the first-handling clock existed
         if engine is not None:
             engine.dispose()

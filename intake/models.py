@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import orm
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -77,6 +78,23 @@ class CaseStatus(StrEnum):
     DUPLICATE = "duplicate"  # trùng lặp
 
 
+# Statuses in which the Front still has work to do on a case; the others have ended it.
+OPEN_STATUSES: frozenset[str] = frozenset(
+    {CaseStatus.NEW.value, CaseStatus.VERIFYING.value, CaseStatus.FORWARDED.value, CaseStatus.RESULT.value, CaseStatus.ANSWERED.value}
+)
+# Statuses in which the committee's first handling is still owed (accept and forward, or out of scope).
+FIRST_HANDLING_STATUSES: frozenset[str] = frozenset({CaseStatus.NEW.value, CaseStatus.VERIFYING.value})
+
+
+def running_deadline(status: str, first_due_on: date | None, due_on: date | None) -> date | None:
+    """The deadline a case is working against now: first handling, then the competent body's answer."""
+    if status in FIRST_HANDLING_STATUSES:
+        return first_due_on
+    if status == CaseStatus.FORWARDED.value:
+        return due_on
+    return None
+
+
 class Channel(StrEnum):
     WEB = "web"
     TELEGRAM = "telegram"
@@ -128,6 +146,9 @@ class Committee(SQLModel, table=True):
     name_en: str = Field(max_length=255)
     unit_name: str = Field(max_length=255)  # the province or commune it serves
     active: bool = True
+    # Working days from a report's arrival to the committee's first handling (accepted and forwarded,
+    # or found outside the remit): the committee's own rule, set by its chair (migration 0007).
+    first_handling_days: int = Field(default=10, sa_column_kwargs={"server_default": "10"})
 
     def name(self, lang: str) -> str:
         return self.name_en if lang == "en" else self.name_vi
@@ -188,6 +209,21 @@ class Case(SQLModel, table=True):
     notified_at: datetime | None = _ts(nullable=True)  # the resident was told the result
     # Retention (migration 0005): when chat handles, evidence files and the reporter's phone were purged.
     purged_at: datetime | None = _ts(nullable=True)
+    # The clock (migration 0007). first_due_on: the first handling's deadline, counted from the day the
+    # holding committee received the case. is_open and next_due_on follow from the status and the two
+    # deadlines (kept by sync_clock before every flush): the queue sorts and counts on them by index.
+    first_due_on: date | None = None
+    next_due_on: date | None = None
+    is_open: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
+
+    def sync_clock(self) -> None:
+        """Derives is_open and the running deadline from the status and the deadlines."""
+        is_open = self.status in OPEN_STATUSES
+        next_due = running_deadline(self.status, self.first_due_on, self.due_on)
+        if self.is_open != is_open:
+            self.is_open = is_open
+        if self.next_due_on != next_due:
+            self.next_due_on = next_due
 
 
 class ReporterIdentity(SQLModel, table=True):
@@ -266,6 +302,10 @@ class StaffUser(SQLModel, table=True):
     created_at: datetime = _created()
     last_login_at: datetime | None = _ts(nullable=True)
     totp_last_step: int | None = None  # the last TOTP time step accepted: a code is never accepted twice
+    # E-mail notifications (migration 0007): where they go, and which the account wants.
+    email: str = Field(default="", max_length=254, sa_column_kwargs={"server_default": ""})
+    notify_new_cases: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
+    notify_digest: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
 
 
 class StaffSession(SQLModel, table=True):
@@ -412,6 +452,61 @@ sa.Index("ix_cases_committee_received", Case.__table__.c.committee_id, Case.__ta
 sa.Index("ix_cases_committee_category_received", Case.__table__.c.committee_id, Case.__table__.c.category, Case.__table__.c.received_at)  # type: ignore[attr-defined]
 # Deadline filters and the overdue count read forwarded cases by due date without touching the table.
 sa.Index("ix_cases_committee_status_due", Case.__table__.c.committee_id, Case.__table__.c.status, Case.__table__.c.due_on)  # type: ignore[attr-defined]
+# The default queue (open cases, running deadline first, then oldest) and the overdue counts read this one in order.
+sa.Index(
+    "ix_cases_committee_open_next_due",
+    Case.__table__.c.committee_id,  # type: ignore[attr-defined]
+    Case.__table__.c.is_open,  # type: ignore[attr-defined]
+    Case.__table__.c.next_due_on,  # type: ignore[attr-defined]
+    Case.__table__.c.received_at,  # type: ignore[attr-defined]
+)
+
+
+@sa.event.listens_for(orm.Session, "before_flush")
+def _sync_case_clocks(session: orm.Session, _context: object, _instances: object) -> None:
+    """Keeps every case's derived clock columns true to its status, whoever changed it."""
+    for obj in (*session.new, *session.dirty):
+        if isinstance(obj, Case):
+            obj.sync_clock()
+
+
+class NoticeKind(StrEnum):
+    NEW_CASE = "new_case"  # a case arrived in the account's committee queue (filed or passed on to it)
+    DIGEST = "digest"  # the morning list of cases due soon or overdue (mail only)
+
+
+class MailState(StrEnum):
+    PENDING = "pending"  # to be mailed
+    SENDING = "sending"  # claimed by a sender: never sent twice, even from two servers
+    SENT = "sent"
+    SKIPPED = "skipped"  # no address, turned off, or no mail server configured
+    FAILED = "failed"
+
+
+class StaffNotice(SQLModel, table=True):
+    """A notification for one staff account: counted unread in the admin, and mailed when the account wants it.
+
+    Carries a case number and a deadline at most, never report content or identity. A digest's `key`
+    is unique: two servers making the same morning digest write it once.
+    """
+
+    __tablename__ = "staff_notices"
+    __table_args__ = (
+        sa.Index("ix_staff_notices_user_unread", "user_id", "read_at"),
+        sa.Index("ix_staff_notices_mail_state", "mail_state", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str | None = Field(default=None, max_length=80, unique=True)  # a digest's "digest:<day>:<user>"
+    user_id: int = Field(foreign_key="staff_users.id")
+    kind: str = Field(max_length=16)
+    case_id: int | None = Field(default=None, foreign_key="cases.id", index=True)
+    due_on: date | None = None  # the case's deadline when the notice was made
+    case_ids: list[int] = _json(list)  # a digest's cases
+    created_at: datetime = _created()
+    read_at: datetime | None = _ts(nullable=True)
+    mail_state: str = Field(default=MailState.PENDING.value, max_length=16)
+    mailed_at: datetime | None = _ts(nullable=True)
 
 
 class ZaloToken(SQLModel, table=True):

@@ -316,7 +316,8 @@ def dashboard(session: Session, committee: Committee, *, today: date, lang: str 
     by_status: dict[str, int] = {}
     overdue_by: dict[int, int] = {}
     stmt = _scope(
-        sa.select(C.committee_id, C.status, sa.func.count(), _flag(sa.and_(C.status == CaseStatus.FORWARDED.value, C.due_on < today))),
+        # Overdue as the queue counts it: an open case past its running deadline (first handling, or the answer).
+        sa.select(C.committee_id, C.status, sa.func.count(), _flag(sa.and_(C.is_open == sa.true(), C.next_due_on < today))),
         ids,
     ).group_by(C.committee_id, C.status)
     for cid, status, n, late in session.execute(stmt).all():
@@ -336,16 +337,7 @@ def dashboard(session: Session, committee: Committee, *, today: date, lang: str 
     bounds = [_utc_start(week0 + timedelta(weeks=k)) for k in range(WEEKS_SHOWN + 1)]
     weeks = [_flag(sa.and_(C.received_at >= bounds[k], C.received_at < bounds[k + 1])) for k in range(WEEKS_SHOWN)]
     weekly_row = session.execute(_scope(sa.select(*weeks), ids).where(C.received_at >= bounds[0])).one()
-    year_ago = today - timedelta(days=365)
-    on_time, late = session.execute(
-        _scope(
-            sa.select(
-                _flag(sa.and_(C.result_on.is_not(None), C.result_on <= C.due_on)),
-                _flag(sa.or_(C.result_on.is_(None), C.result_on > C.due_on)),
-            ),
-            ids,
-        ).where(C.due_on >= year_ago, C.due_on < today)
-    ).one()
+    on_time, late = deadlines_kept(session, ids, today=today, since=today - timedelta(days=365))
     subs: list[SubCount] = []
     if committee.level != CommitteeLevel.COMMUNE.value:
         children = session.exec(select(Committee).where(Committee.parent_id == committee.id).order_by(Committee.name_vi)).all()
@@ -376,6 +368,25 @@ def dashboard(session: Session, committee: Committee, *, today: date, lang: str 
         total=sum(by_status.values()),
         sub_committees=subs,
     )
+
+
+def deadlines_kept(session: Session, ids: list[int] | None, *, today: date, since: date) -> tuple[int, int]:
+    """Answer deadlines met and missed so far (the dashboard's "Trả lời đúng hạn"), over committees `ids`.
+
+    Met: the competent body's answer arrived on or before its deadline, counted on the day it arrived
+    (from `since`), whether or not the deadline has come yet: a case answered on its first day counts.
+    Missed: the deadline has passed (from `since`, before today) with no answer, or the answer came after it.
+    """
+    met, missed = session.execute(
+        _scope(
+            sa.select(
+                _flag(sa.and_(C.result_on.is_not(None), C.result_on <= C.due_on, C.result_on >= since)),
+                _flag(sa.and_(C.due_on >= since, C.due_on < today, sa.or_(C.result_on.is_(None), C.result_on > C.due_on))),
+            ),
+            ids,
+        ).where(C.due_on.is_not(None), sa.or_(C.due_on >= since, C.result_on >= since))
+    ).one()
+    return int(met or 0), int(missed or 0)
 
 
 def status_label(status: str, lang: str) -> str:

@@ -130,4 +130,19 @@ def serve_background(settings: Settings) -> Background:
     from intake.audit import verify_job
 
     background.jobs.append(periodic("audit-verify", 86400, verify_job, first_after=300))
+    if settings.mail_enabled:
+        # Safe in every replica at once: a digest is written once (unique key), a mail claimed before it is sent.
+        background.jobs.append(periodic("staff-mail", settings.mail_poll_seconds, functools.partial(_staff_mail, settings), first_after=30))
+    else:
+        log.info("mail: no mail server configured (PHANANH_SMTP_HOST, PHANANH_MAIL_FROM): staff notices stay in the admin")
     return background
+
+
+def _staff_mail(settings: Settings) -> None:
+    """Writes the morning digests when it is time, and mails what waits (intake.notices.mail_job)."""
+    from intake.db import session_scope
+    from intake.mail import SmtpMailer
+    from intake.notices import mail_job
+
+    with session_scope() as session:
+        mail_job(session, SmtpMailer(settings), settings)

@@ -12,18 +12,20 @@ from datetime import date, datetime, time
 
 from sqlmodel import Session, select
 
-from intake import audit
+from intake import audit, notices
 from intake.actions import Filed, submit_report
 from intake.attachments import read_attachment, store_attachment
 from intake.casework import messages
 from intake.casework.policy import Perm, can, check_action, require, visible_case
 from intake.categories import CATEGORIES
+from intake.clock import start_first_handling
 from intake.crypto import decrypt
 from intake.deadlines import VIETNAM_TZ, answer_due, local_today
 from intake.dialog.types import Draft
 from intake.errors import InvalidInputError, InvalidTransitionError, NotFoundError
 from intake.i18n import N_
 from intake.models import (
+    FIRST_HANDLING_STATUSES,
     Anonymity,
     Attachment,
     Case,
@@ -140,6 +142,20 @@ def assign_case(session: Session, *, case: Case, actor: StaffUser, assignee_id: 
     _record(session, "case.assigned", case, actor, assignee=assignee_id)
 
 
+MAX_BULK = 200
+
+
+def assign_cases(session: Session, *, case_ids: list[int], actor: StaffUser, assignee_id: int | None) -> int:
+    """Gives several cases of the queue to one officer at once; each is checked and audited as one assignment."""
+    require(actor, Perm.WORK)
+    ids = list(dict.fromkeys(case_ids))
+    if not ids or len(ids) > MAX_BULK:
+        raise InvalidInputError("no cases chosen")
+    for case_id in ids:
+        assign_case(session, case=visible_case(session, actor, case_id), actor=actor, assignee_id=assignee_id)
+    return len(ids)
+
+
 def ask_for_information(session: Session, *, case: Case, actor: StaffUser, question: str) -> None:
     """Asks the resident to add information; the question reaches them through their channel."""
     check_action(actor, case, "ask_info")
@@ -237,9 +253,13 @@ def _apply_transfer(session: Session, *, case: Case, transfer: CaseTransfer, act
     case.assignee_id = None
     if transfer.kind == "escalate":
         case.escalated = True
+    if case.status in FIRST_HANDLING_STATUSES:
+        # The receiving committee's own first handling runs from the day it received the case.
+        start_first_handling(session, case, since=local_today())
     action = "case.escalated" if transfer.kind == "escalate" else "case.transferred"
     _record(session, action, case, actor, transfer=transfer.id, **{"from": source.code, "to": target.code})
     messages.notify(session, case, target, actor=actor, kind="transferred")
+    notices.case_arrived(session, case)
     log.info("case %s moved from %s to %s (%s)", case.id, source.code, target.code, transfer.kind)
 
 
@@ -339,6 +359,39 @@ def close_case(session: Session, *, case: Case, actor: StaffUser) -> None:
     case.handled_at = case.handled_at or now
     _record(session, "case.closed", case, actor)
     messages.notify(session, case, _committee(session, case.committee_id), actor=actor, kind="closed")
+
+
+def _status_before_end(case: Case) -> str:
+    """Where the handling of an ended case had reached, read from its milestones."""
+    if case.notified_at is not None:
+        return CaseStatus.ANSWERED.value
+    if case.result_on is not None:
+        return CaseStatus.RESULT.value
+    if case.forwarded_on is not None:
+        return CaseStatus.FORWARDED.value
+    if case.accepted_at is not None:
+        return CaseStatus.VERIFYING.value
+    return CaseStatus.NEW.value
+
+
+def reopen_case(session: Session, *, case: Case, actor: StaffUser, reason: str) -> None:
+    """The chair reopens a closed case (or one found outside the remit) where its handling had reached.
+
+    The reason is kept as an internal note, the reopening is audited, and the resident is told.
+    """
+    check_action(actor, case, "reopen")
+    reason = _text(reason, MAX_REASON_CHARS, "reason")
+    previous = case.status
+    case.status = _status_before_end(case)
+    case.closed_at = None
+    if case.status in FIRST_HANDLING_STATUSES:
+        start_first_handling(session, case, since=local_today())
+    note = CaseMessage(case_id=case.id, direction="note", body=reason, author_id=actor.id)  # type: ignore[arg-type]
+    session.add(note)
+    session.flush()
+    _record(session, "case.reopened", case, actor, **{"from": previous, "to": case.status, "note": note.id})
+    messages.notify(session, case, _committee(session, case.committee_id), actor=actor, kind="reopened")
+    log.info("case %s reopened by staff %s", case.id, actor.id)
 
 
 def download_attachment(session: Session, *, case: Case, actor: StaffUser, attachment_id: int) -> tuple[Attachment, bytes]:
@@ -471,6 +524,7 @@ def record_report(session: Session, *, actor: StaffUser, report: OfflineReport) 
     if report.received_on != local_today():
         # A letter opened today may have arrived days ago: the date of receipt is what deadlines count from.
         case.received_at = datetime.combine(report.received_on, time(8, 0), VIETNAM_TZ)
+        start_first_handling(session, case, since=report.received_on)
     for data, content_type in report.files:
         store_attachment(session, data=data, content_type=content_type, kind=_kind_for(content_type), case_id=case.id)
     audit.record(

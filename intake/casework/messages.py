@@ -26,6 +26,7 @@ TEMPLATE_KINDS: tuple[str, ...] = (
     "duplicate",
     "transferred",
     "info_request",
+    "reopened",
 )
 PLACEHOLDERS: tuple[str, ...] = (
     "committee",
@@ -72,6 +73,10 @@ DEFAULT_TEMPLATES: dict[str, dict[str, str]] = {
         "info_request": (
             "{committee} đề nghị Anh/Chị bổ sung thông tin cho phản ánh nhận ngày {received_on}: {question}"
         ),
+        "reopened": (
+            "{committee} đã mở lại phản ánh của Anh/Chị (nhận ngày {received_on}) để tiếp tục xem xét. "
+            "Chúng tôi sẽ thông báo cho Anh/Chị kết quả."
+        ),
     },
     "en": {
         "verifying": (
@@ -103,6 +108,10 @@ DEFAULT_TEMPLATES: dict[str, dict[str, str]] = {
             "it. {committee} will tell you the result."
         ),
         "info_request": "{committee} asks you to add information to your report received on {received_on}: {question}",
+        "reopened": (
+            "{committee} has reopened your report (received on {received_on}) to look into it further. "
+            "We will tell you the result."
+        ),
     },
 }
 
@@ -153,9 +162,21 @@ def render(session: Session, case: Case, committee: Committee, kind: str, lang: 
 
 
 def reply_kind(status: str) -> str | None:
-    """The template to start a free reply from, for a case in a status."""
-    # A new case has no template: the resident is told it was accepted when it is (accept_case does so).
-    return {"verifying": "verifying", "forwarded": "forwarded", "result": "answered", "answered": "answered"}.get(status)
+    """The template to start a free reply from, for a case in a status: only one not already sent.
+
+    Accepting and forwarding queue their own message to the resident, so a reply box filled with the same
+    words would send it twice; only the result, which no action tells by itself, is offered as a draft.
+    """
+    return "answered" if status == "result" else None
+
+
+def reply_draft(session: Session, case: Case, committee: Committee, thread: list[CaseMessage], lang: str) -> str:
+    """The reply box's starting text: the status's template, unless the thread already holds those words."""
+    kind = reply_kind(case.status)
+    if kind is None:
+        return ""
+    draft = render(session, case, committee, kind, lang=lang)
+    return "" if any(m.direction == "staff" and m.body.strip() == draft.strip() for m in thread) else draft
 
 
 def resident_channel(session: Session, case: Case) -> str:

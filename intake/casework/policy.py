@@ -24,6 +24,8 @@ class Perm(StrEnum):
     REQUEST_TRANSFER = "request_transfer"
     DECIDE_TRANSFER = "decide_transfer"  # Ban Thường trực approves transfers and escalations
     VIEW_IDENTITY = "view_identity"  # confidential identities: the chair only, with a reason
+    REOPEN = "reopen"  # the standing board takes back a closing (audited; the resident is told)
+    SETTINGS = "settings"  # the committee's own rules, such as the working days for a first handling
     EDIT_TEMPLATES = "edit_templates"
     MANAGE_ACCOUNTS = "manage_accounts"
     DELIVERIES = "deliveries"  # counts per delivery state and the dead letters: case numbers, no content
@@ -38,7 +40,7 @@ ROLE_PERMS: dict[str, frozenset[Perm]] = {
     StaffRole.OFFICER.value: _OFFICER,
     # Reply templates are what the committee tells every reporter: casework content, decided by the
     # standing board that signs the committee's words (DOMAIN.md), not by whoever runs the system.
-    StaffRole.CHAIR.value: _OFFICER | {Perm.DECIDE_TRANSFER, Perm.VIEW_IDENTITY, Perm.EDIT_TEMPLATES},
+    StaffRole.CHAIR.value: _OFFICER | {Perm.DECIDE_TRANSFER, Perm.VIEW_IDENTITY, Perm.EDIT_TEMPLATES, Perm.REOPEN, Perm.SETTINGS},
     # Least privilege: the system administrator runs accounts and deliveries, and reads no report,
     # no evidence, no figures and no template (SECURITY.md, "a curious or hostile insider").
     StaffRole.ADMIN.value: frozenset({Perm.MANAGE_ACCOUNTS, Perm.DELIVERIES, Perm.RETRY_DELIVERY}),
@@ -69,6 +71,7 @@ ACTIONS: dict[str, tuple[Perm, frozenset[CaseStatus]]] = {
     "close": (Perm.WORK, frozenset({S.VERIFYING, S.RESULT, S.ANSWERED})),
     "download": (Perm.DOWNLOAD, frozenset(CaseStatus)),
     "view_identity": (Perm.VIEW_IDENTITY, frozenset(CaseStatus)),
+    "reopen": (Perm.REOPEN, frozenset({S.CLOSED, S.OUT_OF_SCOPE})),
 }
 
 

@@ -13,8 +13,10 @@ from rapidfuzz import fuzz, process
 from sqlmodel import Session, select
 
 from intake.casework.policy import Perm, can, visible_case
-from intake.deadlines import DeadlineStatus, deadline_status, due_soon_limit
+from intake.clock import Clock, clock_of
+from intake.deadlines import DeadlineStatus, due_soon_limit
 from intake.models import (
+    OPEN_STATUSES,
     Attachment,
     AuditEntry,
     Case,
@@ -27,11 +29,13 @@ from intake.models import (
     StaffUser,
     TransferState,
 )
+from intake.receipts import normalize_receipt, receipt_hash
 from intake.routing import render_reasons
 from intake.search import fold
 
 PAGE_SIZE = 50
-SORTS = ("new", "old", "due")
+SORTS = ("due", "new", "old")  # "due": overdue first, then by the running deadline, then oldest
+ALL_STATUSES = "all"  # the status filter that shows ended cases too (after the open ones)
 MAX_QUERY_WORDS = 6
 SIMILAR_WINDOW = 1000  # recent cases of the committee compared with the one open
 SIMILAR_MIN_SCORE = 70.0
@@ -40,9 +44,9 @@ SIMILAR_LIMIT = 8
 
 @dataclass
 class QueueFilter:
-    """The queue's filters as the officer set them; empty means "any"."""
+    """The queue's filters as the officer set them; empty means "any" (and for status: the open cases)."""
 
-    status: str = ""
+    status: str = ""  # "": open cases; "all": every case, open ones first; else one status
     category: int | None = None
     commune: str = ""
     deadline: str = ""
@@ -50,29 +54,51 @@ class QueueFilter:
     anonymity: str = ""
     assignee: str = ""  # "", "me", "none" or a staff id
     q: str = ""
-    sort: str = "new"
+    sort: str = "due"
     page: int = 1
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    case: Case
+    clock: Clock
 
 
 @dataclass
 class QueuePage:
-    cases: list[Case]
+    rows: list[QueueRow]
     has_next: bool
-    counts: dict[str, int]
-    overdue: int
+    counts: QueueCounts
     page: int
     today: date
     soon_limit: date
+    mine: int = 0
+
+    @property
+    def cases(self) -> list[Case]:
+        return [r.case for r in self.rows]
 
 
 def _like_escape(word: str) -> str:
     return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def receipt_match(session: Session, user: StaffUser, text: str) -> Case | None | bool:
+    """The case of the account's committee whose receipt code this is; False when the text is no receipt code.
+
+    A receipt held by another committee's case is not found, as if it did not exist.
+    """
+    canonical = normalize_receipt(text)
+    if canonical is None:
+        return False
+    case = session.exec(select(Case).where(Case.receipt_hash == receipt_hash(canonical))).first()
+    return case if case is not None and case.committee_id == user.committee_id and can(user, Perm.VIEW) else None
+
+
 def queue(session: Session, user: StaffUser, f: QueueFilter, *, today: date) -> QueuePage:
     """One page of the committee's queue, and the counts per status across the whole queue."""
     if not can(user, Perm.VIEW):
-        return QueuePage([], False, {}, 0, 1, today, today)
+        return QueuePage([], False, QueueCounts({}, 0), 1, today, today)
     cid = user.committee_id
     soon = due_soon_limit(today)
     if session.get_bind().dialect.name == "postgresql":
@@ -80,12 +106,15 @@ def queue(session: Session, user: StaffUser, f: QueueFilter, *, today: date) -> 
         # (psycopg prepares repeated statements) scans a big ward's whole queue. Plan for these values.
         session.exec(sa.text("SET LOCAL plan_cache_mode = force_custom_plan"))  # type: ignore[call-overload]
     stmt = select(Case).where(Case.committee_id == cid)
-    if f.status:
+    if not f.status:
+        stmt = stmt.where(Case.is_open == sa.true())
+    elif f.status != ALL_STATUSES:
         stmt = stmt.where(Case.status == f.status)
     if f.category is not None:
         stmt = stmt.where(Case.category == f.category)
     if f.commune:
-        stmt = stmt.where(Case.commune_code == f.commune)
+        column = Case.province_code if len(f.commune) <= 2 else Case.commune_code
+        stmt = stmt.where(column == f.commune)
     if f.channel:
         stmt = stmt.where(Case.channel == f.channel)
     if f.anonymity:
@@ -97,46 +126,75 @@ def queue(session: Session, user: StaffUser, f: QueueFilter, *, today: date) -> 
     elif f.assignee.isdigit():
         stmt = stmt.where(Case.assignee_id == int(f.assignee))
     if f.deadline:
-        # Deadlines run while the competent body has not answered: forwarded cases only.
-        stmt = stmt.where(Case.status == CaseStatus.FORWARDED.value, Case.due_on.is_not(None))  # type: ignore[union-attr]
+        # The running deadline: the first handling's, then the competent body's answer; none once ended.
         if f.deadline == DeadlineStatus.OVERDUE.value:
-            stmt = stmt.where(Case.due_on < today)  # type: ignore[operator]
+            stmt = stmt.where(Case.next_due_on < today)  # type: ignore[operator]
         elif f.deadline == DeadlineStatus.DUE_SOON.value:
-            stmt = stmt.where(Case.due_on >= today, Case.due_on <= soon)  # type: ignore[operator]
+            stmt = stmt.where(Case.next_due_on >= today, Case.next_due_on <= soon)  # type: ignore[operator]
         else:
-            stmt = stmt.where(Case.due_on > soon)  # type: ignore[operator]
+            stmt = stmt.where(Case.next_due_on > soon)  # type: ignore[operator]
     for word in fold(f.q).split()[:MAX_QUERY_WORDS]:
         stmt = stmt.where(Case.search_text.like(f"%{_like_escape(word[:60])}%", escape="\\"))  # type: ignore[attr-defined]
+    order: list[Any] = []
+    if f.status == ALL_STATUSES:
+        order.append(Case.is_open.desc())  # type: ignore[attr-defined]  # ended cases never before open ones
     if f.sort == "old":
-        stmt = stmt.order_by(Case.received_at.asc(), Case.id.asc())  # type: ignore[attr-defined,union-attr]
-    elif f.sort == "due":
-        # NULLS LAST is the index's own order, so the database reads the due dates in order.
-        stmt = stmt.order_by(Case.due_on.asc().nulls_last(), Case.id.asc())  # type: ignore[union-attr]
+        order += [Case.received_at.asc(), Case.id.asc()]  # type: ignore[attr-defined,union-attr]
+    elif f.sort == "new":
+        order += [Case.received_at.desc(), Case.id.desc()]  # type: ignore[attr-defined,union-attr]
     else:
-        stmt = stmt.order_by(Case.received_at.desc(), Case.id.desc())  # type: ignore[attr-defined,union-attr]
+        # Overdue first (their deadlines are the earliest), then by deadline, then the oldest; cases with
+        # no running deadline (a result to tell) after them. NULLS LAST is PostgreSQL's index order.
+        order += [Case.next_due_on.asc().nulls_last(), Case.received_at.asc(), Case.id.asc()]  # type: ignore[union-attr,attr-defined]
+    stmt = stmt.order_by(*order)
     page = max(1, min(f.page, 10_000))
-    rows = list(session.exec(stmt.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)).all())
-    counts, overdue = queue_counts(session, cid, today)
-    return QueuePage(rows[:PAGE_SIZE], len(rows) > PAGE_SIZE, counts, overdue, page, today, soon)
+    found = list(session.exec(stmt.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)).all())
+    counts = queue_counts(session, cid, today)
+    mine = int(
+        session.exec(
+            select(sa.func.count()).where(Case.committee_id == cid, Case.assignee_id == user.id, Case.is_open == sa.true())
+        ).one()
+    )
+    rows = [QueueRow(c, clock_of(c, today)) for c in found[:PAGE_SIZE]]
+    return QueuePage(rows, len(found) > PAGE_SIZE, counts, page, today, soon, mine)
+
+
+@dataclass(frozen=True)
+class QueueCounts:
+    """Cases per status across a committee's queue, and how many open ones are past their deadline."""
+
+    by_status: dict[str, int]
+    overdue: int
+
+    @property
+    def open(self) -> int:
+        return sum(n for s, n in self.by_status.items() if s in OPEN_STATUSES)
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_status.values())
+
+    def get(self, status: str, default: int = 0) -> int:
+        return self.by_status.get(status, default)
 
 
 # Counting a large committee's whole queue costs more than the page itself (a quarter of a million
 # index entries take ~70 ms on PostgreSQL), and the counts change slowly: they are kept for a short
 # while per process, and forgotten at once when this process changes a case of the committee.
 COUNTS_TTL_SECONDS = 30.0
-_counts: dict[tuple[int, date], tuple[float, dict[str, int], int]] = {}
+_counts: dict[tuple[int, date], tuple[float, QueueCounts]] = {}
 _counts_lock = threading.Lock()
 
 
-def queue_counts(session: Session, committee_id: int, today: date, *, fresh: bool = False) -> tuple[dict[str, int], int]:
-    """Cases per status, and how many are overdue, across a committee's whole queue."""
+def queue_counts(session: Session, committee_id: int, today: date, *, fresh: bool = False) -> QueueCounts:
+    """Cases per status, and how many open ones are overdue, across a committee's whole queue."""
     key = (committee_id, today)
     now = time.monotonic()
     with _counts_lock:
         hit = _counts.get(key)
     if hit is not None and not fresh and now - hit[0] < COUNTS_TTL_SECONDS:
-        return dict(hit[1]), hit[2]
-    counts = {
+        return hit[1]
+    by_status = {
         str(status): int(n)
         for status, n in session.exec(
             select(Case.status, sa.func.count()).where(Case.committee_id == committee_id).group_by(Case.status)
@@ -145,13 +203,14 @@ def queue_counts(session: Session, committee_id: int, today: date, *, fresh: boo
     overdue = int(
         session.exec(
             select(sa.func.count()).where(
-                Case.committee_id == committee_id, Case.status == CaseStatus.FORWARDED.value, Case.due_on < today  # type: ignore[operator]
+                Case.committee_id == committee_id, Case.is_open == sa.true(), Case.next_due_on < today  # type: ignore[operator]
             )
         ).one()
     )
+    counts = QueueCounts(by_status, overdue)
     with _counts_lock:
-        _counts[key] = (now, counts, overdue)
-    return dict(counts), overdue
+        _counts[key] = (now, counts)
+    return counts
 
 
 def forget_counts(*committee_ids: int | None) -> None:
@@ -260,7 +319,7 @@ class CaseView:
     staff: list[StaffUser]
     names: dict[int, str]
     committees: dict[int, Committee]
-    deadline: DeadlineStatus | None
+    clock: Clock
     has_identity: bool
     primary: Case | None = None
     duplicates: list[Case] = field(default_factory=list)
@@ -289,9 +348,7 @@ def case_view(session: Session, user: StaffUser, case_id: int, *, today: date, l
     committees = {c.id: c for c in session.exec(select(Committee).where(Committee.id.in_(committee_ids))).all() if c.id}  # type: ignore[union-attr]
     suggestion: dict[str, Any] = case.suggestion or {}
     top = [(int(c), float(s)) for c, s in suggestion.get("top", [])][:3]
-    deadline = (
-        deadline_status(case.due_on, today) if case.due_on and case.status == CaseStatus.FORWARDED.value else None
-    )
+    clock = clock_of(case, today)
     has_identity = (
         session.exec(
             select(ReporterIdentity.id).where(ReporterIdentity.case_id == case.id, ReporterIdentity.purged_at.is_(None))  # type: ignore[union-attr]
@@ -315,7 +372,7 @@ def case_view(session: Session, user: StaffUser, case_id: int, *, today: date, l
         staff=committee_staff(session, case.committee_id),
         names=names,
         committees=committees,
-        deadline=deadline,
+        clock=clock,
         has_identity=has_identity and case.anonymity != "anonymous",
         primary=primary if primary is not None and primary.committee_id == case.committee_id else None,
         duplicates=duplicates,

@@ -105,21 +105,22 @@ CASE_ROUTES = [
     CaseRoute("case page", "GET", "/admin/cases/{id}", Perm.VIEW, None, ok=200),
     CaseRoute("download", "GET", "/admin/cases/{id}/attachments/{att}", Perm.DOWNLOAD, "attachment.downloaded", prepare=_attachment, ok=200),
     CaseRoute("accept", "POST", "/admin/cases/{id}/accept", Perm.WORK, "case.accepted"),
-    CaseRoute("out of scope", "POST", "/admin/cases/{id}/out-of-scope", Perm.WORK, "case.out_of_scope", form=lambda db, c: {"reason": "Tranh chấp dân sự"}),
+    CaseRoute("out of scope", "POST", "/admin/cases/{id}/out-of-scope", Perm.WORK, "case.out_of_scope", form=lambda db, c: {"reason": "Tranh chấp dân sự", "confirm": "1"}),
     CaseRoute("reclassify", "POST", "/admin/cases/{id}/reclassify", Perm.WORK, "case.reclassified", form=lambda db, c: {"category": "3"}),
     CaseRoute("assign", "POST", "/admin/cases/{id}/assign", Perm.WORK, "case.assigned", form=_officer_id),
     CaseRoute("ask info", "POST", "/admin/cases/{id}/ask-info", Perm.WORK, "case.info_requested", form=lambda db, c: {"question": "Khi nào?"}),
     CaseRoute("note", "POST", "/admin/cases/{id}/note", Perm.WORK, "case.note_added", form=lambda db, c: {"text": "ghi chú"}),
-    CaseRoute("transfer", "POST", "/admin/cases/{id}/transfer", Perm.REQUEST_TRANSFER, None, form=lambda db, c: {"to_code": HOAN_KIEM, "reason": "thẩm quyền"}),
+    CaseRoute("transfer", "POST", "/admin/cases/{id}/transfer", Perm.REQUEST_TRANSFER, None, form=lambda db, c: {"to": HOAN_KIEM, "reason": "thẩm quyền"}),
     CaseRoute("escalate", "POST", "/admin/cases/{id}/escalate", Perm.REQUEST_TRANSFER, None, form=lambda db, c: {"reason": "lãnh đạo phường"}),
     CaseRoute("decide transfer", "POST", "/admin/transfers/{tid}/decide", Perm.DECIDE_TRANSFER, "case.transferred", prepare=_pending_transfer, form=lambda db, c: {"decision": "approve"}),
-    CaseRoute("merge", "POST", "/admin/cases/{id}/merge", Perm.WORK, "case.merged", form=_primary),
+    CaseRoute("merge", "POST", "/admin/cases/{id}/merge", Perm.WORK, "case.merged", form=lambda db, c: {**_primary(db, c), "confirm": "1"}),
     CaseRoute("forward", "POST", "/admin/cases/{id}/forward", Perm.WORK, "case.forwarded",
               form=lambda db, c: {"body_kind": "police", "body_name": "Công an phường", "forwarded_on": TODAY}),
     CaseRoute("result", "POST", "/admin/cases/{id}/result", Perm.WORK, "case.result_recorded", status="forwarded", prepare=_forwarded,
               form=lambda db, c: {"result_on": TODAY, "text": "Đã kỷ luật"}),
     CaseRoute("reply", "POST", "/admin/cases/{id}/reply", Perm.WORK, "case.replied", status="verifying", form=lambda db, c: {"text": "Chào Anh/Chị"}),
-    CaseRoute("close", "POST", "/admin/cases/{id}/close", Perm.WORK, "case.closed", status="verifying"),
+    CaseRoute("close", "POST", "/admin/cases/{id}/close", Perm.WORK, "case.closed", status="verifying", form=lambda db, c: {"confirm": "1"}),
+    CaseRoute("reopen", "POST", "/admin/cases/{id}/reopen", Perm.REOPEN, "case.reopened", status="closed", form=lambda db, c: {"reason": "Có thông tin mới"}),
     CaseRoute("identity", "POST", "/admin/cases/{id}/identity", Perm.VIEW_IDENTITY, "identity.viewed", prepare=_identity,
               form=lambda db, c: {"reason": "xác minh theo đơn"}, ok=200),
 ]
@@ -220,7 +221,7 @@ def test_province_admin_manages_its_communes_accounts(db: Session) -> None:
     r = other.post(f"/admin/accounts/{province_admin.user.id}/password", data={"csrf": csrf_for(other)}, follow_redirects=False)
     assert r.status_code == 404
     r = other.post("/admin/accounts", data={"csrf": csrf_for(other), "username": "moi_tinh", "role": "officer", "committee": "79"})
-    assert 'class="error"' in r.text
+    assert r.status_code == 400 and 'id="committee-error"' in r.text and 'value="moi_tinh"' in r.text
 
 
 POST_ROUTES = [
@@ -229,7 +230,8 @@ POST_ROUTES = [
     "/admin/cases/{id}/merge", "/admin/cases/{id}/forward", "/admin/cases/{id}/result", "/admin/cases/{id}/reply",
     "/admin/cases/{id}/close", "/admin/cases/{id}/identity", "/admin/transfers/1/decide", "/admin/record",
     "/admin/templates", "/admin/accounts", "/admin/accounts/{uid}/disable", "/admin/accounts/{uid}/password",
-    "/admin/accounts/{uid}/totp", "/admin/language", "/admin/logout",
+    "/admin/accounts/{uid}/totp", "/admin/language", "/admin/logout", "/admin/cases/{id}/reopen", "/admin/cases/assign",
+    "/admin/settings", "/admin/notifications/read", "/admin/notifications/settings",
 ]
 
 

@@ -56,7 +56,7 @@ def test_accept_writes_audit_thread_and_outbox_in_one_go(db: Session) -> None:
     assert entry.actor_id == officer.id and entry.actor_kind == "staff"
     (row,) = _outbox(db, case.id)  # type: ignore[arg-type]
     (msg,) = db.exec(select(CaseMessage).where(CaseMessage.case_id == case.id, CaseMessage.direction == "staff")).all()
-    assert row.body == msg.body and "Phường Bến Thành" in row.body and row.delivery_key == f"case-message:{msg.id}"
+    assert row.body == msg.body and "phường Bến Thành" in row.body and row.delivery_key == f"case-message:{msg.id}"
     assert row.channel == "web" and row.status == "pending"
     assert audit.verify(db).ok
 
@@ -227,7 +227,7 @@ def test_officer_transfer_waits_for_the_chair(db: Session) -> None:
     db.commit()
     assert filed.case.committee_id == target.id and filed.case.assignee_id is None
     (row,) = _outbox(db, filed.case.id)  # type: ignore[arg-type]
-    assert "Phường Hoàn Kiếm" in row.body
+    assert "phường Hoàn Kiếm" in row.body
     (entry,) = _audits(db, filed.case.id, "case.transferred")  # type: ignore[arg-type]
     assert entry.details["from"] == BEN_THANH and entry.details["to"] == HOAN_KIEM and entry.actor_id == chair.id
     # It has left Bến Thành's queue and arrived in Hoàn Kiếm's.
@@ -300,7 +300,7 @@ def test_committee_template_overrides_the_default(db: Session) -> None:
     casework.save_template(db, actor=chair, kind="verifying", lang="vi", body="{committee} nhận ngày {received_on}. {khong_co}")
     casework.accept_case(db, case=filed.case, actor=officer)
     body = _outbox(db, filed.case.id)[0].body  # type: ignore[arg-type]
-    assert body.startswith("Ủy ban MTTQ Việt Nam Phường Bến Thành nhận ngày ") and body.endswith("{khong_co}")
+    assert body.startswith("Ủy ban MTTQ Việt Nam phường Bến Thành nhận ngày ") and body.endswith("{khong_co}")
     casework.save_template(db, actor=chair, kind="verifying", lang="vi", body="")
     assert messages.template_text(db, chair.committee_id, "verifying", "vi") == messages.DEFAULT_TEMPLATES["vi"]["verifying"]
 

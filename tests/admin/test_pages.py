@@ -36,8 +36,10 @@ def test_queue_filters_search_and_counts(db: Session) -> None:
 
     page = client.get("/admin").text
     assert set(_ids(page)) >= {a.id, b.id, late.id, soon.id, fine.id} and other.id not in _ids(page)
-    total = re.search(r'<nav class="statuses">.*?\((\d+)\)', page, re.S)
+    total = re.search(r'id="tab-all"[^>]*>[^<]*\((\d+)\)', page)
     assert total and total.group(1) == "6"  # "All": every case of the committee, whatever the filter
+    open_count = re.search(r'id="tab-open"[^>]*>[^<]*\((\d+)\)', page)
+    assert open_count and open_count.group(1) == "6"
     assert _ids(client.get("/admin?q=danh bac").text) == [a.id]  # no diacritics typed
     assert _ids(client.get("/admin?q=ĐÁNH BẠC").text) == [a.id]
     assert _ids(client.get("/admin?q=so do dia chinh").text) == [b.id]
@@ -61,7 +63,7 @@ def test_queue_filters_search_and_counts(db: Session) -> None:
 
 
 def test_queue_pages(db: Session) -> None:
-    """Fifty cases per page, newest first, with a link to the next page."""
+    """Fifty cases per page, oldest first when no deadline runs, with a link to the next page."""
     for k in range(55):
         quick_case(db, BEN_THANH, days_ago=k)
     client = signed_in(make_staff(db, "cb", BEN_THANH))
@@ -69,7 +71,7 @@ def test_queue_pages(db: Session) -> None:
     assert len(_ids(first.text)) == 50 and 'rel="next"' in first.text
     second = client.get("/admin?page=2")
     assert len(_ids(second.text)) == 5 and 'rel="next"' not in second.text
-    assert max(_ids(first.text)) < min(_ids(second.text))  # older cases (filed with later ids here) come later
+    assert min(_ids(first.text)) > max(_ids(second.text))  # older cases (filed with later ids here) come first
 
 
 def test_case_page_shows_what_the_officer_needs(db: Session) -> None:
@@ -106,21 +108,21 @@ def test_case_page_offers_only_permitted_actions(db: Session) -> None:
 
 
 def test_refused_input_comes_back_with_a_message(db: Session) -> None:
-    """A forwarding dated in the future is refused on the case page, the case unchanged."""
+    """A forwarding dated in the future is refused on the case page naming the field, what was typed kept, the case unchanged."""
     filed = file_case(db)
     client = signed_in(make_staff(db, "cb", BEN_THANH))
     future = (local_today() + timedelta(days=3)).isoformat()
     r = client.post(
         f"/admin/cases/{filed.case.id}/forward",
-        data={"csrf": csrf_for(client), "body_kind": "police", "body_name": "CA", "forwarded_on": future},
+        data={"csrf": csrf_for(client), "body_kind": "police", "body_name": "Công an phường Bến Thành", "forwarded_on": future},
         follow_redirects=False,
     )
-    assert r.headers["location"] == f"/admin/cases/{filed.case.id}?error=invalid_input"
-    assert 'id="error"' in client.get(r.headers["location"]).text
+    assert r.status_code == 400 and 'id="error"' in r.text
+    assert "Ngày chuyển" in r.text and 'value="Công an phường Bến Thành"' in r.text and f'value="{future}"' in r.text
     db.expire_all()
     assert db.get(Case, filed.case.id).status == "new"  # type: ignore[union-attr]
     r = client.post(f"/admin/cases/{filed.case.id}/forward", data={"csrf": csrf_for(client), "forwarded_on": "hôm qua"}, follow_redirects=False)
-    assert "error=invalid_input" in r.headers["location"]
+    assert r.status_code == 400 and 'id="error"' in r.text
 
 
 def _png() -> bytes:
@@ -176,14 +178,14 @@ def test_templates_page_edits_what_residents_receive(db: Session) -> None:
     """The chair edits the 'closed' template; closing a case then sends that text."""
     chair = signed_in(make_staff(db, "ct", BEN_THANH, StaffRole.CHAIR))
     page = chair.get("/admin/templates")
-    assert page.status_code == 200 and page.text.count("<textarea") == 16
+    assert page.status_code == 200 and page.text.count("<textarea") == 18
     r = chair.post("/admin/templates", data={"csrf": csrf_for(chair), "kind": "closed", "lang": "vi", "body": "Hồ sơ đã đóng. {committee}"},
                    follow_redirects=False)
     assert r.status_code == 303
     case = quick_case(db, BEN_THANH, status="answered")
-    chair.post(f"/admin/cases/{case.id}/close", data={"csrf": csrf_for(chair)})
+    chair.post(f"/admin/cases/{case.id}/close", data={"csrf": csrf_for(chair), "confirm": "1"})
     (row,) = db.exec(select(OutboxMessage).where(OutboxMessage.case_id == case.id)).all()
-    assert row.body == "Hồ sơ đã đóng. Ủy ban MTTQ Việt Nam Phường Bến Thành"
+    assert row.body == "Hồ sơ đã đóng. Ủy ban MTTQ Việt Nam phường Bến Thành"
     assert db.exec(select(CaseMessage).where(CaseMessage.case_id == case.id)).one().body == row.body
 
 
