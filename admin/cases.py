@@ -23,6 +23,7 @@ from intake.casework import deliveries, messages, queries
 from intake.casework.policy import Perm, allowed_actions, can, require
 from intake.categories import CATEGORIES
 from intake.config import get_settings
+from intake.conflict import ConflictOfInterestError, barred_committee_ids, record_refusal
 from intake.deadlines import DEADLINE_LABELS, local_today
 from intake.errors import InvalidInputError, InvalidTransitionError, NotFoundError
 from intake.i18n import N_
@@ -202,6 +203,7 @@ def _case_response(
     form: str = "",
     values: dict[str, str] | None = None,
     target: Picked | None = None,
+    place: Picked | None = None,
     status_code: int = 200,
 ) -> Response:
     """The case page; after a refused action, with that form's typed values and a message naming the field."""
@@ -213,6 +215,11 @@ def _case_response(
     actions = allowed_actions(staff.user, view.case)
     if target is None:
         target = Picked(name="to", label=staff.t._(TRANSFER_TARGET_LABEL), scope="transfer", case_id=case_id)
+    if place is None and "correct" in actions:
+        place = pick(
+            db, staff, name="commune_code", label=staff.t._(COMMUNE_LABEL), scope="commune", code=view.case.commune_code or "",
+            text="", required=False,
+        )
     return render(
         request,
         "case.html",
@@ -226,6 +233,7 @@ def _case_response(
         delivery=deliveries.message_states(db, case_id),
         delivery_labels=DELIVERY_LABELS,
         target=target,
+        place=place,
         today=today,
         done=done,
         error_message=error_message,
@@ -267,6 +275,14 @@ def case_page(
     return _case_response(request, db, staff, case_id, done=done, error_message=message)
 
 
+def _refuse(db: Session, staff: Staff, err: Exception) -> None:
+    """Undoes a refused action; an attempt against the conflict rule is audited on its own."""
+    db.rollback()
+    if isinstance(err, ConflictOfInterestError):
+        record_refusal(db, err, actor=staff.user)
+        db.commit()
+
+
 def _act(
     request: Request,
     db: Session,
@@ -283,7 +299,7 @@ def _act(
     try:
         work(case)
     except (InvalidInputError, InvalidTransitionError) as err:
-        db.rollback()
+        _refuse(db, staff, err)
         t = staff.t
         if isinstance(err, InvalidInputError) and err.detail in CASE_ERRORS:
             message = t._(CASE_ERRORS[err.detail])
@@ -412,21 +428,65 @@ def transfer(
     """Passes the case to the committee picked (never one the case must not reach); "Tìm" lists the matches."""
     check_csrf(staff, csrf)
     casework.check_action(staff.user, casework.visible_case(db, staff.user, case_id), "transfer")
-    target = pick(
-        db, staff, name="to", label=staff.t._(TRANSFER_TARGET_LABEL), scope="transfer", code=to, text=to_q,
-        case_id=case_id, finding=find == "to",
-    )
     values = {"reason": reason}
-    if target.chosen is None:
-        return _case_response(
-            request, db, staff, case_id, error_message=target.error, form="transfer", values=values, target=target,
-            status_code=200 if find else 400,
+    # A code sent is the action's to judge (a barred committee is refused there, and the attempt audited);
+    # a name typed without a pick is resolved by the picker, which offers only committees that may take the case.
+    chosen = db.exec(select(Committee).where(Committee.code == to.strip())).first() if to.strip() and not find else None
+    if chosen is None:
+        target = pick(
+            db, staff, name="to", label=staff.t._(TRANSFER_TARGET_LABEL), scope="transfer", code="", text=to_q,
+            case_id=case_id, finding=find == "to",
         )
-    chosen = db.get(Committee, target.chosen.id)
+        if target.chosen is None:
+            return _case_response(
+                request, db, staff, case_id, error_message=target.error, form="transfer", values=values, target=target,
+                status_code=200 if find else 400,
+            )
+        chosen = db.get(Committee, target.chosen.id)
     assert chosen is not None
     return _act(
         request, db, staff, case_id, csrf, "transfer",
         lambda c: casework.transfer_case(db, case=c, actor=staff.user, to_committee=chosen, reason=reason), values,
+    )
+
+
+@router.post("/cases/{case_id}/correct")
+def correct(
+    request: Request,
+    case_id: int,
+    csrf: Csrf,
+    accused_position: Annotated[str, Form(max_length=255)] = "",
+    accused_agency: Annotated[str, Form(max_length=255)] = "",
+    place_text: Annotated[str, Form(max_length=500)] = "",
+    commune_code: Annotated[str, Form(max_length=8)] = "",
+    commune_code_q: Annotated[str, Form(max_length=200)] = "",
+    setting: Annotated[str, Form(max_length=16)] = "workplace",
+    find: Annotated[str, Form(max_length=16)] = "",
+    staff: Staff = Depends(current_staff),
+    db: Session = Depends(db_session),
+) -> Response:
+    """Corrects the accused's role or the place (the commune picked); the case is routed again (and moved if the rule requires)."""
+    check_csrf(staff, csrf)
+    values = {"accused_position": accused_position, "accused_agency": accused_agency, "place_text": place_text, "setting": setting}
+    place = pick(
+        db, staff, name="commune_code", label=staff.t._(COMMUNE_LABEL), scope="commune", code=commune_code, text=commune_code_q,
+        required=False, finding=find == "commune_code",
+    )
+    if place.error or find:
+        return _case_response(
+            request, db, staff, case_id, error_message=place.error, form="correct", values=values, place=place,
+            status_code=200 if find else 400,
+        )
+    correction = casework.Correction(
+        accused_position=accused_position,
+        accused_agency=accused_agency,
+        place_text=place_text,
+        commune_code=place.code or None,
+        setting=setting,
+    )
+    return _act(
+        request, db, staff, case_id, csrf, "correct",
+        lambda c: casework.correct_case(db, case=c, actor=staff.user, correction=correction), values,
     )
 
 
@@ -452,8 +512,8 @@ def decide(
     check_csrf(staff, csrf)
     try:
         t = casework.decide_transfer(db, transfer_id=transfer_id, actor=staff.user, approve=decision == "approve")
-    except InvalidTransitionError as err:
-        db.rollback()
+    except (InvalidInputError, InvalidTransitionError) as err:
+        _refuse(db, staff, err)
         return redirect("/admin", error=err.code)
     db.commit()
     queries.forget_counts(t.from_committee_id, t.to_committee_id)
@@ -558,7 +618,11 @@ def reopen(
 def attachment(case_id: int, attachment_id: int, staff: Staff = Depends(current_staff), db: Session = Depends(db_session)) -> Response:
     """An evidence file, as a download (never shown inline); the download is audited."""
     case = casework.visible_case(db, staff.user, case_id)
-    att, data = casework.download_attachment(db, case=case, actor=staff.user, attachment_id=attachment_id)
+    try:
+        att, data = casework.download_attachment(db, case=case, actor=staff.user, attachment_id=attachment_id)
+    except ConflictOfInterestError as err:
+        _refuse(db, staff, err)
+        return redirect(f"/admin/cases/{case_id}", error=err.code)
     db.commit()
     ext = att.content_type.split("/")[-1].split(";")[0][:10]
     name = _SAFE_NAME.sub("_", f"case-{case.id}-evidence-{att.id}.{ext}")
@@ -584,9 +648,9 @@ def identity(
     case = casework.visible_case(db, staff.user, case_id)
     try:
         who = casework.view_identity(db, case=case, actor=staff.user, reason=reason)
-    except InvalidInputError:
-        db.rollback()
-        return redirect(f"/admin/cases/{case_id}", error="invalid_input")
+    except InvalidInputError as err:
+        _refuse(db, staff, err)
+        return redirect(f"/admin/cases/{case_id}", error=err.code)
     db.commit()
     return render(request, "identity.html", staff, c=case, who=who)
 
@@ -712,7 +776,7 @@ def record_submit(
         )
         filed = casework.record_report(db, actor=staff.user, report=report)
     except InvalidInputError as err:
-        db.rollback()
+        _refuse(db, staff, err)
         return _record_form(request, staff, values=values, place=place, error=err.detail or "invalid", status_code=400)
     db.commit()
     queries.forget_counts(filed.case.committee_id)

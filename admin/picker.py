@@ -21,6 +21,7 @@ from sqlmodel import Session
 
 from admin.auth import Staff, current_staff, db_session
 from intake.casework.policy import Perm, can, scope_committee_ids, visible_case
+from intake.casework.queries import transfer_exclusions
 from intake.committee_search import Choice, committee_index
 from intake.errors import PermissionDeniedError
 from intake.i18n import N_
@@ -43,18 +44,6 @@ class Scope:
         return {"within": self.within, "exclude": self.exclude, "levels": self.levels}
 
 
-def barred_for_case(db: Session, case_id: int) -> frozenset[int]:
-    """Committees that must never hold or see the case (the conflict-of-interest rule, when present)."""
-    try:
-        from intake.conflict import barred_committee_ids  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return frozenset()
-    from intake.models import Case
-
-    case = db.get(Case, case_id)
-    return frozenset(barred_committee_ids(db, case)) if case is not None else frozenset()
-
-
 def scope_for(db: Session, staff: Staff, scope: str, case_id: int | None = None) -> Scope:
     """What the account may pick for a purpose; refused when the role has nothing to pick there."""
     own = staff.committee
@@ -63,7 +52,8 @@ def scope_for(db: Session, staff: Staff, scope: str, case_id: int | None = None)
         return Scope(None if ids is None else frozenset(ids))
     if scope == "transfer" and can(staff.user, Perm.REQUEST_TRANSFER) and case_id is not None:
         case = visible_case(db, staff.user, case_id)  # 404 for a case of another committee
-        return Scope(None, frozenset({case.committee_id}) | barred_for_case(db, case_id))
+        # Never the committee that holds it, nor one the person it accuses leads (the conflict rule).
+        return Scope(None, transfer_exclusions(db, case))
     if scope == "commune" and can(staff.user, Perm.RECORD):
         return Scope(None, levels=frozenset({CommitteeLevel.COMMUNE.value}))
     if scope == "filter" and can(staff.user, Perm.VIEW):

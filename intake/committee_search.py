@@ -80,6 +80,15 @@ class CommitteeIndex:
     def get(self, committee_id: int) -> Choice | None:
         return self.by_id.get(committee_id)
 
+    def offered(
+        self, *, within: Collection[int] | None = None, exclude: Collection[int] = (), levels: Collection[str] | None = None
+    ) -> frozenset[int]:
+        """Every committee a picker with these bounds may offer, whatever is typed."""
+        return frozenset(
+            ch.id for ch in self.choices
+            if (within is None or ch.id in within) and ch.id not in exclude and (levels is None or ch.level in levels)
+        )
+
     def search(
         self,
         query: str,

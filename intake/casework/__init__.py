@@ -8,6 +8,7 @@ from __future__ import annotations
 from intake.casework.actions import (
     FORWARD_BODIES,
     OFFLINE_CHANNELS,
+    Correction,
     Identity,
     OfflineReport,
     accept_case,
@@ -16,6 +17,7 @@ from intake.casework.actions import (
     assign_case,
     assign_cases,
     close_case,
+    correct_case,
     decide_transfer,
     download_attachment,
     escalate_case,
@@ -36,6 +38,7 @@ from intake.casework.policy import Perm, allowed_actions, can, check_action, req
 __all__ = [
     "FORWARD_BODIES",
     "OFFLINE_CHANNELS",
+    "Correction",
     "Identity",
     "OfflineReport",
     "Perm",
@@ -48,6 +51,7 @@ __all__ = [
     "can",
     "check_action",
     "close_case",
+    "correct_case",
     "decide_transfer",
     "download_attachment",
     "escalate_case",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -14,6 +15,7 @@ from sqlmodel import Session, select
 
 from intake.casework.policy import Perm, can, visible_case
 from intake.clock import Clock, clock_of
+from intake.conflict import barred_committee_ids
 from intake.deadlines import DeadlineStatus, due_soon_limit
 from intake.models import (
     OPEN_STATUSES,
@@ -234,22 +236,9 @@ def child_committees(session: Session, committee: Committee) -> list[Committee]:
     return list(session.exec(select(Committee).where(Committee.parent_id == committee.id).order_by(Committee.name_vi)).all())
 
 
-def transfer_targets(session: Session, committee: Committee) -> list[tuple[str, list[Committee]]]:
-    """Committees a case is usually passed to: above, beside and below this one (any other by its code)."""
-    groups: list[tuple[str, list[Committee]]] = []
-    parent = session.get(Committee, committee.parent_id) if committee.parent_id else None
-    if parent is not None:
-        groups.append(("above", [parent]))
-    if committee.level == CommitteeLevel.COMMUNE.value and parent is not None:
-        groups.append(("siblings", [c for c in child_committees(session, parent) if c.id != committee.id]))
-    if committee.level != CommitteeLevel.COMMUNE.value:
-        groups.append(("below", child_committees(session, committee)))
-    if committee.level != CommitteeLevel.CENTRAL.value:
-        provinces = session.exec(
-            select(Committee).where(Committee.level == CommitteeLevel.PROVINCE.value, Committee.id != committee.id).order_by(Committee.name_vi)
-        ).all()
-        groups.append(("provinces", [p for p in provinces if parent is None or p.id != parent.id]))
-    return [(name, items) for name, items in groups if items]
+def transfer_exclusions(session: Session, case: Case) -> frozenset[int]:
+    """Committees a case may not be passed to: the one holding it, and those the conflict rule bars."""
+    return frozenset({case.committee_id}) | barred_committee_ids(session, case)
 
 
 @dataclass
