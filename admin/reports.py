@@ -35,13 +35,13 @@ def dashboard(request: Request, staff: Staff = Depends(current_staff), db: Sessi
         d=d,
         chart_status=charts.hbars(
             [(t._(STATUS_LABELS[s]), n) for s, n in d.by_status], title=t._("Cases by status"),
-            name_header=t._("Status"), value_header=count, summary=figures,
+            name_header=t._("Status"), value_header=count,
         ),
         chart_category=charts.hbars(
             [(t._(CATEGORIES[c].short) if c is not None else t._("Not classified"), n) for c, n in d.by_category],
-            title=t._("Cases by category"), name_header=t._("Type"), value_header=count, summary=figures,
+            title=t._("Cases by category"), name_header=t._("Type"), value_header=count,
         ),
-        chart_commune=charts.hbars(d.by_commune, title=t._("Cases by commune"), name_header=name, value_header=count, summary=figures),
+        chart_commune=charts.hbars(d.by_commune, title=t._("Cases by commune"), name_header=name, value_header=count),
         chart_weekly=charts.columns(
             [(format_date(w)[:5], n) for w, n in d.weekly], title=t._("Reports received per week"),
             name_header=t._("Week from"), value_header=count, summary=figures,

@@ -53,6 +53,9 @@ def db(migrated: None) -> Iterator[Session]:
         for table in reversed(SQLModel.metadata.sorted_tables):
             if table.name not in KEEP:
                 conn.execute(table.delete())
+        # The tree stays; a committee's own settings that a test changed go back to the default.
+        committees = SQLModel.metadata.tables["committees"]
+        conn.execute(committees.update().where(committees.c.first_handling_days != 10).values(first_handling_days=10))
     with Session(engine, expire_on_commit=False) as session:
         yield session
 

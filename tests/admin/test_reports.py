@@ -157,11 +157,12 @@ def test_dashboard_figures(db: Session) -> None:
 
 
 def test_dashboard_page_draws_svg_and_shows_communes_read_only(db: Session) -> None:
-    """The province's dashboard draws its charts as inline SVG and lists its communes' counts without links."""
+    """The province's dashboard draws its charts on the server (bars as tables of figures, weeks as SVG) and lists its communes' counts without links."""
     case = quick_case(db, BEN_THANH, category=7, commune_code=BEN_THANH)
     client = signed_in(make_staff(db, "tinh", "79"))
     html = client.get("/admin/dashboard").text
-    assert html.count("<svg") == 5 and re.findall(r"<script(?![^>]*\bsrc=)", html) == []  # no inline script
+    assert html.count("<svg") == 1 and html.count('<table class="hbars') == 3 and html.count("<meter") > 10
+    assert re.findall(r"<script(?![^>]*\bsrc=)", html) == []  # no inline script
     assert 'id="sub-committees"' in html and "Bến Thành" in html and f"/admin/cases/{case.id}" not in html
     assert client.get(f"/admin/cases/{case.id}").status_code == 404  # counts only, never the commune's cases
 

@@ -1,0 +1,45 @@
+"""Find a case the way people ask for it: by the receipt code a resident reads out, by who, by which unit, by words."""
+
+from __future__ import annotations
+
+import re
+
+from sqlmodel import Session
+
+from tests.admin.conftest import BEN_THANH, HOAN_KIEM, file_case, make_staff, quick_case, signed_in
+
+
+def _ids(html: str) -> list[int]:
+    return [int(x) for x in re.findall(r'data-case="(\d+)"', html)]
+
+
+def test_a_receipt_code_read_out_opens_its_case(db: Session) -> None:
+    """The exact code, however it is typed (lower case, spaces), opens the case of the officer's committee."""
+    filed = file_case(db)
+    file_case(db, description="Trưởng thôn đánh bạc ở nhà văn hóa")
+    client = signed_in(make_staff(db, "cb", BEN_THANH))
+    r = client.get("/admin", params={"q": filed.receipt}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"/admin/cases/{filed.case.id}"
+    spoken = filed.receipt.lower().replace("-", " ")
+    assert client.get("/admin", params={"q": spoken}, follow_redirects=False).headers["location"] == f"/admin/cases/{filed.case.id}"
+
+
+def test_another_committee_s_receipt_code_finds_nothing(db: Session) -> None:
+    """A code held by another committee's case is answered as if it did not exist: no case, no hint of where it is."""
+    elsewhere = file_case(db, place=("01", HOAN_KIEM))
+    client = signed_in(make_staff(db, "cb", BEN_THANH))
+    r = client.get("/admin", params={"q": elsewhere.receipt}, follow_redirects=False)
+    assert r.status_code == 200 and 'id="receipt-not-found"' in r.text and _ids(r.text) == []
+    assert f"/admin/cases/{elsewhere.case.id}" not in r.text
+
+
+def test_search_by_accused_name_unit_and_words(db: Session) -> None:
+    """The accused's name, the unit and words of the report are found without diacritics."""
+    named = quick_case(db, BEN_THANH, accused_name="Nguyễn Văn Bình", accused_agency="Ban quản lý chợ Bến Thành",
+                       description="Thu tiền sạp chợ không có biên lai")
+    other = quick_case(db, BEN_THANH, accused_name="Trần Thị Hoa", accused_agency="Trạm y tế phường", description="Bán thuốc cấp phát miễn phí")
+    client = signed_in(make_staff(db, "cb", BEN_THANH))
+    assert _ids(client.get("/admin?q=nguyen van binh").text) == [named.id]
+    assert _ids(client.get("/admin?q=tram y te").text) == [other.id]
+    assert _ids(client.get("/admin?q=bien lai").text) == [named.id]
+    assert 'id="receipt-not-found"' not in client.get("/admin?q=bien lai").text
