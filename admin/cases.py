@@ -330,8 +330,13 @@ CONFIRMS: dict[str, tuple[str, str, str]] = {
 }
 
 
-def _confirm(request: Request, staff: Staff, case_id: int, action: str, path: str, fields: dict[str, str], **params: str) -> Response:
-    """The page that asks before an action that ends something; it posts the same fields with confirm=1."""
+def _confirm(
+    request: Request, db: Session, staff: Staff, case_id: int, csrf: str, action: str, fields: dict[str, str], **params: str
+) -> Response:
+    """The page that asks before an action that ends something (if the account may take it); it posts the same fields with confirm=1."""
+    check_csrf(staff, csrf)
+    casework.check_action(staff.user, casework.visible_case(db, staff.user, case_id), action)
+    path = f"/admin/cases/{case_id}/{action.replace('_', '-')}"
     title, text, button = CONFIRMS[action]
     t = staff.t
     return render(
@@ -362,9 +367,7 @@ def out_of_scope(
 ) -> Response:
     values = {"reason": reason}
     if not confirm and reason.strip():
-        check_csrf(staff, csrf)
-        casework.check_action(staff.user, casework.visible_case(db, staff.user, case_id), "out_of_scope")
-        return _confirm(request, staff, case_id, "out_of_scope", f"/admin/cases/{case_id}/out-of-scope", values)
+        return _confirm(request, db, staff, case_id, csrf, "out_of_scope", values)
     return _act(
         request, db, staff, case_id, csrf, "out_of_scope",
         lambda c: casework.mark_out_of_scope(db, case=c, actor=staff.user, reason=reason), values,
@@ -539,9 +542,7 @@ def merge(
         return None
 
     if not confirm and target is not None:
-        check_csrf(staff, csrf)
-        casework.check_action(staff.user, casework.visible_case(db, staff.user, case_id), "merge")
-        return _confirm(request, staff, case_id, "merge", f"/admin/cases/{case_id}/merge", {"primary": str(target)}, primary=str(target))
+        return _confirm(request, db, staff, case_id, csrf, "merge", {"primary": str(target)}, primary=str(target))
     return _act(request, db, staff, case_id, csrf, "merge", work, {"primary": primary})
 
 
@@ -597,9 +598,7 @@ def close(
     request: Request, case_id: int, csrf: Csrf, confirm: Confirm = "", staff: Staff = Depends(current_staff), db: Session = Depends(db_session)
 ) -> Response:
     if not confirm:
-        check_csrf(staff, csrf)
-        casework.check_action(staff.user, casework.visible_case(db, staff.user, case_id), "close")
-        return _confirm(request, staff, case_id, "close", f"/admin/cases/{case_id}/close", {})
+        return _confirm(request, db, staff, case_id, csrf, "close", {})
     return _act(request, db, staff, case_id, csrf, "close", lambda c: casework.close_case(db, case=c, actor=staff.user))
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
@@ -20,7 +20,7 @@ Csrf = Annotated[str, Form(max_length=64)]
 EMAIL_ERROR = N_("E-mail address: please write a full address such as ten@mttq.example.vn, or leave it empty.")
 
 
-def _page(request: Request, staff: Staff, db: Session, **context: object) -> Response:
+def _page(request: Request, staff: Staff, db: Session, **context: Any) -> Response:
     return render(
         request,
         "notifications.html",

@@ -48,8 +48,8 @@ def scope_for(db: Session, staff: Staff, scope: str, case_id: int | None = None)
     """What the account may pick for a purpose; refused when the role has nothing to pick there."""
     own = staff.committee
     if scope == "accounts" and can(staff.user, Perm.MANAGE_ACCOUNTS):
-        ids = scope_committee_ids(db, own)
-        return Scope(None if ids is None else frozenset(ids))
+        managed = scope_committee_ids(db, own)
+        return Scope(None if managed is None else frozenset(managed))
     if scope == "transfer" and can(staff.user, Perm.REQUEST_TRANSFER) and case_id is not None:
         case = visible_case(db, staff.user, case_id)  # 404 for a case of another committee
         # Never the committee that holds it, nor one the person it accuses leads (the conflict rule).
@@ -58,7 +58,7 @@ def scope_for(db: Session, staff: Staff, scope: str, case_id: int | None = None)
         return Scope(None, levels=frozenset({CommitteeLevel.COMMUNE.value}))
     if scope == "filter" and can(staff.user, Perm.VIEW):
         below = scope_committee_ids(db, own)
-        ids = frozenset(below) - {own.id} if below is not None else None
+        ids: frozenset[int] | None = frozenset(below) - {own.id} if below is not None else None
         level = CommitteeLevel.PROVINCE.value if own.level == CommitteeLevel.CENTRAL.value else CommitteeLevel.COMMUNE.value
         return Scope(ids, levels=frozenset({level}))
     raise PermissionDeniedError(f"picker {scope}")
@@ -110,10 +110,10 @@ def pick(
     index = committee_index(db)
     picked = Picked(name=name, label=label, scope=scope, text=text.strip()[:200], case_id=case_id)
     if code.strip() and not finding:
-        found = index.search(code.strip(), **allowed.filters())  # type: ignore[arg-type]
-        if found and found[0].code == code.strip():
-            picked.chosen = found[0]
-            picked.text = picked.text or found[0].label(staff.user.language)
+        chosen = index.by_code_within(code, **allowed.filters())  # type: ignore[arg-type]
+        if chosen is not None:
+            picked.chosen = chosen
+            picked.text = picked.text or chosen.label(staff.user.language)
             return picked
     if not picked.text:
         if required:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
@@ -22,7 +22,7 @@ router = APIRouter(prefix="/admin")
 DAYS_ERROR = N_("Working days for a first handling: a whole number from 1 to {max}.")
 
 
-def _page(request: Request, staff: Staff, **context: object) -> Response:
+def _page(request: Request, staff: Staff, **context: Any) -> Response:
     return render(request, "settings.html", staff, max_days=MAX_FIRST_HANDLING_DAYS, **context)
 
 

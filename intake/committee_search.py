@@ -56,6 +56,11 @@ def _english_unit(name_en: str) -> str:
     return name_en.split(" of ", 1)[-1]
 
 
+def _allowed(ch: Choice, within: Collection[int] | None, exclude: Collection[int], levels: Collection[str] | None) -> bool:
+    """Whether a picker bounded so may offer this committee."""
+    return (within is None or ch.id in within) and ch.id not in exclude and (levels is None or ch.level in levels)
+
+
 class CommitteeIndex:
     """Every active committee, searchable by folded name and code."""
 
@@ -80,14 +85,18 @@ class CommitteeIndex:
     def get(self, committee_id: int) -> Choice | None:
         return self.by_id.get(committee_id)
 
+    def by_code_within(
+        self, code: str, *, within: Collection[int] | None = None, exclude: Collection[int] = (), levels: Collection[str] | None = None
+    ) -> Choice | None:
+        """The committee with this code, if a picker bounded so may offer it."""
+        ch = self.by_code.get(code.strip())
+        return ch if ch is not None and _allowed(ch, within, exclude, levels) else None
+
     def offered(
         self, *, within: Collection[int] | None = None, exclude: Collection[int] = (), levels: Collection[str] | None = None
     ) -> frozenset[int]:
         """Every committee a picker with these bounds may offer, whatever is typed."""
-        return frozenset(
-            ch.id for ch in self.choices
-            if (within is None or ch.id in within) and ch.id not in exclude and (levels is None or ch.level in levels)
-        )
+        return frozenset(ch.id for ch in self.choices if _allowed(ch, within, exclude, levels))
 
     def search(
         self,
@@ -101,11 +110,7 @@ class CommitteeIndex:
         """Committees whose words start with every word typed (any order), best first; typos tolerated after."""
 
         def allowed(ch: Choice) -> bool:
-            return (
-                (within is None or ch.id in within)
-                and ch.id not in exclude
-                and (levels is None or ch.level in levels)
-            )
+            return _allowed(ch, within, exclude, levels)
 
         words = fold(query).split()
         if not words:
@@ -121,7 +126,7 @@ class CommitteeIndex:
             # then whole words, then fewer words left over ("Hưng Nguyên" before "Hưng Nguyên Nam").
             whole = sum(typed in ch.words for typed in words)
             key = (phrase not in " " + ch.text, -whole, len(ch.words) - len(words), _LEVEL_ORDER.get(ch.level, 3), ch.text)
-            found.append((key, ch))  # type: ignore[arg-type]
+            found.append((key, ch))
         found.sort(key=lambda item: item[0])
         result = [ch for _key, ch in found[:limit]]
         if exact is not None and allowed(exact):
@@ -165,7 +170,7 @@ class CommitteeIndex:
         text = text.strip()
         filters = {"within": within, "exclude": exclude, "levels": levels}
         for ch in self.choices:
-            if text in (ch.label("vi"), ch.label("en"), ch.code) and self.search(ch.code, **filters)[:1] == [ch]:  # type: ignore[arg-type]
+            if text in (ch.label("vi"), ch.label("en"), ch.code) and _allowed(ch, within, exclude, levels):
                 return ch, [ch]
         found = self.search(text, **filters)  # type: ignore[arg-type]
         if len(found) == 1:

@@ -461,6 +461,25 @@ sa.Index(
     Case.__table__.c.received_at,  # type: ignore[attr-defined]
 )
 
+# A status's queue in its default order (by the running deadline, then the oldest).
+sa.Index(
+    "ix_cases_committee_status_next_due",
+    Case.__table__.c.committee_id,  # type: ignore[attr-defined]
+    Case.__table__.c.status,  # type: ignore[attr-defined]
+    Case.__table__.c.next_due_on,  # type: ignore[attr-defined]
+    Case.__table__.c.received_at,  # type: ignore[attr-defined]
+)
+# "Của tôi": one person's open cases, counted on every queue page. Partial: most cases are not assigned,
+# and SQLite's planner, reading averages, would otherwise walk the committee's whole queue to count them.
+sa.Index(
+    "ix_cases_assigned_open",
+    Case.__table__.c.assignee_id,  # type: ignore[attr-defined]
+    Case.__table__.c.committee_id,  # type: ignore[attr-defined]
+    Case.__table__.c.is_open,  # type: ignore[attr-defined]
+    sqlite_where=Case.__table__.c.assignee_id.is_not(None),  # type: ignore[attr-defined]
+    postgresql_where=Case.__table__.c.assignee_id.is_not(None),  # type: ignore[attr-defined]
+)
+
 
 @sa.event.listens_for(orm.Session, "before_flush")
 def _sync_case_clocks(session: orm.Session, _context: object, _instances: object) -> None:

@@ -74,7 +74,12 @@ def unread_count(session: Session, user: StaffUser) -> int:
 
 
 def mark_case_read(session: Session, user: StaffUser, case_id: int) -> int:
-    """Opening a case reads the account's notices about it."""
+    """Opening a case reads the account's notices about it (a write only when there is one to read)."""
+    unread = session.exec(
+        select(StaffNotice.id).where(StaffNotice.user_id == user.id, StaffNotice.read_at.is_(None), StaffNotice.case_id == case_id)  # type: ignore[union-attr]
+    ).first()
+    if unread is None:
+        return 0
     result = session.execute(
         sa.update(StaffNotice)
         .where(StaffNotice.user_id == user.id, StaffNotice.case_id == case_id, StaffNotice.read_at.is_(None))  # type: ignore[arg-type,union-attr]
@@ -182,7 +187,7 @@ def compose(session: Session, notice: StaffNotice, user: StaffUser, settings: Se
         )
     else:
         ids = list(notice.case_ids)
-        dues = dict(session.exec(select(Case.id, Case.next_due_on).where(Case.id.in_(ids))).all())  # type: ignore[union-attr]
+        dues = {c.id: c.next_due_on for c in session.exec(select(Case).where(Case.id.in_(ids))).all()}  # type: ignore[union-attr]
         lines = [
             _("#{id} · deadline {due} · {link}", id=cid, due=format_date(dues.get(cid)), link=_link(base, cid)) for cid in ids
         ]

@@ -1,14 +1,13 @@
 """A local SMTP server for the tests (aiosmtpd): STARTTLS with a certificate made for the test, sign-in required.
 
 It listens on a free loopback port and keeps every message it accepts, parsed, for the test to read.
+The `mail` fixture starts one and points phananh's settings at it (import it into a test module).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import email
 import email.policy
-import ipaddress
 import socket
 import ssl
 from collections.abc import Iterator
@@ -18,37 +17,14 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+
+from intake.config import get_settings
+from tests.tls import self_signed
 
 USER, PASSWORD = "phananh", "mat-khau-thu-12345"
-
-
-def _certificate(directory: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 and localhost, and its key."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "smtp-cert.pem", directory / "smtp-key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-    return cert_path, key_path
 
 
 @dataclass
@@ -97,7 +73,7 @@ def _free_port() -> int:
 @contextmanager
 def mail_server(directory: Path) -> Iterator[MailServer]:
     """An SMTP server on a free loopback port that requires STARTTLS and a sign-in before it takes mail."""
-    cert, key = _certificate(directory)
+    cert, key = self_signed(directory, 'smtp')
     tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     tls.load_cert_chain(cert, key)
     received = Received()
@@ -111,3 +87,16 @@ def mail_server(directory: Path) -> Iterator[MailServer]:
         yield MailServer("127.0.0.1", port, cert, received)
     finally:
         controller.stop()
+
+
+@pytest.fixture()
+def mail(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MailServer]:
+    """A local SMTP server (STARTTLS, sign-in required), and phananh's settings pointing at it."""
+    with mail_server(tmp_path) as server:
+        for name, value in server.env().items():
+            monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+        try:
+            yield server
+        finally:
+            get_settings.cache_clear()

@@ -28,7 +28,7 @@ from intake.deadlines import answer_due, local_today
 from intake.models import Case, StaffRole, StaffUser
 from phananh.web import create_app
 from tests.admin.conftest import BEN_THANH, HOAN_KIEM, PASSWORD, committee, file_case, make_staff, quick_case
-from tests.mailserver import MailServer, mail_server
+from tests.mailserver import MailServer, mail  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.browser
 
@@ -94,19 +94,6 @@ def browser() -> Iterator[Any]:
             yield b
         finally:
             b.close()
-
-
-@pytest.fixture()
-def mail(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MailServer]:
-    """A local SMTP server (STARTTLS, sign-in required) that the served app mails to."""
-    with mail_server(tmp_path) as smtp:
-        for name, value in smtp.env().items():
-            monkeypatch.setenv(name, value)
-        get_settings.cache_clear()
-        try:
-            yield smtp
-        finally:
-            get_settings.cache_clear()
 
 
 @dataclass

@@ -10,10 +10,10 @@ import hypothesis.strategies as st
 import pytest
 from hypothesis import HealthCheck, event, settings
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import Session, col, select
 
 from intake import casework
-from intake.actions import create_staff, submit_report
+from intake.actions import submit_report
 from intake.attachments import store_attachment
 from intake.casework.queries import transfer_exclusions
 from intake.committee_search import committee_index
@@ -24,8 +24,8 @@ from intake.dialog.types import Draft
 from intake.errors import PhananhError
 from intake.models import AuditEntry, Case, CaseTransfer, Committee, StaffRole, StaffUser, TransferState
 from intake.receipts import Credentials, hash_passphrase, new_receipt
+from tests.intake.machines import account, empty_database
 
-KEEP = {"committees", "alembic_version", "staff_users"}  # the accounts are made once: Argon2 is slow
 WHO = st.integers(min_value=0, max_value=11)  # one of the twelve accounts: a chair and an officer in each committee
 PASSPHRASE = "ABCD-EFGH-JKLM-NPQR"
 _PASSPHRASE_HASH = hash_passphrase(PASSPHRASE)  # one Argon2 hash for every case: the property is not about it
@@ -47,23 +47,6 @@ POSITIONS = (
 )
 
 
-def _empty_database() -> None:
-    with get_engine().begin() as conn:
-        for table in reversed(SQLModel.metadata.sorted_tables):
-            if table.name not in KEEP:
-                conn.execute(table.delete())
-
-
-def _account(db: Session, role: StaffRole, committee: Committee) -> StaffUser:
-    """The account with this role in this committee, made at its first use."""
-    name = f"{role.value}-{committee.code}"
-    found = db.exec(select(StaffUser).where(StaffUser.username == name)).first()
-    if found is None:
-        found = create_staff(db, username=name, password="x" * 16, role=role, committee=committee)
-        db.commit()
-    return found
-
-
 class ConflictRule(RuleBasedStateMachine):
     """Random staff of random committees file, record, transfer, escalate, decide, merge, assign, correct and open cases."""
 
@@ -71,10 +54,10 @@ class ConflictRule(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        _empty_database()
+        empty_database()
         self.db = Session(get_engine(), expire_on_commit=False)
         self.committees = {code: committee_by_code(self.db, code) for code in COMMITTEES}
-        self.accounts = [_account(self.db, role, committee) for committee in self.committees.values() for role in (StaffRole.CHAIR, StaffRole.OFFICER)]  # type: ignore[arg-type]
+        self.accounts = [account(self.db, role, committee) for committee in self.committees.values() for role in (StaffRole.CHAIR, StaffRole.OFFICER)]  # type: ignore[arg-type]
         self.audit_seen = 0
 
     def teardown(self) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -17,20 +16,7 @@ from intake.deadlines import add_working_days, local_today
 from intake.mail import SmtpMailer
 from intake.models import MailState, NoticeKind, StaffNotice, StaffRole, StaffUser
 from tests.admin.conftest import BEN_THANH, HOAN_KIEM, committee, csrf_for, file_case, make_staff, quick_case, signed_in
-from tests.mailserver import MailServer, mail_server
-
-
-@pytest.fixture()
-def mail(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MailServer]:
-    """A local SMTP server (STARTTLS, sign-in required), and phananh's settings pointing at it."""
-    with mail_server(tmp_path) as server:
-        for name, value in server.env().items():
-            monkeypatch.setenv(name, value)
-        get_settings.cache_clear()
-        try:
-            yield server
-        finally:
-            get_settings.cache_clear()
+from tests.mailserver import MailServer, mail  # noqa: F401 - the fixture
 
 
 def _with_email(db: Session, username: str, code: str = BEN_THANH, role: StaffRole = StaffRole.OFFICER, **prefs: bool) -> int:

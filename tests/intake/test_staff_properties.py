@@ -20,7 +20,7 @@ from sqlmodel import Session, SQLModel, select
 from admin.auth import Staff
 from admin.picker import scope_for
 from intake import casework
-from intake.actions import create_staff, submit_report
+from intake.actions import submit_report
 from intake.casework import queries
 from intake.casework.policy import Perm, can, scope_committee_ids
 from intake.committee_search import committee_index
@@ -32,8 +32,8 @@ from intake.dialog.types import Draft
 from intake.errors import PhananhError
 from intake.models import OPEN_STATUSES, Case, Committee, StaffRole, StaffSession, StaffUser, running_deadline
 from intake.receipts import Credentials, hash_passphrase, new_receipt
+from tests.intake.machines import account, empty_database
 
-KEEP = {"committees", "alembic_version", "staff_users"}  # the accounts are made once: Argon2 is slow
 PLACES = {"26743": "79", "26740": "79", "00070": "01"}
 COMMITTEES = ("TW", "79", "01", *PLACES)
 ROLES = (StaffRole.CHAIR, StaffRole.OFFICER, StaffRole.VIEWER, StaffRole.ADMIN)
@@ -45,22 +45,6 @@ PASSPHRASE = "ABCD-EFGH-JKLM-NPQR"
 _HASH = hash_passphrase(PASSPHRASE)
 
 
-def _empty_database() -> None:
-    with get_engine().begin() as conn:
-        for table in reversed(SQLModel.metadata.sorted_tables):
-            if table.name not in KEEP:
-                conn.execute(table.delete())
-
-
-def _account(db: Session, role: StaffRole, committee: Committee) -> StaffUser:
-    name = f"p-{role.value}-{committee.code}"
-    found = db.exec(select(StaffUser).where(StaffUser.username == name)).first()
-    if found is None:
-        found = create_staff(db, username=name, password="x" * 16, role=role, committee=committee)
-        db.commit()
-    return found
-
-
 class StaffWork(RuleBasedStateMachine):
     """Random staff file, handle, close, reopen, assign in bulk and transfer through the picker."""
 
@@ -68,10 +52,10 @@ class StaffWork(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        _empty_database()
+        empty_database()
         self.db = Session(get_engine(), expire_on_commit=False)
         self.committees = {code: committee_by_code(self.db, code) for code in COMMITTEES}
-        self.accounts = [_account(self.db, role, c) for c in self.committees.values() for role in ROLES]  # type: ignore[arg-type]
+        self.accounts = [account(self.db, role, c, "p-") for c in self.committees.values() for role in ROLES]  # type: ignore[arg-type]
 
     def teardown(self) -> None:
         self.db.close()
@@ -165,28 +149,28 @@ class StaffWork(RuleBasedStateMachine):
     @invariant()
     def queues_show_their_own_cases_open_ones_first(self) -> None:
         today = local_today()
-        for account in self.accounts:
-            if not can(account, Perm.VIEW):
-                assert queries.queue(self.db, account, queries.QueueFilter(status="all"), today=today).rows == []
+        for user in self.accounts:
+            if not can(user, Perm.VIEW):
+                assert queries.queue(self.db, user, queries.QueueFilter(status="all"), today=today).rows == []
                 continue
-            if account.role != StaffRole.OFFICER.value:
+            if user.role != StaffRole.OFFICER.value:
                 continue  # one reader per committee is enough: a queue depends on the committee, not the role
             for sort in queries.SORTS:
-                rows = queries.queue(self.db, account, queries.QueueFilter(status="all", sort=sort), today=today).rows
-                assert all(r.case.committee_id == account.committee_id for r in rows)
+                rows = queries.queue(self.db, user, queries.QueueFilter(status="all", sort=sort), today=today).rows
+                assert all(r.case.committee_id == user.committee_id for r in rows)
                 flags = [r.case.is_open for r in rows]
                 assert flags == sorted(flags, reverse=True), f"an ended case before an open one ({sort})"
-            default = queries.queue(self.db, account, queries.QueueFilter(), today=today).rows
-            assert all(r.case.is_open and r.case.committee_id == account.committee_id for r in default)
+            default = queries.queue(self.db, user, queries.QueueFilter(), today=today).rows
+            assert all(r.case.is_open and r.case.committee_id == user.committee_id for r in default)
 
     @invariant()
     def the_accounts_picker_offers_only_committees_the_admin_manages(self) -> None:
-        for account in self.accounts:
-            if account.role != StaffRole.ADMIN.value:
+        for user in self.accounts:
+            if user.role != StaffRole.ADMIN.value:
                 continue
-            own = self.db.get(Committee, account.committee_id)
+            own = self.db.get(Committee, user.committee_id)
             assert own is not None
-            staff = Staff(account, own, StaffSession(token_hash="", user_id=account.id, csrf_token=""))  # type: ignore[arg-type]
+            staff = Staff(user, own, StaffSession(token_hash="", user_id=user.id, csrf_token=""))  # type: ignore[arg-type]
             offered = committee_index(self.db).offered(**scope_for(self.db, staff, "accounts").filters())  # type: ignore[arg-type]
             managed = scope_committee_ids(self.db, own)
             assert managed is None or offered <= set(managed)
@@ -201,7 +185,7 @@ def test_staff_work_keeps_its_invariants(migrated: None) -> None:
     try:
         StaffWork.TestCase().runTest()
     finally:
-        _empty_database()
+        empty_database()
         with get_engine().begin() as conn:
             conn.execute(SQLModel.metadata.tables["staff_users"].delete())
 

@@ -54,6 +54,9 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('next_due_on', sa.Date(), nullable=True))
         batch_op.add_column(sa.Column('is_open', sa.Boolean(), server_default=sa.true(), nullable=False))
         batch_op.create_index('ix_cases_committee_open_next_due', ['committee_id', 'is_open', 'next_due_on', 'received_at'], unique=False)
+        batch_op.create_index('ix_cases_committee_status_next_due', ['committee_id', 'status', 'next_due_on', 'received_at'], unique=False)
+        batch_op.create_index('ix_cases_assigned_open', ['assignee_id', 'committee_id', 'is_open'], unique=False,
+                              sqlite_where=sa.text('assignee_id IS NOT NULL'), postgresql_where=sa.text('assignee_id IS NOT NULL'))
 
     cases = sa.table('cases', sa.column('status', sa.String()), sa.column('is_open', sa.Boolean()),
                      sa.column('due_on', sa.Date()), sa.column('next_due_on', sa.Date()))
@@ -84,6 +87,8 @@ def downgrade() -> None:
 
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.drop_index('ix_cases_committee_open_next_due')
+        batch_op.drop_index('ix_cases_assigned_open')
+        batch_op.drop_index('ix_cases_committee_status_next_due')
         batch_op.drop_column('is_open')
         batch_op.drop_column('next_due_on')
         batch_op.drop_column('first_due_on')

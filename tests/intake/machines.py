@@ -1,0 +1,29 @@
+"""What the state-machine tests share: an emptied database that keeps the slow-to-make accounts, and those accounts."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, SQLModel, select
+
+from intake.actions import create_staff
+from intake.db import get_engine
+from intake.models import Committee, StaffRole, StaffUser
+
+KEEP = {"committees", "alembic_version", "staff_users"}  # the accounts are made once: Argon2 is slow
+
+
+def empty_database() -> None:
+    """Every table emptied but the committee tree and the accounts."""
+    with get_engine().begin() as conn:
+        for table in reversed(SQLModel.metadata.sorted_tables):
+            if table.name not in KEEP:
+                conn.execute(table.delete())
+
+
+def account(db: Session, role: StaffRole, committee: Committee, prefix: str = "") -> StaffUser:
+    """The account with this role in this committee, made at its first use."""
+    name = f"{prefix}{role.value}-{committee.code}"
+    found = db.exec(select(StaffUser).where(StaffUser.username == name)).first()
+    if found is None:
+        found = create_staff(db, username=name, password="x" * 16, role=role, committee=committee)
+        db.commit()
+    return found
