@@ -281,11 +281,20 @@ def similar_cases(session: Session, case: Case) -> list[Similar]:
     ]
     found: dict[int, tuple[float, list[str]]] = {}
     name, unit = fold(case.accused_name), fold(case.accused_agency)
+    folded: dict[str, str] = {}  # names and units repeat across a committee's cases: each is folded once
+
+    def same(value: str, target: str) -> bool:
+        if not target or not value:
+            return False
+        if value not in folded:
+            folded[value] = fold(value)
+        return folded[value] == target
+
     for cid, _text, accused, agency in recent:
         why: list[str] = []
-        if name and fold(accused) == name:
+        if same(accused, name):
             why.append("accused")
-        if unit and fold(agency) == unit:
+        if same(agency, unit):
             why.append("unit")
         if why:
             found[cid] = (100.0 if "accused" in why else 80.0, why)
