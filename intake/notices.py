@@ -64,6 +64,17 @@ def case_arrived(session: Session, case: Case) -> list[StaffNotice]:
     return made
 
 
+def case_left(session: Session, case_id: int, committee_id: int) -> int:
+    """A case passed on to another committee is no news for the one it left: its notices there are read."""
+    left = select(StaffUser.id).where(StaffUser.committee_id == committee_id)
+    result = session.execute(
+        sa.update(StaffNotice)
+        .where(StaffNotice.case_id == case_id, StaffNotice.read_at.is_(None), StaffNotice.user_id.in_(left))  # type: ignore[arg-type,union-attr,attr-defined]
+        .values(read_at=utcnow())
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 def unread_count(session: Session, user: StaffUser) -> int:
     """Notices the account has not read yet (new cases it has not opened)."""
     return int(
@@ -100,7 +111,9 @@ def recent(session: Session, user: StaffUser) -> list[StaffNotice]:
     return list(
         session.exec(
             select(StaffNotice)
-            .where(StaffNotice.user_id == user.id, StaffNotice.kind == NoticeKind.NEW_CASE.value)
+            .join(Case, Case.id == StaffNotice.case_id)  # type: ignore[arg-type]
+            # Only cases the committee still holds: one passed on since would open as "not found".
+            .where(StaffNotice.user_id == user.id, StaffNotice.kind == NoticeKind.NEW_CASE.value, Case.committee_id == user.committee_id)
             .order_by(StaffNotice.id.desc())  # type: ignore[union-attr]
             .limit(LISTED)
         ).all()

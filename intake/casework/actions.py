@@ -264,6 +264,7 @@ def _apply_transfer(session: Session, *, case: Case, transfer: CaseTransfer, act
     action = {"escalate": "case.escalated", "reroute": "case.rerouted"}.get(transfer.kind, "case.transferred")
     _record(session, action, case, actor, transfer=transfer.id, **{"from": source.code, "to": target.code})
     messages.notify(session, case, target, actor=actor, kind="transferred")
+    notices.case_left(session, case.id, source.id)  # type: ignore[arg-type]
     notices.case_arrived(session, case)
     log.info("case %s moved from %s to %s (%s)", case.id, source.code, target.code, transfer.kind)
 

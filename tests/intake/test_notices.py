@@ -150,13 +150,16 @@ def test_the_admin_counts_unread_notices_until_the_case_is_opened(db: Session) -
 
 
 def test_a_case_passed_on_notifies_the_receiving_committee(db: Session) -> None:
-    """A transfer is a new case in the receiving committee's queue."""
+    """A transfer is a new case in the receiving committee's queue, and no longer news in the one it left."""
     receiver = make_staff(db, "hk", HOAN_KIEM).user
+    sender = make_staff(db, "cb", BEN_THANH).user
     filed = file_case(db)
+    assert notices.unread_count(db, sender) == 1
     chair = make_staff(db, "ct", BEN_THANH, StaffRole.CHAIR).user
     casework.transfer_case(db, case=filed.case, actor=chair, to_committee=committee(db, HOAN_KIEM), reason="Đúng thẩm quyền Hoàn Kiếm")
     db.commit()
-    assert notices.unread_count(db, receiver) == 1
+    assert notices.unread_count(db, receiver) == 1 and [n.case_id for n in notices.recent(db, receiver)] == [filed.case.id]
+    assert notices.unread_count(db, sender) == 0 and notices.recent(db, sender) == []
 
 
 def test_each_account_sets_its_own_address_and_turns_mails_off(db: Session) -> None:
