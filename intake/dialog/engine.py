@@ -1113,7 +1113,14 @@ class _Ctx:
                 if self.state.lookup_failures >= LOOKUP_MAX_FAILURES:
                     self.state.lookup_failures = 0
                     self.state.lookup_locked_until = self.now + LOOKUP_LOCK_SECONDS
-                self.say(t._("We found no report with this receipt code and passphrase. Please check them and try again."))
+                if event.locked_minutes:
+                    self.say(t._(
+                        "This receipt code has had too many unsuccessful attempts, so it is locked for now. "
+                        "Please try again in {minutes} minutes. Your report is safe.",
+                        minutes=event.locked_minutes,
+                    ))
+                else:
+                    self.say(t._("We found no report with this receipt code and passphrase. Please check them and try again."))
                 return self.finish_lookup()
             self.state.lookup_failures = 0
             self.draft.followup_case_id = event.case_id
