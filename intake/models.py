@@ -146,8 +146,10 @@ class Committee(SQLModel, table=True):
     name_en: str = Field(max_length=255)
     unit_name: str = Field(max_length=255)  # the province or commune it serves
     active: bool = True
+    # The chair's choice: the committee's officers and viewers sign in with a second factor too.
+    require_totp: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     # Working days from a report's arrival to the committee's first handling (accepted and forwarded,
-    # or found outside the remit): the committee's own rule, set by its chair (migration 0007).
+    # or found outside the remit): the committee's own rule, set by its chair (migration 0008).
     first_handling_days: int = Field(default=10, sa_column_kwargs={"server_default": "10"})
 
     def name(self, lang: str) -> str:
@@ -209,7 +211,7 @@ class Case(SQLModel, table=True):
     notified_at: datetime | None = _ts(nullable=True)  # the resident was told the result
     # Retention (migration 0005): when chat handles, evidence files and the reporter's phone were purged.
     purged_at: datetime | None = _ts(nullable=True)
-    # The clock (migration 0007). first_due_on: the first handling's deadline, counted from the day the
+    # The clock (migration 0008). first_due_on: the first handling's deadline, counted from the day the
     # holding committee received the case. is_open and next_due_on follow from the status and the two
     # deadlines (kept by sync_clock before every flush): the queue sorts and counts on them by index.
     first_due_on: date | None = None
@@ -302,7 +304,7 @@ class StaffUser(SQLModel, table=True):
     created_at: datetime = _created()
     last_login_at: datetime | None = _ts(nullable=True)
     totp_last_step: int | None = None  # the last TOTP time step accepted: a code is never accepted twice
-    # E-mail notifications (migration 0007): where they go, and which the account wants.
+    # E-mail notifications (migration 0008): where they go, and which the account wants.
     email: str = Field(default="", max_length=254, sa_column_kwargs={"server_default": ""})
     notify_new_cases: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
     notify_digest: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
@@ -562,3 +564,17 @@ class InboundEvent(SQLModel, table=True):
     received_at: datetime = Field(default_factory=utcnow, sa_column=sa.Column(UTCDateTime(), nullable=False, index=True))
     attempts: int = 0  # processings started after the first (a retry, or a recovery after a crash)
     last_error: str | None = Field(default=None, max_length=64)  # the exception's class name, never its message
+
+
+class AttemptThrottle(SQLModel, table=True):
+    """Failed attempts at one target (a receipt, an account), by keyed hash, and its lock (intake/throttle.py)."""
+
+    __tablename__ = "attempt_throttles"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key_hash: str = Field(max_length=64, unique=True)
+    scope: str = Field(max_length=16, index=True)
+    failures: int = 0
+    locks: int = 0  # locks in a row: each doubles the next
+    locked_until: datetime | None = _ts(nullable=True)
+    last_failure_at: datetime = _created()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, SQLModel
 
 from intake.actions import create_staff
 from intake.db import get_engine
 from intake.models import Committee, StaffRole, StaffUser
+from intake.staff import find_staff
 
 KEEP = {"committees", "alembic_version", "staff_users"}  # the accounts are made once: Argon2 is slow
 
@@ -22,7 +23,7 @@ def empty_database() -> None:
 def account(db: Session, role: StaffRole, committee: Committee, prefix: str = "") -> StaffUser:
     """The account with this role in this committee, made at its first use."""
     name = f"{prefix}{role.value}-{committee.code}"
-    found = db.exec(select(StaffUser).where(StaffUser.username == name)).first()
+    found = find_staff(db, name)  # by its canonical form, as sign-in finds it
     if found is None:
         found = create_staff(db, username=name, password="x" * 16, role=role, committee=committee)
         db.commit()
