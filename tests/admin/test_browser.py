@@ -124,15 +124,20 @@ class Visit:
         self.shots.append(path)
 
 
-def _visit(browser: Any, base: str, width: str = "desktop") -> Visit:
-    """A fresh browser context (its own cookies) at a width; console errors (CSP violations among them) are collected."""
+def _page(browser: Any, problems: list[str], width: str = "desktop") -> Any:
+    """A fresh browser context (its own cookies) that records console errors (CSP violations among them) and failed requests."""
     page = browser.new_context(locale="vi-VN", viewport=WIDTHS[width]).new_page()
     page.set_default_timeout(15_000)
-    visit = Visit(page, width, base)
-    page.on("console", lambda msg: visit.problems.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda err: visit.problems.append(str(err)))
-    page.on("response", lambda r: visit.problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-    return visit
+    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda err: problems.append(str(err)))
+    page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    return page
+
+
+def _visit(browser: Any, base: str, width: str = "desktop") -> Visit:
+    """A page at a width, with the checks each screen gets."""
+    problems: list[str] = []
+    return Visit(_page(browser, problems, width), width, base, problems)
 
 
 def _sign_in(visit: Visit, username: str, secret: str | None = None, home: str = "/admin") -> None:

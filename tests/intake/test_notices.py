@@ -174,3 +174,14 @@ def test_each_account_sets_its_own_address_and_turns_mails_off(db: Session) -> N
     db.expire_all()
     user = _user(db, int(officer.user.id))  # type: ignore[arg-type]
     assert (user.email, user.notify_new_cases, user.notify_digest) == ("cb@mttq.example.vn", False, True)
+
+
+def test_serve_mails_staff_only_when_a_mail_server_is_set(mail: MailServer) -> None:
+    """`phananh serve` runs the mail job with PHANANH_SMTP_HOST and PHANANH_MAIL_FROM set, and not without them."""
+    from phananh.background import serve_background
+
+    quiet = Settings(**{**get_settings().model_dump(), "smtp_host": ""})
+    for settings, expected in ((get_settings(), True), (quiet, False)):
+        background = serve_background(settings)
+        assert ("staff-mail" in {job.name for job in background.jobs}) == expected
+        background.stop()  # never started: closes what the outbox job opened
