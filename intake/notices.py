@@ -174,8 +174,9 @@ def make_digests(session: Session, today: date) -> int:
         return 0
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     table = StaffNotice.__table__  # type: ignore[attr-defined]
-    result = session.execute(insert(table).values(rows).on_conflict_do_nothing(index_elements=["key"]))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    # RETURNING lists the rows written (a key already there is skipped): a rowcount is not reliable for a batch.
+    written = session.execute(insert(table).values(rows).on_conflict_do_nothing(index_elements=["key"]).returning(table.c.id)).all()
+    return len(written)
 
 
 def _link(base: str, case_id: int) -> str:
