@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from intake.casework.policy import scope_committee_ids
-from intake.dates import VIETNAM_TZ, local_date
+from intake.dates import VIETNAM_TZ
 from intake.models import Case, CaseStatus, CaseTransfer, Committee, CommitteeLevel, TransferState
 
 # Kinds of event, in the order the protected export lays them out (disclosure.py): each tuple is one
@@ -62,22 +62,32 @@ def _vn_start(day: date) -> datetime:
     return datetime.combine(day, time(0, 0), VIETNAM_TZ)
 
 
-@dataclass(frozen=True)
+_VN_OFFSET = timedelta(hours=7)  # Vietnam keeps no daylight saving time
+_ENDED = frozenset({CaseStatus.OUT_OF_SCOPE.value, CaseStatus.DUPLICATE.value})
+_CLOSED = CaseStatus.CLOSED.value
+
+
+def _day(moment: datetime) -> date:
+    """The day in Vietnam of a stored UTC time (naive from SQLite, aware from PostgreSQL: both UTC)."""
+    return (moment + _VN_OFFSET).date()
+
+
+@dataclass(frozen=True, slots=True)
 class Move:
     """An approved transfer or escalation."""
 
     at: datetime
+    day: date
     source: int
     target: int
 
-    @property
-    def day(self) -> date:
-        return local_date(self.at)
 
-
-@dataclass
+@dataclass(slots=True)
 class CaseLife:
-    """One case as the figures read it: its fields and its approved moves, oldest first."""
+    """One case as the figures read it: its fields and its approved moves, oldest first.
+
+    Times are as the database hands them back (UTC, with or without a zone): they are only compared
+    with each other and turned into days in Vietnam."""
 
     id: int
     committee_id: int
@@ -87,10 +97,9 @@ class CaseLife:
     forwarded_on: date | None
     due_on: date | None
     result_on: date | None
-    handled_at: datetime | None
+    ended_at: datetime  # when the case was found out of scope or merged (its last update, if not recorded)
     closed_at: datetime | None
     notified_at: datetime | None
-    updated_at: datetime
     moves: list[Move] = field(default_factory=list)
 
     @property
@@ -115,36 +124,48 @@ class CaseLife:
             holder = move.target
         return holder
 
+    def _handling(self) -> tuple[str, date, datetime | None] | None:
+        """How the case's own handling ended, if it did other than by moving: (kind, day, moment if known)."""
+        if self.forwarded_on is not None:
+            return "forwarded", self.forwarded_on, None
+        if self.status in _ENDED:
+            return "other_handling", _day(self.ended_at), self.ended_at
+        if self.status == _CLOSED:
+            closed = self.closed_at or self.ended_at
+            return "other_handling", _day(closed), closed
+        return None
+
     def events(self) -> Iterable[tuple[str, date, int]]:
         """(kind, day, committee) for every flow event of the case, whatever its date."""
-        received: dict[int, date] = {self.origin: local_date(self.received_at)}
-        # A committee's handling ends at its first such event: (day, order within the day, kind).
-        handled: dict[int, tuple[date, int, str]] = {}
-
-        def handle(committee: int, day: date, kind: str, order: int) -> None:
-            if committee not in handled or (day, order) < handled[committee][:2]:
-                handled[committee] = (day, order, kind)
-
-        for move in self.moves:
-            received.setdefault(move.target, move.day)
-            handle(move.source, move.day, "other_handling", 1)
-        if self.forwarded_on is not None:
-            handle(self.holder_on(self.forwarded_on), self.forwarded_on, "forwarded", 0)
-        ended = self.handled_at or self.updated_at
-        if self.status in (CaseStatus.OUT_OF_SCOPE.value, CaseStatus.DUPLICATE.value):
-            handle(self.holder_at(ended), local_date(ended), "other_handling", 1)
-        elif self.status == CaseStatus.CLOSED.value and self.forwarded_on is None:
-            closed = self.closed_at or ended
-            handle(self.holder_at(closed), local_date(closed), "other_handling", 1)
-        for committee, day in received.items():
-            yield "received", day, committee
-        for committee, (day, _order, kind) in handled.items():
-            yield kind, day, committee
+        handling = self._handling()
+        if not self.moves:  # most cases: one committee throughout
+            holder = self.committee_id
+            yield "received", _day(self.received_at), holder
+            if handling is not None:
+                yield handling[0], handling[1], holder
+        else:
+            received: dict[int, date] = {self.origin: _day(self.received_at)}
+            # A committee's handling ends at its first such event: (day, order within the day, kind).
+            handled: dict[int, tuple[date, int, str]] = {}
+            candidates = [(move.source, move.day, 1, "other_handling") for move in self.moves]
+            for move in self.moves:
+                received.setdefault(move.target, move.day)
+            if handling is not None:
+                kind, day, moment = handling
+                who = self.holder_on(day) if moment is None else self.holder_at(moment)
+                candidates.append((who, day, 0 if kind == "forwarded" else 1, kind))
+            for who, day, order, kind in candidates:
+                if who not in handled or (day, order) < handled[who][:2]:
+                    handled[who] = (day, order, kind)
+            for who, day in received.items():
+                yield "received", day, who
+            for who, (day, _order, kind) in handled.items():
+                yield kind, day, who
         if self.result_on is not None:
             late = self.due_on is not None and self.result_on > self.due_on
             yield ("late" if late else "on_time"), self.result_on, self.holder_on(self.result_on)
         if self.notified_at is not None:
-            yield "notified", local_date(self.notified_at), self.holder_at(self.notified_at)
+            yield "notified", _day(self.notified_at), self.holder_at(self.notified_at)
 
     def overdue_holder(self, day: date) -> int | None:
         """The committee holding the case if, at the end of `day`, it is past its deadline without an answer."""
@@ -152,7 +173,7 @@ class CaseLife:
             return None
         if self.result_on is not None and self.result_on <= day:
             return None
-        if self.status in (CaseStatus.OUT_OF_SCOPE.value, CaseStatus.DUPLICATE.value):
+        if self.status in _ENDED:
             return None
         return self.holder_on(day)
 
@@ -191,13 +212,23 @@ def _committee_rows(session: Session, committee: Committee) -> tuple[list[Commit
     return rows, row_of
 
 
+_C = cast(sa.Table, Case.__table__).c  # type: ignore[attr-defined]
+_T = cast(sa.Table, CaseTransfer.__table__).c  # type: ignore[attr-defined]
+_APPROVED = _T.state == TransferState.APPROVED.value
+_MOVED = sa.select(_T.case_id).where(_APPROVED)  # cases that ever changed committee
+
+
+def _raw(column: Any) -> Any:
+    """The stored UTC time without the zone-fixing type: turned into days here, thousands at a time."""
+    return sa.type_coerce(column, sa.DateTime())
+
+
 def load_lives(session: Session, ids: list[int] | None, start: date, end: date) -> list[CaseLife]:
-    """The cases with an event in [start, end) credited to a committee in `ids` (None: all), or overdue then."""
-    c = cast(sa.Table, Case.__table__).c  # type: ignore[attr-defined]
-    t = cast(sa.Table, CaseTransfer.__table__).c  # type: ignore[attr-defined]
+    """The cases that changed committee, with an event in [start, end) credited to a committee in `ids`
+    (None: all) or overdue then; the others are counted in the database (_count_unmoved)."""
+    c, t = _C, _T
     s_ts, e_ts = _vn_start(start), _vn_start(end)
-    approved = t.state == TransferState.APPROVED.value
-    moved_then = sa.select(t.case_id).where(approved, t.decided_at >= s_ts, t.decided_at < e_ts)
+    moved_then = sa.select(t.case_id).where(_APPROVED, t.decided_at >= s_ts, t.decided_at < e_ts)
     active = sa.or_(
         c.received_at >= s_ts,
         c.forwarded_on >= start,
@@ -205,31 +236,92 @@ def load_lives(session: Session, ids: list[int] | None, start: date, end: date) 
         c.handled_at >= s_ts,
         c.closed_at >= s_ts,
         c.notified_at >= s_ts,
+        c.updated_at >= s_ts,
         sa.and_(c.due_on.is_not(None), c.due_on < end, sa.or_(c.result_on.is_(None), c.result_on >= start)),
         c.id.in_(moved_then),
     )
     stmt = sa.select(
-        c.id, c.committee_id, c.category, c.status, c.received_at, c.forwarded_on, c.due_on, c.result_on,
-        c.handled_at, c.closed_at, c.notified_at, c.updated_at,
-    ).where(c.received_at < e_ts, active)
+        c.id, c.committee_id, c.category, c.status, _raw(c.received_at), c.forwarded_on, c.due_on, c.result_on,
+        _raw(sa.func.coalesce(c.handled_at, c.updated_at)), _raw(c.closed_at), _raw(c.notified_at),
+    ).where(c.received_at < e_ts, active, c.id.in_(_MOVED))
     if ids is not None:
-        touched = sa.select(t.case_id).where(approved, sa.or_(t.from_committee_id.in_(ids), t.to_committee_id.in_(ids)))
-        stmt = stmt.where(sa.or_(c.committee_id.in_(ids), c.id.in_(touched)))
-    lives = {row.id: CaseLife(*row) for row in session.execute(stmt)}
+        touched = sa.select(t.case_id).where(_APPROVED, sa.or_(t.from_committee_id.in_(ids), t.to_committee_id.in_(ids)))
+        stmt = stmt.where(c.id.in_(touched))
+    lives = {row[0]: CaseLife(*row) for row in session.execute(stmt)}
     if lives:
         # Every move, later ones too: the first one tells who received the case first.
-        moves = sa.select(t.case_id, t.decided_at, t.from_committee_id, t.to_committee_id).where(
-            approved, t.decided_at.is_not(None)
+        moves = sa.select(t.case_id, _raw(t.decided_at), t.from_committee_id, t.to_committee_id).where(
+            _APPROVED, t.decided_at.is_not(None)
         ).order_by(t.decided_at, t.id)
         for case_id, at, source, target in session.execute(moves):
             life = lives.get(case_id)
             if life is not None:
-                life.moves.append(Move(at, source, target))
+                life.moves.append(Move(at, _day(at), source, target))
     return list(lives.values())
 
 
-def year_figures(session: Session, committee: Committee, year: int, *, today: date, until_quarter: int = 4) -> YearFigures:
-    """The year's counts for a committee and those below it, quarter by quarter up to `until_quarter`."""
+def _between(column: Any, low: date | datetime, high: date | datetime) -> sa.ColumnElement[bool]:
+    return sa.and_(column >= low, column < high)
+
+
+def _count_unmoved(
+    session: Session, ids: list[int] | None, quarters: Sequence[tuple[int, date, date, date]]
+) -> Iterable[tuple[int | None, int, dict[tuple[int, str], int], dict[int, int]]]:
+    """The same counts as CaseLife.events and overdue_holder, done by the database for the cases that never
+    changed committee (nearly all): (category, committee, {(quarter, kind): n}, {quarter: overdue})."""
+    c = _C
+    ended = sa.func.coalesce(c.handled_at, c.updated_at)
+    closed = sa.func.coalesce(c.closed_at, ended)
+    other = sa.and_(c.forwarded_on.is_(None), sa.or_(c.status.in_(_ENDED), c.status == _CLOSED))
+    other_at = sa.case((c.status == _CLOSED, closed), else_=ended)
+    late = sa.and_(c.due_on.is_not(None), c.result_on > c.due_on)
+    columns: list[Any] = []
+    keys: list[tuple[int, str]] = []
+    for q, first, until, stock_day in quarters:
+        a, b = _vn_start(first), _vn_start(until)
+        flags = {
+            "received": _between(c.received_at, a, b),
+            "forwarded": _between(c.forwarded_on, first, until),
+            "other_handling": sa.and_(other, _between(other_at, a, b)),
+            "on_time": sa.and_(_between(c.result_on, first, until), sa.not_(late)),
+            "late": sa.and_(_between(c.result_on, first, until), late),
+            "notified": _between(c.notified_at, a, b),
+            STOCK: sa.and_(
+                c.forwarded_on <= stock_day, c.due_on < stock_day, c.status.not_in(_ENDED),
+                sa.or_(c.result_on.is_(None), c.result_on > stock_day),
+            ),
+        }
+        for kind, cond in flags.items():
+            keys.append((q, kind))
+            columns.append(sa.func.sum(sa.case((cond, 1), else_=0)))
+    begin, finish = _vn_start(quarters[0][1]), _vn_start(quarters[-1][2])
+    stmt = sa.select(c.category, c.committee_id, *columns).where(c.received_at < finish, c.id.not_in(_MOVED))
+    stmt = stmt.where(sa.or_(
+        c.received_at >= begin, c.forwarded_on >= quarters[0][1], c.result_on >= quarters[0][1], c.handled_at >= begin,
+        c.closed_at >= begin, c.notified_at >= begin, c.updated_at >= begin,
+        sa.and_(c.due_on.is_not(None), sa.or_(c.result_on.is_(None), c.result_on >= quarters[0][1])),
+    ))
+    if ids is not None:
+        stmt = stmt.where(c.committee_id.in_(ids))
+    for category, committee_id, *sums in session.execute(stmt.group_by(c.category, c.committee_id)):
+        flows: dict[tuple[int, str], int] = {}
+        stocks: dict[int, int] = {}
+        for (q, kind), n in zip(keys, sums, strict=True):
+            if n:
+                if kind == STOCK:
+                    stocks[q] = int(n)
+                else:
+                    flows[(q, kind)] = int(n)
+        yield category, committee_id, flows, stocks
+
+
+def year_figures(
+    session: Session, committee: Committee, year: int, *, today: date, until_quarter: int = 4, in_database: bool = True
+) -> YearFigures:
+    """The year's counts for a committee and those below it, quarter by quarter up to `until_quarter`.
+
+    Cases that changed committee are read case by case (CaseLife); the others are counted by the database
+    in one pass, unless `in_database` is False (the tests compare the two)."""
     ids = scope_committee_ids(session, committee)
     committees, row_of = _committee_rows(session, committee)
     if ids is not None:
@@ -248,22 +340,50 @@ def year_figures(session: Session, committee: Committee, year: int, *, today: da
     if end <= start:
         return figures
     stock_days = [(q, figures.stock_day(q)) for q in QUARTERS if q <= until_quarter]
-    for life in load_lives(session, ids, start, end):
+    flows: Counter[tuple[int, str, Row, int]] = Counter()
+    stocks: Counter[tuple[int, Row, int]] = Counter()
+    if in_database:
+        # A quarter not begun yet has no events, and its overdue stock is today's, as for the current one.
+        quarters = [(q, first, max(first, min(until, end)), day) for q, day in stock_days for first, until in [quarter_bounds(year, q)]]
+        lives = load_lives(session, ids, start, end)
+        for category, holder, counted, overdue in _count_unmoved(session, ids, quarters):
+            category = category if category in CATEGORY_ROWS else None
+            if holder in row_of:
+                for (q, kind), n in counted.items():
+                    flows[(q, kind, category, row_of[holder])] += n
+                for q, n in overdue.items():
+                    stocks[(q, category, row_of[holder])] += n
+    else:
+        lives = _all_lives(session, ids, start, end)
+    for life in lives:
         category = life.category if life.category in CATEGORY_ROWS else None
         for kind, day, holder in life.events():
-            row = row_of.get(holder)
-            if row is None or not start <= day < end:
-                continue
-            q = quarter_of(day)
-            figures.flows["category"][(q, kind, category)] += 1
-            figures.flows["committee"][(q, kind, row)] += 1
-        for q, day in stock_days:
-            holder_or_none = life.overdue_holder(day)
-            row = row_of.get(holder_or_none) if holder_or_none is not None else None
-            if row is not None:
-                figures.stocks["category"][(q, category)] += 1
-                figures.stocks["committee"][(q, row)] += 1
+            if start <= day < end and holder in row_of:
+                flows[(quarter_of(day), kind, category, row_of[holder])] += 1
+        if life.due_on is not None:
+            for q, day in stock_days:
+                holder_or_none = life.overdue_holder(day)
+                if holder_or_none in row_of:
+                    stocks[(q, category, row_of[holder_or_none])] += 1
+    for (q, kind, category, row), n in flows.items():
+        figures.flows["category"][(q, kind, category)] += n
+        figures.flows["committee"][(q, kind, row)] += n
+    for (q, category, row), n in stocks.items():
+        figures.stocks["category"][(q, category)] += n
+        figures.stocks["committee"][(q, row)] += n
     return figures
+
+
+def _all_lives(session: Session, ids: list[int] | None, start: date, end: date) -> list[CaseLife]:
+    """Every case in scope read case by case, moved or not: the slow path the database counting must equal."""
+    c = _C
+    stmt = sa.select(
+        c.id, c.committee_id, c.category, c.status, _raw(c.received_at), c.forwarded_on, c.due_on, c.result_on,
+        _raw(sa.func.coalesce(c.handled_at, c.updated_at)), _raw(c.closed_at), _raw(c.notified_at),
+    ).where(c.received_at < _vn_start(end), c.id.not_in(_MOVED))
+    if ids is not None:
+        stmt = stmt.where(c.committee_id.in_(ids))
+    return [CaseLife(*row) for row in session.execute(stmt)] + load_lives(session, ids, start, end)
 
 
 def flow_order(group: Sequence[str], rows: Sequence[Row]) -> list[tuple[int, str, Row]]:

@@ -606,3 +606,15 @@ def test_the_old_suppression_would_have_been_caught(db: Session, played: list[St
             if len(hidden) == 1 and total >= 5:
                 pinned += total - sum(v for v in cells if not 1 <= v <= 4) == hidden[0]
     assert pinned
+
+
+def test_the_database_counts_what_the_case_by_case_reading_counts(db: Session, played: list[Story]) -> None:
+    """Cases that never moved are counted by one aggregate query; it gives exactly what reading each case gives."""
+    from intake.report_figures import year_figures
+
+    for code in (PROVINCE, BEN_THANH, HOAN_KIEM, "TW"):
+        for until in (1, 2, 4):
+            fast = year_figures(db, committee(db, code), YEAR, today=TODAY, until_quarter=until)
+            slow = year_figures(db, committee(db, code), YEAR, today=TODAY, until_quarter=until, in_database=False)
+            assert (+fast.flows["category"], +fast.flows["committee"]) == (+slow.flows["category"], +slow.flows["committee"]), (code, until)
+            assert (+fast.stocks["category"], +fast.stocks["committee"]) == (+slow.stocks["category"], +slow.stocks["committee"]), (code, until)
