@@ -25,7 +25,7 @@ and its deadline belong to the one case that was forwarded.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any, cast
@@ -106,23 +106,22 @@ class CaseLife:
     def origin(self) -> int:
         return self.moves[0].source if self.moves else self.committee_id
 
-    def holder_at(self, moment: datetime) -> int:
-        """The committee holding the case at a moment."""
+    def _holder(self, done: Callable[[Move], bool]) -> int:
+        """The committee holding the case after the moves that are `done` (they come oldest first)."""
         holder = self.origin
         for move in self.moves:
-            if move.at > moment:
+            if not done(move):
                 break
             holder = move.target
         return holder
 
+    def holder_at(self, moment: datetime) -> int:
+        """The committee holding the case at a moment."""
+        return self._holder(lambda move: move.at <= moment)
+
     def holder_on(self, day: date) -> int:
         """The committee holding the case at the end of a day (Vietnam's calendar)."""
-        holder = self.origin
-        for move in self.moves:
-            if move.day > day:
-                break
-            holder = move.target
-        return holder
+        return self._holder(lambda move: move.day <= day)
 
     def _handling(self) -> tuple[str, date, datetime | None] | None:
         """How the case's own handling ended, if it did other than by moving: (kind, day, moment if known)."""

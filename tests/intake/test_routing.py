@@ -259,6 +259,9 @@ def test_province_override(tmp_path: Path) -> None:
         ("[[positions]]\nid='a'\nlevel='commune'\nname='A'\naliases=['a']\n[[positions]]\nid='a'\nlevel='commune'\nname='B'\naliases=['b']\n", "duplicate"),
         ("this is not toml", "not valid TOML"),
         ("", r"no \[\[positions\]\]"),
+        ("[[positions]]\nid='a'\nlevel='commune'\nname='A'\nsector='x'\naliases=['a']\n", "unknown sector"),
+        ("[sectors.x]\nname='X'\n[[positions]]\nid='a'\nlevel='commune'\nname='A'\naliases=['a']\n", "organisation are required"),
+        ("[[positions]]\nid='a'\nlevel='commune'\nname='A'\nreview=''\naliases=['a']\n", "review must be a non-empty text"),
     ],
 )
 def test_bad_rules_are_refused_with_a_clear_message(tmp_path: Path, text: str, message: str) -> None:
@@ -418,18 +421,3 @@ def test_a_province_that_sets_a_level_settles_the_doubt(tmp_path: Path) -> None:
     hcm = route(province_code=HCM, commune_code=BEN_THANH, role="ca xã", rules=rules)
     assert (hcm.committee_code, hcm.needs_review) == (HCM, False)
 
-
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        ("[[positions]]\nid='a'\nlevel='commune'\nname='A'\nsector='x'\naliases=['a']\n", "unknown sector"),
-        ("[sectors.x]\nname='X'\n[[positions]]\nid='a'\nlevel='commune'\nname='A'\naliases=['a']\n", "organisation are required"),
-        ("[[positions]]\nid='a'\nlevel='commune'\nname='A'\nreview=''\naliases=['a']\n", "review must be a non-empty text"),
-    ],
-)
-def test_bad_sector_rules_are_refused(tmp_path: Path, text: str, message: str) -> None:
-    """A sector or a doubt written wrong stops loading and says where."""
-    path = tmp_path / "rules.toml"
-    path.write_text(text, encoding="utf-8")
-    with pytest.raises(RoutingRulesError, match=message):
-        load_rules(path)
