@@ -48,16 +48,20 @@ def migrated() -> Iterator[None]:
     yield
 
 
-@pytest.fixture()
-def db(migrated: None) -> Iterator[Session]:
-    """A session on a database emptied of everything but the committee tree."""
-    engine = get_engine()
-    with engine.begin() as conn:
+def empty_database() -> None:
+    """Removes everything but the committee tree, and puts committee settings back to their defaults."""
+    with get_engine().begin() as conn:
         for table in reversed(SQLModel.metadata.sorted_tables):
             if table.name not in KEEP:
                 conn.execute(table.delete())
         conn.execute(sa.update(Committee).values(require_totp=False))  # a setting a test may have changed
-    with Session(engine, expire_on_commit=False) as session:
+
+
+@pytest.fixture()
+def db(migrated: None) -> Iterator[Session]:
+    """A session on a database emptied of everything but the committee tree."""
+    empty_database()
+    with Session(get_engine(), expire_on_commit=False) as session:
         yield session
 
 

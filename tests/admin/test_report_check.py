@@ -23,7 +23,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import pytest
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session
 
 from intake import reports
 from intake.casework import actions, messages
@@ -32,7 +32,7 @@ from intake.db import get_engine
 from intake.i18n import translator
 from intake.models import Case, Committee, StaffRole, StaffUser
 from tests.admin.conftest import BEN_THANH, HOAN_KIEM, committee, make_staff, quick_case
-from tests.conftest import KEEP
+from tests.conftest import empty_database
 
 YEAR = 2024
 TODAY = date(2025, 1, 15)
@@ -354,13 +354,9 @@ def play(db: Session, clock: list[datetime], stories: list[Story], steps: list[S
 @pytest.fixture(scope="module")
 def world(migrated: None) -> Iterator[tuple[Session, list[Story]]]:
     """The scenario played once for this module's tests, on an emptied database (SQLite or PostgreSQL)."""
-    engine = get_engine()
-    with engine.begin() as conn:
-        for table in reversed(SQLModel.metadata.sorted_tables):
-            if table.name not in KEEP:
-                conn.execute(table.delete())
+    empty_database()
     stories, steps = scenario()
-    with Session(engine, expire_on_commit=False) as session, clock() as now:
+    with Session(get_engine(), expire_on_commit=False) as session, clock() as now:
         play(session, now, stories, steps)
         yield session, stories
 
