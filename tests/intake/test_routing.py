@@ -330,7 +330,11 @@ def test_positions_are_found_inside_a_story(rules: RoutingRules) -> None:
         ("e bj ô ct xã Tân Hòa đòi 5tr", "ct xã", "commune_people_committee_chair"),
         ("thg ca xã đánh e", "ca xã", "commune_police"),
         ("Phó chủ tịch UBND thị trấn ký sai", "Phó chủ tịch UBND thị trấn", "commune_people_committee_vice_chair"),
-        ("Phó Chủ Tịch Uỷ Ban Nhân Dân Phường ký", "Phó Chủ Tịch Uỷ Ban Nhân Dân Phường", "commune_people_committee_vice_chair"),
+        (
+            "Phó Chủ Tịch Uỷ Ban Nhân Dân Phường",
+            "Phó Chủ Tịch Uỷ Ban Nhân Dân Phường",
+            "commune_people_committee_vice_chair",
+        ),
         ("ông trưởng bản Nà Khoang thu tiền", "trưởng bản", "hamlet_head"),
     ],
 )
