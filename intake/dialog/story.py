@@ -29,6 +29,7 @@ accused's when it is tied to the accused's name, or is the only candidate left.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import re
 from collections.abc import Iterable
@@ -127,6 +128,7 @@ class _Mention:
     lead: int = -1  # names: the first word of the lead-in ('ông', 'tên là')
     anaphoric: bool = False  # names: given for someone already spoken of ('anh ấy tên Hưng')
     marked: bool = False  # posts: said of a person ('ông chủ tịch', 'bị chủ tịch')
+    former: bool = False  # posts: no longer held ('nguyên chủ tịch xã')
     position: PositionMention | None = None  # posts: the routing's reading
     end: int = -1  # posts: the last word the routing's match covers (value may stop earlier)
 
@@ -139,6 +141,11 @@ class _Reader:
         self.words = story.words
         self.rules = rules
         self.units = Units(story)
+        self._post_starts: set[int] = set()
+        self._ends = [w.end for w in story.words]
+
+    def _post_at(self, i: int) -> bool:
+        return i in self._post_starts
 
     def read(self) -> StoryFacts:
         if not self.words:
@@ -146,6 +153,7 @@ class _Reader:
         chains = self.units.chains()
         agencies = self.units.agencies()
         posts = self._posts(agencies)
+        self._post_starts = {p.first for p in posts}
         names = self._names(posts, agencies, chains)
         name, post = self._accused(names, posts)
         agency = self._agency(agencies, posts, post, name)
@@ -225,6 +233,7 @@ class _Reader:
             elif vocab.ADDRESSEE_BEFORE.search(before):
                 m.excluded = "addressee"
             m.marked = bool(vocab.PERSON_POST_BEFORE.search(before))
+            m.former = bool(vocab.FORMER_BEFORE.search(before))
             out.append(m)
         return out
 
@@ -325,7 +334,7 @@ class _Reader:
             return None
         if w.cap:
             prev = words[i - 1] if i > 0 else None
-            if prev is not None and s.joined(prev, w) and (prev.cap or prev.flat in vocab.NAMED_AFTER):
+            if prev is not None and s.joined(prev, w) and (prev.cap or s.phrase_at(i - 1, vocab.NAMED_AFTER)):
                 return None  # inside a longer capitalised name, or a street, school, temple named after someone
             n = self._cap_run(i, taken, post_starts)
             return (i, i, i + n - 1) if n >= 2 else None
@@ -408,7 +417,23 @@ class _Reader:
             m.excluded = "kin"
         elif vocab.ADDRESSEE_BEFORE.search(before):
             m.excluded = "addressee"
+        elif self._suffered(m):
+            m.excluded = "victim"
         m.anaphoric = bool(vocab.ANAPHORA_BEFORE.search(before))
+
+    def _suffered(self, m: _Mention) -> bool:
+        """Whether the name is of someone things were done to: 'A, hàng xóm nhà tôi, bị công an phường đánh'.
+
+        'bị' followed by who did it (an honorific, a post, an agency); 'A bị kỷ luật' stays the accused.
+        """
+        s, words = self.s, self.words
+        for k in range(m.last + 1, min(m.last + 12, len(words))):
+            if s.is_word(words[k], "bị") and vocab.VICTIM_AFTER.search(s.low[words[m.last].end : words[k].end]):
+                nxt = k + 1
+                return nxt < len(words) and bool(
+                    s.phrase_at(nxt, vocab.HONORIFICS) or self.units.agency(nxt) or self._post_at(nxt)
+                )
+        return False
 
     # -- whose facts ----------------------------------------------------------------------------------
 
@@ -452,10 +477,15 @@ class _Reader:
                 if p.first < n.first and vocab.RELATIVE_BEFORE.search(s.before(self.words[p.first])):
                     n.excluded = "relative"  # 'vợ ông chủ tịch xã là bà A': A is not the chairman
         candidates = [n for n in names if not n.excluded]
-        free = [p for p in posts if not p.excluded]
-        pairs = [(n, p) for n in candidates for p in free if self._linked(n, p)]
+        free = [p for p in posts if not p.excluded and not p.former]
+        pairs = [(n, p) for n in candidates for p in posts if not p.excluded and self._linked(n, p)]
+        pairs += [(n, q) for n, p in pairs for q in self._chained(p, posts)]
+        pairs = [(n, p) for n, p in pairs if p in free]
         if len({_key(n.value) for n, _ in pairs}) == 1:
-            return pairs[0]
+            name = pairs[0][0]
+            posts_of = [p for _, p in pairs]
+            # of one person's posts, the one with its unit named says most ('đảng viên, giáo viên trường X')
+            return name, next((p for p in posts_of if self._has_unit(p)), posts_of[0])
         if pairs:
             return None, _one(p for _, p in pairs)
         if len({_key(n.value) for n in candidates}) == 1:
@@ -464,6 +494,29 @@ class _Reader:
             # unless the name was given for someone already spoken of ('cán bộ địa chính..., anh ấy tên Hưng')
             return name, self._one_post(free) if name.anaphoric else None
         return None, self._one_post(free)
+
+    def _chained(self, post: _Mention, posts: list[_Mention]) -> list[_Mention]:
+        """Posts following this one as the same person's ('nguyên chủ tịch xã, nay là bí thư...')."""
+        s, words = self.s, self.words
+        out: list[_Mention] = []
+        end = self._unit_end(post)
+        for q in posts:
+            if q.first > end and vocab.POST_THEN_POST.search(s.low[words[end].end : words[q.first].start]):
+                out.append(q)
+                end = self._unit_end(q)
+        return out
+
+    def _unit_end(self, post: _Mention) -> int:
+        """The last word of a post with the unit written after it ('chủ tịch xã Tân Phú')."""
+        end = post.end
+        for k in range(post.first, post.end + 2):
+            item = self.units.agency(k) or self.units.element(k)
+            if item is not None and k <= end + 1:
+                end = max(end, item.last)
+        return end
+
+    def _has_unit(self, post: _Mention) -> bool:
+        return self._unit_end(post) > post.end
 
     def _one_post(self, posts: list[_Mention]) -> _Mention | None:
         """The one post the story speaks of; among several, the one said of a person ('thầy hiệu trưởng')."""
@@ -494,7 +547,7 @@ class _Reader:
                     s.low[words[name.last].end : words[a.first].start]
                 ):
                     return self._mention(a)  # 'bà Mai ở bộ phận một cửa'
-        others = [p for p in posts if p is not post]
+        others = [p for p in posts if p is not post and p.excluded]
         free = [a for a in agencies if not a.excluded and not any(p.first <= a.first <= p.end + 1 for p in others)]
         return _one(self._mention(a) for a in free)
 
@@ -566,7 +619,8 @@ class _Reader:
             m.span()
             for m in vocab.WORKPLACE_CUES.finditer(low)
             if not (vocab.SENT_BEFORE.search(low[max(0, m.start() - 40) : m.start()])
-                    or vocab.JOB_BEFORE.search(low[max(0, m.start() - 40) : m.start()]))
+                    or vocab.JOB_BEFORE.search(low[max(0, m.start() - 40) : m.start()])
+                    or self._after_a_name(m.start()))
         ]
         for a in agencies:
             start = self.words[a.first].start
@@ -580,6 +634,14 @@ class _Reader:
         if work and not home:
             return Found("workplace", *s.span(*min(work)))
         return None
+
+    def _after_a_name(self, offset: int) -> bool:
+        """Whether a name stands right before an offset: 'Chị A ở bộ phận một cửa' says where she works."""
+        k = bisect.bisect_right(self._ends, offset) - 1
+        if k < 0:
+            return False
+        before = self.words[k]
+        return before.cap and self.s.sentence_starts[k] != before.start
 
     def _occurred(self) -> Found | None:
         """When it happened, as written: one time expression, or none if the story gives several."""

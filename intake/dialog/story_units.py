@@ -309,8 +309,12 @@ class Units:
         words = self.words
         n = s.phrase_at(i, vocab.STANDALONE_HEADS)
         if n:
-            tail = self.unit_tail(i + n) or self.name_run(i + n)
-            return Agency(i, i + n + tail - 1, "office")
+            j = i + n
+            nested = self.agency(j) if j < len(words) and s.joined(words[j - 1], words[j]) else None
+            if nested is not None:  # 'bộ phận một cửa UBND phường Láng'
+                return Agency(i, nested.last, "office")
+            tail = self.unit_tail(j) or (0 if self.head_word(j) else self.name_run(j))
+            return Agency(i, j + tail - 1, "office")
         for heads, kind in ((vocab.ORG_HEADS, "org"), (vocab.UNIT_HEADS, "unit")):
             n = s.phrase_at(i, heads)
             if n == 1 and words[i].flat in ("ca", "du", "ub") and not (words[i].upper or s.marked):

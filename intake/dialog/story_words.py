@@ -48,7 +48,7 @@ FUNCTION_WORDS = folded(
     "xin nói bảo dọa yêu cầu ra vào mấy các những"
 )
 # Words before a capitalised name that make it a street's, a school's, a temple's... ('đường Lê Lợi').
-NAMED_AFTER = folded("đường phố ngõ hẻm trường chùa đền cầu chợ")
+NAMED_AFTER = phrases("đường|phố|ngõ|hẻm|trường|chùa|đền|cầu|chợ")
 FAMOUS = frozenset({"ho chi minh", "ho"})  # 'Bác Hồ', 'Chủ tịch Hồ Chí Minh' are quoted, never accused
 
 # -- places and agencies --------------------------------------------------------------------------
@@ -138,8 +138,14 @@ ANAPHORA_BEFORE = vi(
 )
 # Between a name and its post: 'Ông A là cán bộ...', 'Ông A, cán bộ...', 'Ông A (cán bộ...'.
 NAME_THEN_POST = vi(
-    r"^\s*(?:[,(\-–:]\s*)?(?:(?:hiện |đang |cũng |nguyên |vốn )?(?:là|làm|giữ chức) )?$"
+    r"^\s*(?:[,(\-–:]\s*)?(?:(?:hiện |đang |cũng |nguyên |vốn )?(?:là|làm|giữ chức) |(?:nguyên|cựu) )?$"
 )
+# Between two posts of one person: 'nguyên chủ tịch xã, nay là bí thư...', 'đảng viên, giáo viên...'.
+POST_THEN_POST = vi(r"^\s*[,;]?\s*(?:(?:nay|hiện|hiện nay|đồng thời|kiêm|và|cũng) )*(?:là |kiêm )?$")
+# A post no longer held: 'nguyên chủ tịch xã', 'cựu trưởng thôn', 'từng là'.
+FORMER_BEFORE = vi(r"(?<!\w)(?:nguyên|cựu|từng là|từng làm|trước đây là|trước là|nguyên là)\s*$")
+# Someone things were done to: 'Anh A, hàng xóm nhà tôi, bị công an...' (followed by who did them).
+VICTIM_AFTER = vi(r"^\s*(?:,[^,.;!?]{1,40},)?\s*(?:đã |cũng |vừa |từng )?bị\s*$")
 # Between a post and its holder: 'chủ tịch xã là ông A', 'trưởng thôn A', 'hiệu trưởng của trường là bà A'.
 POST_THEN_NAME = vi(
     r"^\s*(?:[,(\-–:]\s*)?(?:của (?:\w+ ){1,2})?(?:(?:hiện |chính )?là )?"
@@ -221,7 +227,7 @@ _CORE = (
 )
 _LEAD_KEPT = r"(?:từ|khoảng|đầu|cuối|giữa|suốt|từ đầu|từ cuối|từ giữa|khoảng giữa|khoảng đầu|khoảng cuối)"
 _LEAD_DROPPED = r"(?:vào|hồi|lúc|trong|đến|tới|tính đến)"
-_TAIL = rf"(?:\s*(?:đến|tới|-|–)\s*(?:nay|bây giờ|giờ|h|hiện nay|(?:{_CORE})))?"
+_TAIL = rf"(?:\s*(?:đến|tới|-|–)\s*(?:nay|bây giờ|giờ|h|hiện nay|{_YEAR}|(?:{_CORE})))?"
 _BARE_YEAR = rf"(?:từ|đến|cuối|đầu) {_YEAR}"  # 'từ 2024'
 TIME = vi(
     rf"(?<![\w/.])(?:{_LEAD_DROPPED} )?(?P<value>(?:{_LEAD_KEPT} )?(?:{_CORE}|{_BARE_YEAR}){_TAIL})(?![\w/])"

@@ -105,6 +105,14 @@ def test_the_resident_and_the_victims_are_not_the_accused(text: str) -> None:
     assert read_story(text).name is None
 
 
+def test_someone_things_were_done_to_is_not_the_accused() -> None:
+    """'Anh A, hàng xóm nhà tôi, bị công an phường đánh': A is the victim; the police post is the accused's."""
+    facts = read_story("Anh Lưu Văn Tâm, hàng xóm nhà tôi, bị công an phường Đông Hòa đánh khi làm việc tại trụ sở.")
+    assert facts.name is None
+    assert (_value(facts.position), _value(facts.agency)) == ("công an phường", "công an phường Đông Hòa")
+    assert _value(read_story("Ông Lê Văn Tám bị kỷ luật nhưng vẫn thu tiền của dân.").name) == "Lê Văn Tám"
+
+
 def test_a_relative_of_the_accused_is_not_the_accused() -> None:
     """'Vợ ông Chủ tịch xã … là bà A': the chairman is accused, his wife's name is not his."""
     facts = read_story("Vợ ông Chủ tịch xã Minh Tân là bà Lê Thị Duyên được giao thầu căng tin trường học.")
@@ -195,6 +203,25 @@ def test_the_residents_own_post_and_the_addressees_are_set_aside() -> None:
     assert (_value(facts.name), _value(facts.position)) == ("Trương Văn Lâm", "trưởng ban quản lý chợ")
 
 
+def test_a_former_post_gives_way_to_the_present_one() -> None:
+    """'Ông A, nguyên chủ tịch xã, nay là bí thư Đảng ủy xã X': the post held now, with its unit."""
+    facts = read_story("Ông Cao Văn Thái, nguyên chủ tịch xã, nay là bí thư Đảng ủy xã Sơn Thủy, có biệt thự.")
+    assert (_value(facts.name), _value(facts.position), _value(facts.agency)) == (
+        "Cao Văn Thái", "bí thư", "Đảng ủy xã Sơn Thủy",
+    )
+
+
+def test_of_one_persons_posts_the_one_with_its_unit_is_kept() -> None:
+    """'Ông A là đảng viên, giáo viên trường THCS X': the teacher's post and school say most."""
+    facts = read_story("Ông Lâm Văn Hậu là đảng viên, giáo viên trường THCS Phú Thứ, đánh bạc tại nhà riêng.")
+    assert (_value(facts.position), _value(facts.agency)) == ("giáo viên", "trường THCS Phú Thứ")
+
+
+def test_a_deputy_title_before_a_name_is_not_a_street() -> None:
+    """'hiệu phó Nguyễn Hữu Nghĩa': 'phó' folds like 'phố' (street) but a name follows it."""
+    assert _value(read_story("Thầy hiệu phó Nguyễn Hữu Nghĩa gạ gẫm nữ sinh.").name) == "Nguyễn Hữu Nghĩa"
+
+
 def test_among_several_posts_the_one_said_of_a_person_wins() -> None:
     """'thầy hiệu trưởng bắt giáo viên đóng tiền': the teachers are the victims."""
     facts = read_story("Ở trường tiểu học Trần Quốc Toản, thầy hiệu trưởng bắt giáo viên đóng tiền.")
@@ -220,6 +247,7 @@ def test_a_post_not_tied_to_the_name_is_not_given_to_it() -> None:
         ("bà Lý Thị Ngọc, trưởng trạm y tế xã Hòa Tiến, bỏ trạm đi làm việc riêng", "trạm y tế xã Hòa Tiến"),
         ("Trưởng thôn 2 là ông Bùi Văn Hải tự ý thu tiền làm đường", "thôn 2"),
         ("bà Trần Thị Mai ở bộ phận một cửa đòi bồi dưỡng", "bộ phận một cửa"),
+        ("Chị Đặng Thu Trang ở bộ phận một cửa UBND phường Láng hẹn tôi ra quán", "bộ phận một cửa UBND phường Láng"),
     ],
 )
 def test_agencies_and_units(text: str, agency: str) -> None:
@@ -320,6 +348,7 @@ def test_setting_when_clearly_said(text: str, setting: str) -> None:
         "Ông ấy say xỉn tại nhà riêng rồi lên trụ sở UBND chửi dân.",  # both
         "Tôi đã gửi đơn lên UBND xã nhưng không có hồi âm.",  # a letter went there
         "Ông ấy chạy chức cho con trai vào làm ở UBND xã.",  # where the son works
+        "Chị Trang ở bộ phận một cửa hẹn tôi ra quán cà phê.",  # where she works, not where it happened
     ],
 )
 def test_no_setting_when_unclear(text: str) -> None:
@@ -339,6 +368,7 @@ def test_no_setting_when_unclear(text: str) -> None:
         ("hum wa e lên xã nộp hs", "hôm qua"),
         ("Từ tháng 3/2025 đến tháng 6/2025, kế toán lập khống chứng từ.", "từ tháng 3/2025 đến tháng 6/2025"),
         ("an bot tien an cua hoc sinh tu thang 9", "tu thang 9"),
+        ("Người nhà bà ấy trúng thầu từ năm 2021 đến 2024.", "từ năm 2021 đến 2024"),
     ],
 )
 def test_times_as_written(text: str, when: str) -> None:
