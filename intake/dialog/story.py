@@ -32,8 +32,10 @@ from __future__ import annotations
 import bisect
 import logging
 import re
+import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from intake.dialog import story_words as vocab
 from intake.dialog.story_text import MAX_CHARS, Story
@@ -107,8 +109,13 @@ def read_story(text: str, *, rules: RoutingRules | None = None) -> StoryFacts:
         return NOTHING
     try:
         return _read(text, rules or default_rules())
-    except Exception:  # a story must never stop a report: read nothing rather than fail
-        log.exception("story reader failed on a text of %s characters", len(text))
+    except Exception as err:  # a story must never stop a report: read nothing rather than fail
+        # the error's type and place only: its message could quote the story, which is never logged
+        where = traceback.extract_tb(err.__traceback__)[-1]
+        log.error(
+            "story reader failed (%s at %s:%s) on a text of %s characters",
+            type(err).__name__, Path(where.filename).name, where.lineno, len(text),
+        )
         return NOTHING
 
 

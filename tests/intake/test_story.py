@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from intake.dialog import story as story_module
 from intake.dialog.story import MAX_CHARS, Found, StoryFacts, _read, read_story
 from intake.routing import default_rules
 
@@ -413,6 +414,20 @@ def test_what_is_not_text_reads_as_nothing() -> None:
     """A caller passing something else than text gets no facts, not an exception."""
     assert read_story(cast(Any, None)) == StoryFacts()
     assert read_story(cast(Any, 42)) == StoryFacts()
+
+
+def test_a_failure_reads_nothing_and_logs_no_story_text(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Should the reader fail, the report goes on with no facts, and the log names the error, not the words."""
+
+    def broken(self: object) -> StoryFacts:
+        raise KeyError("Trần Văn B")
+
+    monkeypatch.setattr(story_module._Reader, "read", broken)
+    with caplog.at_level("ERROR", logger="intake.dialog.story"):
+        assert read_story(ISSUE_STORY) == StoryFacts()
+    assert "KeyError" in caplog.text and "Trần" not in caplog.text and "Tran" not in caplog.text
 
 
 def test_only_the_first_characters_of_a_long_story_are_read() -> None:
