@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
-import time
-from collections import OrderedDict, deque
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +20,7 @@ from intake.db import session_scope
 from intake.dialog.types import AttachmentInfo, Inbound, Reply
 from intake.errors import InvalidInputError
 from intake.i18n import N_, normalize_language, translator
+from intake.ratelimit import Rate, get_limiter
 
 log = logging.getLogger(__name__)
 
@@ -38,44 +36,22 @@ TOO_BUSY = N_("Many people are writing to us right now. Please wait a minute, th
 
 
 class Pace:
-    """Sliding-minute counts in memory: one per chat cookie, one for all web chats together.
+    """The web chat's limits on the deployment's limiter (`intake.ratelimit`): a sliding minute per chat
+    cookie, and one for all web chats together, counted once however many servers run.
 
-    Only the cookie's value keys a count (never an address). Keys are bounded: the least recently
-    seen chat is forgotten first, so random cookies cannot grow the table without end.
+    Only the cookie's value keys a count (hashed before it is stored, never an address).
     """
 
-    def __init__(self, *, window: float = 60.0, max_chats: int = 50_000) -> None:
-        self.window = window
-        self.max_chats = max_chats
-        self._chats: OrderedDict[str, deque[float]] = OrderedDict()
-        self._all: deque[float] = deque()
-        self._lock = threading.Lock()  # sync routes run in a thread pool
+    PER_CHAT = "web-chat"
+    ALL = "web-chats"
 
-    def admit(self, chat_id: str, *, per_chat: int, overall: int, now: float | None = None) -> str | None:
+    def admit(self, chat_id: str, *, per_chat: int, overall: int) -> str | None:
         """Counts one message; None when it may go on, else "chat" or "all" for the limit it passed."""
-        now = time.monotonic() if now is None else now
-        cutoff = now - self.window
-        with self._lock:
-            while self._all and self._all[0] <= cutoff:
-                self._all.popleft()
-            mine = self._chats.pop(chat_id, None) or deque()
-            while mine and mine[0] <= cutoff:
-                mine.popleft()
-            self._chats[chat_id] = mine
-            while len(self._chats) > self.max_chats:
-                self._chats.popitem(last=False)
-            if len(mine) >= per_chat:
-                return "chat"
-            if len(self._all) >= overall:
-                return "all"
-            mine.append(now)
-            self._all.append(now)
-            return None
+        over = get_limiter().admit((Rate(self.PER_CHAT, per_chat), (chat_id,)), (Rate(self.ALL, overall), ()))
+        return None if over is None else "chat" if over.name == self.PER_CHAT else "all"
 
     def clear(self) -> None:
-        with self._lock:
-            self._chats.clear()
-            self._all.clear()
+        get_limiter().reset()
 
 
 pace = Pace()

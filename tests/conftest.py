@@ -57,6 +57,14 @@ def db(migrated: None) -> Iterator[Session]:
         yield session
 
 
+@pytest.fixture(autouse=True)
+def _fresh_limits() -> None:
+    """Each test starts with no rate-limit counts (the limiter is per process, as in a server)."""
+    from intake.ratelimit import get_limiter
+
+    get_limiter().reset()
+
+
 @pytest.fixture()
 def settings() -> object:
     return get_settings()

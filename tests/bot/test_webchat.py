@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -19,6 +18,7 @@ from sqlmodel import Session, select
 
 from intake.models import Attachment, Case
 from phananh.web import create_app
+from tests.intake.security_helpers import sealed
 
 
 @pytest.fixture()
@@ -99,7 +99,7 @@ def test_evidence_photo_is_stored_without_metadata(client: TestClient, db: Sessi
     assert response.status_code == 200 and "vị trí" in response.json()["replies"][0]["text"]
     att = db.exec(select(Attachment)).one()
     assert att.metadata_removed and att.kind == "photo"
-    stored = (Path(os.environ["PHANANH_VAR_DIR"]) / "attachments" / att.storage_key).read_bytes()
+    stored = sealed(att)
     assert b"PhoneMaker" not in stored and b"\xff\xd8" not in stored[:4]
 
 
@@ -207,21 +207,6 @@ def test_all_web_chats_together_have_a_cap(paced: TestClient, db: Session) -> No
         statuses.append(r.status_code)
     assert statuses == [200] * 5 + [429] * 2
     assert r.json()["message"] == translator("en")._(webchat.TOO_BUSY)
-
-
-def test_pace_forgets_the_oldest_chats_first() -> None:
-    """The counters are bounded: random cookies cannot grow memory without end, and a minute frees a chat."""
-    from bot.webchat import Pace
-
-    p = Pace(max_chats=100)
-    for i in range(1000):
-        assert p.admit(f"chat-{i}", per_chat=2, overall=10**6, now=float(i) / 100) is None
-    assert len(p._chats) == 100
-    assert p.admit("x", per_chat=1, overall=10**6, now=0.0) is None
-    assert p.admit("x", per_chat=1, overall=10**6, now=30.0) == "chat"
-    assert p.admit("x", per_chat=1, overall=10**6, now=60.5) is None
-
-
 
 
 def _pending_receipt(db: Session) -> object:
