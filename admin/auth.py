@@ -19,6 +19,7 @@ from intake.crypto import decrypt, encrypt
 from intake.db import get_engine
 from intake.errors import ConfigurationError
 from intake.i18n import Translator, translator
+from intake.metrics import SIGN_IN_FAILURES
 from intake.models import Committee, StaffSession, StaffUser
 from intake.staff import current_session
 
@@ -128,6 +129,7 @@ class LoginThrottle:
         return len(self._recent(key.lower(), time.monotonic())) >= self.limit
 
     def failed(self, key: str) -> None:
+        SIGN_IN_FAILURES.inc()  # counted without the name, for /metrics
         self._recent(key.lower(), time.monotonic()).append(time.monotonic())
 
     def succeeded(self, key: str) -> None:

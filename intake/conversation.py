@@ -27,6 +27,7 @@ from intake.crypto import decrypt, encrypt
 from intake.db import session_scope
 from intake.dialog.engine import fresh_state, step
 from intake.dialog.tools import DEFAULT_TOOLS, Tools
+from intake.metrics import STEP_SECONDS
 from intake.dialog.types import (
     AddInfo,
     AttachmentInfo,
@@ -94,7 +95,8 @@ class Conversation:
         """Processes one inbound message for a chat and returns the replies to send."""
         _prepared.credentials = None
         try:
-            replies = self._transaction(lambda session: self._handle(session, chat_id, message, lang))
+            with STEP_SECONDS.labels(self.channel).time():
+                replies = self._transaction(lambda session: self._handle(session, chat_id, message, lang))
         finally:
             _prepared.credentials = None
         if message.attachments:

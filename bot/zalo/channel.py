@@ -68,6 +68,7 @@ from intake.dialog.types import (
 )
 from intake.errors import InvalidInputError, PhananhError
 from intake.i18n import N_, Translator, translator
+from intake.metrics import STEP_SECONDS
 from intake.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -452,7 +453,10 @@ class ZaloChannel:
         return await self._step(user, Inbound(text=event.text), t, mark)
 
     async def _step(self, user: str, message: Inbound, t: Translator, mark: Mark | None = None) -> Stepped:
+        began = time.perf_counter()
         stepped = await self._run(step_job, self.reports_per_day, user, message, mark)
+        if self.processes:  # timed here: a worker process's own timings never reach /metrics
+            STEP_SECONDS.labels(CHANNEL).observe(time.perf_counter() - began)
         if stepped.wait is not None:
             hours = max(1, int(stepped.wait.total_seconds() // 3600) + 1)
             notice = translator(stepped.lang or t.lang)._(REPORTS_PER_DAY, limit=self.settings.chat_reports_per_day, hours=hours)
