@@ -150,7 +150,7 @@ class Settings(BaseSettings):
 
 
 def secret_key_bytes(secret: str) -> int:
-    """How many random bytes a secret key can carry, read as hex, as base64, or else as raw text.
+    """How many random bytes a secret key can carry, read as hex, as base64, or else one per character.
 
     A key made of few distinct characters ("aaaa…", "abcabc…") counts as none: it was typed, not drawn.
     """
@@ -164,7 +164,7 @@ def secret_key_bytes(secret: str) -> int:
             return len(base64.urlsafe_b64decode(padded.replace("+", "-").replace("/", "_")))
         except (binascii.Error, ValueError):
             pass
-    return len(secret.encode("utf-8"))
+    return len(secret)
 
 
 @functools.cache
