@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     # Redis, for the rate limits shared by every server of a deployment (required to run more than one
     # `phananh serve` on one database). Empty: the limits are counted in the server's memory.
     redis_url: SecretStr = SecretStr("")
+    redis_prefix: str = Field(default="phananh", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")  # every key this deployment writes starts so
     # A bearer token that lets a scraper on another machine read /metrics; empty: /metrics answers loopback only.
     metrics_token: SecretStr = SecretStr("")
 
@@ -106,6 +107,9 @@ class Settings(BaseSettings):
     # Retention: chat handles and attachments of a closed case are purged this many days after it closes.
     retention_days: int = Field(default=90, ge=0)
     purge_interval_hours: float = Field(default=24, ge=0)  # how often `serve` purges; 0: never (run `phananh purge`)
+    # Seconds after start before a server first looks for due scheduled jobs (the purge; twice this for
+    # expiring drafts, five times for the audit check). The schedule itself lives in the database.
+    background_delay_seconds: float = Field(default=60, ge=0, le=3600)
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:

@@ -149,7 +149,7 @@ def make_storage(settings: Settings) -> Storage:
     """Redis when PHANANH_REDIS_URL is set, else this process's memory."""
     url = settings.redis_url.get_secret_value()
     if url:
-        return RedisStorage(url, key_prefix=PREFIX, socket_timeout=2, socket_connect_timeout=2)
+        return RedisStorage(url, key_prefix=settings.redis_prefix, socket_timeout=2, socket_connect_timeout=2)
     return _Memory()
 
 

@@ -175,9 +175,10 @@ def serve_background(settings: Settings) -> Background:
     if settings.purge_interval_hours > 0:
         from intake.retention import purge_job
 
-        background.jobs.append(scheduled("purge", settings.purge_interval_hours * 3600, functools.partial(purge_job, settings), first_after=60))
-    background.jobs.append(scheduled("expire-drafts", 3600, _expire_drafts, first_after=120))
+        first = settings.background_delay_seconds
+        background.jobs.append(scheduled("purge", settings.purge_interval_hours * 3600, functools.partial(purge_job, settings), first_after=first))
+    background.jobs.append(scheduled("expire-drafts", 3600, _expire_drafts, first_after=2 * settings.background_delay_seconds))
     from intake.audit import verify_job
 
-    background.jobs.append(scheduled("audit-verify", 86400, verify_job, first_after=300))
+    background.jobs.append(scheduled("audit-verify", 86400, verify_job, first_after=5 * settings.background_delay_seconds))
     return background
