@@ -70,6 +70,9 @@ def serve(
     migrate: Annotated[bool, typer.Option(help="Run migrations at start.")] = True,
 ) -> None:
     """Runs the web chat (/), the admin (/admin) and the webhooks."""
+    from intake.heap import tune_malloc
+
+    tune_malloc()  # before any thread: the workers forked later inherit it
     configure()
     import uvicorn
 

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 
 from intake.db import use_pool_of
-from intake.heap import settle
+from intake.heap import settle, tune_malloc
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,7 @@ def _start_worker(parent: int, warm: Callable[[], None]) -> None:
     except OSError:  # not allowed here: run at the same priority
         pass
     use_pool_of("worker")  # a forked worker must not touch the server's connections
+    tune_malloc()  # inherited when forked; a spawned worker sets it here
     # Loaded already when forked from the server; a spawned worker loads here. A failure must not
     # break the pool (every queued event would fail): the first event loads.
     try:
