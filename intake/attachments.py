@@ -2,7 +2,7 @@
 
 The files live in the database (`evidence_chunks`), encrypted a chunk at a time: every server of a
 deployment reads what any of them stored, a backup of the database holds them, and a purge or a
-deleted draft takes them away in its own transaction. Versions before migration 0007 kept them
+deleted draft takes them away in its own transaction. Versions before migration 0008 kept them
 under `var/attachments/`; the migration moved them in, and `retire_legacy_files` clears that folder.
 """
 
@@ -109,7 +109,7 @@ def clean(data: bytes, content_type: str) -> Cleaned:
 
 
 def _legacy_dir() -> Path:
-    """Where versions before migration 0007 kept evidence files."""
+    """Where versions before migration 0008 kept evidence files."""
     return get_settings().var_dir / "attachments"
 
 
@@ -174,7 +174,7 @@ def delete_content(session: Session, row: Attachment) -> None:
 
 
 def retire_legacy_files() -> int:
-    """Deletes files left under var/attachments/ by versions before 0007 whose content is in the database now; returns how many.
+    """Deletes files left under var/attachments/ by versions before 0008 whose content is in the database now; returns how many.
 
     A file with no attachment row, or whose row has no content in the database, is left alone: a
     server pointed at the wrong database must never delete the evidence it holds.

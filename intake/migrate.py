@@ -53,7 +53,7 @@ def setup(
                 if not url:
                     from intake.attachments import retire_legacy_files
 
-                    retire_legacy_files()  # the files migration 0007 moved into the database
+                    retire_legacy_files()  # the files migration 0008 moved into the database
             if migrate_schema and load_committees:
                 _load_committees(engine)
             return _create_first_admin(engine) if first_admin else None

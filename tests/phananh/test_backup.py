@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 
+from tests.chat import chat_post
 from tests.servers import ROOT, command_env, phananh, serving
 
 PG_URL = os.environ.get("PHANANH_TEST_DATABASE_URL", "")
@@ -58,7 +59,7 @@ def _confidential_report(url: str) -> tuple[str, str]:
                  {"button": "cat:7"}, {"button": "skip"}, {"text": "chủ tịch UBND phường"}, {"text": "UBND phường"},
                  {"text": "phường Bến Thành, TP Hồ Chí Minh"}, {"button": "setting:workplace"}, {"button": "unknown"}]  # fmt: skip
         for body in steps:
-            assert client.post("/api/chat", json=body).status_code == 200
+            assert chat_post(client, "/api/chat", **body).status_code == 200
         assert client.post("/api/chat/upload", files={"file": ("a.jpg", photo.getvalue(), "image/jpeg")}).status_code == 200
         for body in ({"button": "done"}, {"text": NAME}, {"text": PHONE}, {"button": "send"}):
             replies = client.post("/api/chat", json=body).json()["replies"]

@@ -14,6 +14,7 @@ import pytest
 
 from phananh.middleware import HSTS
 from tests.bot.test_webchat import WEB_REPORT
+from tests.chat import chat_post
 from tests.servers import ROOT, command_env, free_port, serving
 
 CADDY = shutil.which("caddy") or "/usr/bin/caddy"
@@ -71,7 +72,7 @@ def test_a_report_over_https_through_caddy(tmp_path: Path) -> None:
                 steps[3] = {"text": MARKER}
                 replies: list[dict[str, object]] = []
                 for body in steps:
-                    answer = client.post("/api/chat", json=body)
+                    answer = chat_post(client, "/api/chat", **body)
                     assert answer.status_code == 200, answer.text
                     assert answer.headers["strict-transport-security"] == HSTS
                     replies = answer.json()["replies"]

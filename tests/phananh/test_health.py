@@ -15,6 +15,7 @@ from intake.config import get_settings
 from intake.places.gazetteer import get_gazetteer
 from phananh import health
 from phananh.web import create_app
+from tests.chat import chat_post
 from tests.intake.security_helpers import file_full_report
 
 LOCAL = ("127.0.0.1", 50123)
@@ -75,7 +76,7 @@ def test_metrics_count_cases_outbox_and_steps_without_a_person(db: Session) -> N
     full = file_full_report(db, name="Nguyễn Văn Đo Lường", phone="0912000111")
     level = full.filed.committee.level
     client = TestClient(create_app(), client=LOCAL)
-    client.post("/api/chat", json={"resume": True})
+    assert chat_post(client, "/api/chat", resume=True).status_code == 200
     r = client.get("/metrics")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
     text = r.text

@@ -4,8 +4,8 @@ Evidence files kept on this server's disk (var/attachments/) are copied in as th
 one Fernet token of the whole file, which is a valid single chunk. `phananh` deletes the files once
 this migration has committed (intake.attachments.retire_legacy_files).
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-07 20:23:39.641686
 """
 from __future__ import annotations
@@ -18,8 +18,8 @@ from alembic import op
 
 import intake.models
 
-revision: str = '0007'
-down_revision: str | None = '0006'
+revision: str = '0008'
+down_revision: str | None = '0007'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
