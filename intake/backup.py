@@ -69,8 +69,11 @@ def seal(secrets_: dict[str, Any], passphrase: str) -> bytes:
     salt, nonce = os.urandom(16), os.urandom(12)
     key = Scrypt(salt=salt, length=32, **SCRYPT).derive(passphrase.encode("utf-8"))
     sealed = AESGCM(key).encrypt(nonce, json.dumps(secrets_).encode("utf-8"), FORMAT.encode())
-    b64 = lambda raw: base64.b64encode(raw).decode("ascii")  # noqa: E731
     return json.dumps({"kdf": "scrypt", **SCRYPT, "salt": b64(salt), "nonce": b64(nonce), "ciphertext": b64(sealed)}).encode()
+
+
+def b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")
 
 
 def unseal(data: bytes, passphrase: str) -> dict[str, Any]:
