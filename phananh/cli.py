@@ -95,13 +95,14 @@ def serve(
         from phananh.background import serve_background
         from phananh.web import create_app
 
-        server = uvicorn.Server(
+        server = startup.web_server(
             uvicorn.Config(
                 create_app(settle_heap=True),
                 proxy_headers=True,
                 access_log=False,  # access lines would carry resident IP addresses
                 log_level="info",
-            )
+            ),
+            sock,
         )
         # Ctrl-C or SIGTERM at any moment from here asks the server to stop (at once if it has not
         # started listening). uvicorn takes the signals over while it serves, then raises the one it

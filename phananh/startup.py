@@ -22,6 +22,8 @@ from intake.config import Settings
 from phananh.logging import refuse
 
 if TYPE_CHECKING:
+    import uvicorn
+
     from intake.locks import ReplicaLock
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,21 @@ def listen(host: str, port: int) -> socket.socket:
         refuse(f"cannot listen on {host}:{port}: {err.strerror or type(err).__name__}")
     sock.set_inheritable(False)
     return sock
+
+
+def web_server(config: uvicorn.Config, sock: socket.socket) -> uvicorn.Server:
+    """uvicorn's server on the socket taken at start, saying where it serves once it does (uvicorn is silent
+    about a socket it is given)."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started:
+                host, port = sock.getsockname()[:2]
+                logging.getLogger("uvicorn.error").info("Uvicorn running on http://%s:%d (Press CTRL+C to quit)", host, port)
+
+    return Server(config)
 
 
 def name_server(port: int) -> None:
