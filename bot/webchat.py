@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
-from bot.admission import Admission
+from bot.admission import Admission, SharedArrivals
 from intake.attachments import store_attachment
 from intake.config import get_settings
 from intake.conversation import Conversation
@@ -62,8 +62,11 @@ def admission() -> Admission:
     global _admission
     if _admission is None:
         s = get_settings()
+        # Counted on the deployment's limiter: several servers raise the difficulty together.
+        ceiling = s.web_chat_new_chats_per_minute * 2**s.web_chat_pow_max_extra_bits + 1
         _admission = Admission(
-            base_bits=s.web_chat_pow_bits, new_per_minute=s.web_chat_new_chats_per_minute, max_extra_bits=s.web_chat_pow_max_extra_bits
+            base_bits=s.web_chat_pow_bits, new_per_minute=s.web_chat_new_chats_per_minute,
+            max_extra_bits=s.web_chat_pow_max_extra_bits, arrivals=SharedArrivals(get_limiter(), ceiling),
         )
     return _admission
 
