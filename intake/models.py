@@ -149,7 +149,7 @@ class Committee(SQLModel, table=True):
     # The chair's choice: the committee's officers and viewers sign in with a second factor too.
     require_totp: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     # Working days from a report's arrival to the committee's first handling (accepted and forwarded,
-    # or found outside the remit): the committee's own rule, set by its chair (migration 0008).
+    # or found outside the remit): the committee's own rule, set by its chair (migration 0009).
     first_handling_days: int = Field(default=10, sa_column_kwargs={"server_default": "10"})
 
     def name(self, lang: str) -> str:
@@ -211,7 +211,7 @@ class Case(SQLModel, table=True):
     notified_at: datetime | None = _ts(nullable=True)  # the resident was told the result
     # Retention (migration 0005): when chat handles, evidence files and the reporter's phone were purged.
     purged_at: datetime | None = _ts(nullable=True)
-    # The clock (migration 0008). first_due_on: the first handling's deadline, counted from the day the
+    # The clock (migration 0009). first_due_on: the first handling's deadline, counted from the day the
     # holding committee received the case. is_open and next_due_on follow from the status and the two
     # deadlines (kept by sync_clock before every flush): the queue sorts and counts on them by index.
     first_due_on: date | None = None
@@ -304,7 +304,7 @@ class StaffUser(SQLModel, table=True):
     created_at: datetime = _created()
     last_login_at: datetime | None = _ts(nullable=True)
     totp_last_step: int | None = None  # the last TOTP time step accepted: a code is never accepted twice
-    # E-mail notifications (migration 0008): where they go, and which the account wants.
+    # E-mail notifications (migration 0009): where they go, and which the account wants.
     email: str = Field(default="", max_length=254, sa_column_kwargs={"server_default": ""})
     notify_new_cases: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
     notify_digest: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
@@ -564,6 +564,35 @@ class InboundEvent(SQLModel, table=True):
     received_at: datetime = Field(default_factory=utcnow, sa_column=sa.Column(UTCDateTime(), nullable=False, index=True))
     attempts: int = 0  # processings started after the first (a retry, or a recovery after a crash)
     last_error: str | None = Field(default=None, max_length=64)  # the exception's class name, never its message
+    # The server processing the chat's events now, until when (several servers share one inbox).
+    leased_by: str | None = Field(default=None, max_length=64)
+    leased_until: datetime | None = _ts(nullable=True)
+
+
+class EvidenceChunk(SQLModel, table=True):
+    """A piece of an evidence file, encrypted: the evidence store is in the database, shared by every server.
+
+    An attachment's file is its chunks in `seq` order, each sealed apart (Fernet) so that a large
+    file is read and rotated a piece at a time. Purging a file deletes its chunks with the purge.
+    """
+
+    __tablename__ = "evidence_chunks"
+    __table_args__ = (sa.UniqueConstraint("attachment_id", "seq", name="uq_evidence_chunk"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    attachment_id: int = Field(sa_column=sa.Column(sa.Integer(), sa.ForeignKey("attachments.id", ondelete="CASCADE"), nullable=False))
+    seq: int
+    data_enc: bytes = Field(sa_column=sa.Column(sa.LargeBinary(), nullable=False))
+
+
+class JobRun(SQLModel, table=True):
+    """When a scheduled job last started and finished, for every server: each runs once a period, in one server."""
+
+    __tablename__ = "job_runs"
+
+    name: str = Field(primary_key=True, max_length=32)
+    started_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False))
+    finished_at: datetime | None = _ts(nullable=True)
 
 
 class AttemptThrottle(SQLModel, table=True):

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session
 
 from intake.actions import create_staff
-from intake.db import get_engine
 from intake.models import Committee, StaffRole, StaffUser
 from intake.staff import find_staff
 
-KEEP = {"committees", "alembic_version", "staff_users"}  # the accounts are made once: Argon2 is slow
+KEEP = frozenset({"committees", "alembic_version", "staff_users"})  # the accounts are made once: Argon2 is slow
 
 
 def empty_database() -> None:
     """Every table emptied but the committee tree and the accounts."""
-    with get_engine().begin() as conn:
-        for table in reversed(SQLModel.metadata.sorted_tables):
-            if table.name not in KEEP:
-                conn.execute(table.delete())
+    from tests.conftest import empty_database as empty
+
+    empty(KEEP)
 
 
 def account(db: Session, role: StaffRole, committee: Committee, prefix: str = "") -> StaffUser:

@@ -198,7 +198,7 @@ class ConflictRule(RuleBasedStateMachine):
 
 
 ConflictRule.TestCase.settings = settings(
-    max_examples=40, stateful_step_count=30, deadline=None,
+    max_examples=30, stateful_step_count=25, deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 

@@ -4,8 +4,8 @@ is_open and next_due_on are filled here from each case's status and answer deadl
 deadline of cases still new or being verified needs Vietnam's working-day calendar and is filled by
 `phananh db upgrade` after the migrations (intake.clock.start_missing_clocks).
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-07 20:15:22.474032
 """
 from __future__ import annotations
@@ -19,8 +19,8 @@ from alembic import op
 
 import intake.models
 
-revision: str = '0008'
-down_revision: str | None = '0007'
+revision: str = '0009'
+down_revision: str | None = '0008'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
