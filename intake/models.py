@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy import orm
@@ -454,34 +454,20 @@ sa.Index("ix_cases_committee_received", Case.__table__.c.committee_id, Case.__ta
 sa.Index("ix_cases_committee_category_received", Case.__table__.c.committee_id, Case.__table__.c.category, Case.__table__.c.received_at)  # type: ignore[attr-defined]
 # Deadline filters and the overdue count read forwarded cases by due date without touching the table.
 sa.Index("ix_cases_committee_status_due", Case.__table__.c.committee_id, Case.__table__.c.status, Case.__table__.c.due_on)  # type: ignore[attr-defined]
-# The default queue (open cases, running deadline first, then oldest) and the overdue counts read this one in order.
-sa.Index(
-    "ix_cases_committee_open_next_due",
-    Case.__table__.c.committee_id,  # type: ignore[attr-defined]
-    Case.__table__.c.is_open,  # type: ignore[attr-defined]
-    Case.__table__.c.next_due_on,  # type: ignore[attr-defined]
-    Case.__table__.c.received_at,  # type: ignore[attr-defined]
-)
+def _case_index(name: str, *columns: str, **kwargs: Any) -> sa.Index:
+    """An index on the cases table, its columns named."""
+    table = cast(sa.Table, Case.__table__)  # type: ignore[attr-defined]
+    return sa.Index(name, *(table.c[column] for column in columns), **kwargs)
 
+
+# The default queue (open cases, running deadline first, then oldest) and the overdue counts read this one in order.
+_case_index("ix_cases_committee_open_next_due", "committee_id", "is_open", "next_due_on", "received_at")
 # A status's queue in its default order (by the running deadline, then the oldest).
-sa.Index(
-    "ix_cases_committee_status_next_due",
-    Case.__table__.c.committee_id,  # type: ignore[attr-defined]
-    Case.__table__.c.status,  # type: ignore[attr-defined]
-    Case.__table__.c.next_due_on,  # type: ignore[attr-defined]
-    Case.__table__.c.received_at,  # type: ignore[attr-defined]
-)
+_case_index("ix_cases_committee_status_next_due", "committee_id", "status", "next_due_on", "received_at")
 # "Của tôi": one person's open cases, counted on every queue page. Partial: most cases are not assigned,
 # and SQLite's planner, reading averages, would otherwise walk the committee's whole queue to count them.
-sa.Index(
-    "ix_cases_assigned_open",
-    Case.__table__.c.assignee_id,  # type: ignore[attr-defined]
-    Case.__table__.c.committee_id,  # type: ignore[attr-defined]
-    Case.__table__.c.is_open,  # type: ignore[attr-defined]
-    sqlite_where=Case.__table__.c.assignee_id.is_not(None),  # type: ignore[attr-defined]
-    postgresql_where=Case.__table__.c.assignee_id.is_not(None),  # type: ignore[attr-defined]
-)
-
+_ASSIGNED = sa.column("assignee_id").is_not(None)
+_case_index("ix_cases_assigned_open", "assignee_id", "committee_id", "is_open", sqlite_where=_ASSIGNED, postgresql_where=_ASSIGNED)
 
 @sa.event.listens_for(orm.Session, "before_flush")
 def _sync_case_clocks(session: orm.Session, _context: object, _instances: object) -> None:
