@@ -152,7 +152,7 @@ def queue(session: Session, user: StaffUser, f: QueueFilter, *, today: date) -> 
         # one person's cases the deadline is read through COALESCE, which no index orders: the few rows
         # are sorted, rather than the whole queue walked in order (SQLite's planner would otherwise walk it).
         due = sa.func.coalesce(Case.next_due_on, date.max) if one_person else Case.next_due_on.asc().nulls_last()  # type: ignore[union-attr]
-        order = [due, Case.received_at.asc(), Case.id.asc()]  # type: ignore[attr-defined]
+        order = [due, Case.received_at.asc(), Case.id.asc()]  # type: ignore[attr-defined,union-attr]
     page = max(1, min(f.page, 10_000))
     offset = (page - 1) * PAGE_SIZE
     if f.status == ALL_STATUSES:
