@@ -68,6 +68,10 @@ ACTION_LABELS: dict[str, str] = {
 }
 
 ERROR_MESSAGES: dict[str, str] = {
+    "conflict_of_interest": N_(
+        "This committee cannot receive or see the case: the person it accuses leads it or a committee above it. "
+        "The attempt was recorded."
+    ),
     "invalid_input": N_("Please check what you entered: something is missing or not valid."),
     "invalid_transition": N_("This action is not possible in the case's current status."),
     "not_found": N_("Not found."),

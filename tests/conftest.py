@@ -13,6 +13,8 @@ _TMP = Path(tempfile.mkdtemp(prefix="phananh-test-"))
 os.environ["PHANANH_ENV"] = "test"
 os.environ["PHANANH_VAR_DIR"] = str(_TMP / "var")
 os.environ.setdefault("PHANANH_SECRET_KEY", "test-secret-key-not-for-production")
+# A new web chat's puzzle: 8 bits (256 hashes on average) keeps the tests fast; bot/admission.py.
+os.environ.setdefault("PHANANH_WEB_CHAT_POW_BITS", "8")
 _PG_URL = os.environ.get("PHANANH_TEST_DATABASE_URL", "")
 os.environ["PHANANH_DATABASE_URL"] = _PG_URL or f"sqlite:///{_TMP / 'test.sqlite3'}"
 # The classifier artifact is shared across test runs so it is trained once per machine.

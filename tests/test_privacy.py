@@ -31,6 +31,7 @@ from intake.models import Attachment, Case, ChatLink, ReporterIdentity
 from intake.search import fold
 from phananh.logging import NOISY
 from phananh.web import create_app
+from tests.chat import chat_post
 from tests.raw_files import raw_bytes
 
 vi = translator("vi")._
@@ -98,7 +99,7 @@ def web_report(mode: str, text: str, name: str = "", phone: str = "") -> str:
     client = TestClient(create_app())
 
     def say(**body: object) -> list[dict[str, object]]:
-        response = client.post("/api/chat", json=body)
+        response = chat_post(client, **body)
         assert response.status_code == 200, response.text
         return response.json()["replies"]  # type: ignore[no-any-return]
 

@@ -56,6 +56,7 @@ ACTIONS: dict[str, tuple[Perm, frozenset[CaseStatus]]] = {
     "accept": (Perm.WORK, frozenset({S.NEW})),
     "out_of_scope": (Perm.WORK, _EARLY),
     "reclassify": (Perm.WORK, _OPEN),
+    "correct": (Perm.WORK, _OPEN),
     "assign": (Perm.WORK, _OPEN),
     "ask_info": (Perm.WORK, frozenset({S.NEW, S.VERIFYING, S.FORWARDED})),
     "note": (Perm.WORK, frozenset(CaseStatus)),

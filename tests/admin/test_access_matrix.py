@@ -217,6 +217,8 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/admin/cases/{case_id}/ask-info"): Rule(HANDLE, "case", form=_form(question="Việc xảy ra khi nào?"), audit=("case.info_requested",)),
     ("POST", "/admin/cases/{case_id}/note"): Rule(HANDLE, "case", form=_form(text="ghi chú nội bộ"), audit=("case.note_added",)),
     ("POST", "/admin/cases/{case_id}/transfer"): Rule(HANDLE, "case", form=_transfer_form, audit=("case.transfer_requested", "case.transferred")),
+    ("POST", "/admin/cases/{case_id}/correct"): Rule(HANDLE, "case", form=_form(accused_position="cán bộ tư pháp", commune_code=BEN_THANH, setting="workplace"),
+                                                     audit=("case.corrected",)),
     ("POST", "/admin/cases/{case_id}/escalate"): Rule(HANDLE, "case", form=_form(reason="liên quan lãnh đạo"), audit=("case.escalate_requested", "case.escalated"),
                                                       impossible=frozenset({"central"})),
     ("POST", "/admin/transfers/{transfer_id}/decide"): Rule(CHAIR, "case", prepare=_pending_transfer, form=_form(decision="approve"), audit=("case.transferred",)),

@@ -19,6 +19,7 @@ from sqlmodel import Session, select
 
 from intake.models import Attachment, Case
 from phananh.web import create_app
+from tests.chat import chat_post
 
 
 @pytest.fixture()
@@ -27,7 +28,7 @@ def client(db: Session) -> TestClient:
 
 
 def _say(client: TestClient, **body: object) -> list[dict[str, object]]:
-    response = client.post("/api/chat", json=body)
+    response = chat_post(client, **body)
     assert response.status_code == 200
     return response.json()["replies"]  # type: ignore[no-any-return]
 
@@ -142,7 +143,7 @@ def test_killed_server_resumes_the_conversation(db: Session) -> None:
     proc = _start(port)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}") as web:
-            web.post("/api/chat", json={"resume": True})
+            chat_post(web, resume=True)
             web.post("/api/chat", json={"button": "menu:report"})
             web.post("/api/chat", json={"button": "mode:anonymous"})
             web.post("/api/chat", json={"text": "Chủ tịch xã nhận phong bì của doanh nghiệp để cấp phép"})
@@ -160,12 +161,12 @@ def test_killed_server_resumes_the_conversation(db: Session) -> None:
 
 @pytest.fixture()
 def paced(db: Session, monkeypatch: pytest.MonkeyPatch) -> TestClient:
-    """The web chat with a pace of 3 messages a minute per chat and 5 for all chats together."""
+    """The web chat with a pace of 3 messages a minute per chat."""
     import bot.webchat as webchat
     from intake.config import get_settings
 
     webchat.pace.clear()
-    low = get_settings().model_copy(update={"web_chat_messages_per_minute": 3, "web_chat_global_per_minute": 5})
+    low = get_settings().model_copy(update={"web_chat_messages_per_minute": 3})
     monkeypatch.setattr(webchat, "get_settings", lambda: low)
     yield TestClient(create_app())
     webchat.pace.clear()
@@ -195,31 +196,17 @@ def test_a_flooding_chat_gets_a_polite_429_and_keeps_its_draft(paced: TestClient
     assert replies, "the same message goes through once the minute has passed"
 
 
-def test_all_web_chats_together_have_a_cap(paced: TestClient, db: Session) -> None:
-    """Many new chats at once: past the global cap each gets 429 with the busy message, in English when asked."""
-    import bot.webchat as webchat
-    from intake.i18n import translator
-
-    statuses = []
-    for _ in range(7):
-        fresh = TestClient(paced.app)  # a new chat cookie each time
-        r = fresh.post("/api/chat", json={"resume": True, "lang": "en"})
-        statuses.append(r.status_code)
-    assert statuses == [200] * 5 + [429] * 2
-    assert r.json()["message"] == translator("en")._(webchat.TOO_BUSY)
-
-
 def test_pace_forgets_the_oldest_chats_first() -> None:
     """The counters are bounded: random cookies cannot grow memory without end, and a minute frees a chat."""
     from bot.webchat import Pace
 
     p = Pace(max_chats=100)
     for i in range(1000):
-        assert p.admit(f"chat-{i}", per_chat=2, overall=10**6, now=float(i) / 100) is None
+        assert p.admit(f"chat-{i}", per_chat=2, now=float(i) / 100)
     assert len(p._chats) == 100
-    assert p.admit("x", per_chat=1, overall=10**6, now=0.0) is None
-    assert p.admit("x", per_chat=1, overall=10**6, now=30.0) == "chat"
-    assert p.admit("x", per_chat=1, overall=10**6, now=60.5) is None
+    assert p.admit("x", per_chat=1, now=0.0)
+    assert not p.admit("x", per_chat=1, now=30.0)
+    assert p.admit("x", per_chat=1, now=60.5)
 
 
 

@@ -9,6 +9,7 @@ from sqlmodel import Session
 
 import bot.webchat as webchat
 from intake.i18n import translator
+from tests.chat import chat_post
 from tests.admin.test_browser import _page, browser, server  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.browser
@@ -24,7 +25,7 @@ def test_a_429_shows_the_polite_message_and_leaves_the_draft_in_the_box(
     page.goto(server + "/")
     page.wait_for_selector(".msg.bot")
     typed = "Chủ tịch xã đòi 5 triệu mới ký giấy xác nhận đất"
-    monkeypatch.setattr(webchat.pace, "admit", lambda *a, **k: "chat")
+    monkeypatch.setattr(webchat.pace, "admit", lambda *a, **k: False)
     page.fill("#text", typed)
     page.press("#text", "Enter")
     page.wait_for_selector(".msg.error")
@@ -54,7 +55,7 @@ def test_the_page_acknowledges_the_receipt_it_shows(db: Session, server: str, br
     webchat.pace.clear()
     with httpx.Client(base_url=server) as client:  # the report's first steps, as the same resident
         for body in WEB_REPORT:
-            assert client.post("/api/chat", json=body).status_code == 200
+            assert chat_post(client, **body).status_code == 200
         cookie = client.cookies[webchat.COOKIE]
     problems: list[str] = []
     page = _page(browser, problems)
