@@ -224,7 +224,7 @@ def assign(
     train, test, excluded = set(split.train), set(split.test), set(split.excluded)
     fresh_rows: list[int] = []
     for rows in members.values():
-        sides = {split.side(examples[r].id) for r in rows} - {None}
+        sides = {side for r in rows if (side := split.side(examples[r].id)) is not None}
         new = [r for r in rows if split.side(examples[r].id) is None]
         if not new:
             continue

@@ -173,11 +173,11 @@ def _class_weighted(labels: np.ndarray, weights: np.ndarray, config: TrainConfig
     present = totals > 0
     scale = np.zeros(N_CLASSES)
     scale[present] = weights.sum() / (present.sum() * totals[present])
-    return weights * scale[labels]
+    return np.asarray(weights * scale[labels], dtype=np.float64)
 
 
 def _temperature(margins: np.ndarray, labels: np.ndarray) -> float:
-    """The scale that turns SVM margins into the best-calibrated softmax probabilities (least log-loss)."""
+    """The scale that turns linear margins into the best-calibrated softmax probabilities (least log-loss)."""
     best, best_loss = 1.0, float("inf")
     for t in np.geomspace(0.1, 100.0, 121):
         z = margins * t
