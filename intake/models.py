@@ -448,3 +448,20 @@ class InboundEvent(SQLModel, table=True):
     received_at: datetime = Field(default_factory=utcnow, sa_column=sa.Column(UTCDateTime(), nullable=False, index=True))
     attempts: int = 0  # processings started after the first (a retry, or a recovery after a crash)
     last_error: str | None = Field(default=None, max_length=64)  # the exception's class name, never its message
+
+
+class LookupThrottle(SQLModel, table=True):
+    """Failed status look-ups of one receipt code, by its keyed hash (unknown codes alike), and its lock.
+
+    Counted per receipt, not per chat: a new chat gets no new tries. After LOOKUP_MAX_FAILURES the
+    receipt is locked, 15 minutes and doubling with each lock (at most a day); a right look-up clears it.
+    """
+
+    __tablename__ = "lookup_throttles"
+
+    id: int | None = Field(default=None, primary_key=True)
+    receipt_hash: str = Field(max_length=64, unique=True)
+    failures: int = 0
+    locks: int = 0  # locks in a row: each doubles the next
+    locked_until: datetime | None = _ts(nullable=True)
+    last_failure_at: datetime = _created()

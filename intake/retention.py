@@ -142,6 +142,7 @@ def purge_expired(
 
 def purge_job(settings: Settings | None = None) -> PurgeResult:
     """One scheduled pass: purges every due case in committed batches, then deletes idle drafts."""
+    from intake.actions import forget_lookup_failures
     from intake.conversation import expire_dialogs
     from intake.db import session_scope
 
@@ -155,4 +156,5 @@ def purge_job(settings: Settings | None = None) -> PurgeResult:
             break
     with session_scope() as session:
         total.dialogs = expire_dialogs(session)
+        forget_lookup_failures(session)
     return total

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from intake.categories import CATEGORIES, NOT_A_REPORT, REPORT_CODES
 from intake.dialog.tools import DEFAULT_TOOLS, Tools
@@ -371,11 +372,15 @@ class _Ctx:
             if action == "start":
                 self.greet(t)
                 return self.done()
-            self.draft = Draft()
+            self.draft = self.new_draft()
             return self.advance()
         self.say(t._("Unknown command. Type /trogiup to see what you can do."))
         self.ask(self.state.step)
         return self.done()
+
+    def new_draft(self, **fields: Any) -> Draft:
+        """An empty report; a receipt not yet confirmed as shown stays with it (it is the only key to the last case)."""
+        return Draft(pending_receipt=self.draft.pending_receipt, **fields)
 
     def help_text(self) -> str:
         return self.t._(
@@ -396,7 +401,7 @@ class _Ctx:
         if message.button in (B_REPORT, B_LOOKUP, B_HELP):
             chosen = message.button  # the menu stays valid from any earlier message
         if chosen == B_REPORT:
-            self.draft = Draft()
+            self.draft = self.new_draft()
             return self.advance()
         if chosen == B_LOOKUP:
             return self.start_lookup([])
@@ -411,7 +416,7 @@ class _Ctx:
         text = clean_text(message.text)
         if self.state.greeted and len(text) > SHORT_GREETING_CHARS and has_meaning(text) and len(text) <= self.limits.max_message_chars:
             # The resident began with the story itself: keep it and ask only what is left.
-            self.draft = Draft(description_parts=[text])
+            self.draft = self.new_draft(description_parts=[text])
             self.say(self.t._("Thank you, we have noted what you wrote. First, a question about your identity."))
             return self.advance()
         if message.button is not None and chosen == B_UNKNOWN:
@@ -959,7 +964,7 @@ class _Ctx:
         return self.reprompt(N_("Please choose one of the options below."))
 
     def cancel_draft(self) -> Step:
-        self.draft = Draft()
+        self.draft = self.new_draft()
         self.state.resume = None
         self.say(self.t._("Your unfinished report has been deleted."))
         self.greet(self.t)
@@ -1070,13 +1075,17 @@ class _Ctx:
     # -- outcomes of effects ------------------------------------------------------------------
 
     def show_receipt_again(self, pending: PendingReceipt) -> None:
-        """Shows a receipt the channel never confirmed as delivered, once, and forgets it."""
+        """Shows a receipt the channel has not confirmed as shown; it stays pending until the channel does.
+
+        An anonymous reporter's receipt is the only key to the case: every answer carries it again
+        until the channel calls Conversation.receipt_shown for it (the page once it is on screen,
+        Telegram and Zalo once the send succeeded).
+        """
         t = self.t
         lead = t._("Your report was sent. In case you did not receive its receipt, here it is again:")
         text = receipt_text(t, committee=pending.committee_name, receipt=pending.receipt, passphrase=pending.passphrase)
         # No buttons: the answer to the message itself follows with the ones that apply now.
         self.replies.append(Reply(text=f"{lead}\n\n{text}", receipt=pending.receipt, passphrase=pending.passphrase))
-        self.draft.pending_receipt = None
 
     def on_event(self, message: Inbound) -> Step:
         t = self.t
@@ -1104,7 +1113,14 @@ class _Ctx:
                 if self.state.lookup_failures >= LOOKUP_MAX_FAILURES:
                     self.state.lookup_failures = 0
                     self.state.lookup_locked_until = self.now + LOOKUP_LOCK_SECONDS
-                self.say(t._("We found no report with this receipt code and passphrase. Please check them and try again."))
+                if event.locked_minutes:
+                    self.say(t._(
+                        "This receipt code has had too many unsuccessful attempts, so it is locked for now. "
+                        "Please try again in {minutes} minutes. Your report is safe.",
+                        minutes=event.locked_minutes,
+                    ))
+                else:
+                    self.say(t._("We found no report with this receipt code and passphrase. Please check them and try again."))
                 return self.finish_lookup()
             self.state.lookup_failures = 0
             self.draft.followup_case_id = event.case_id

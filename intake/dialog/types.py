@@ -92,6 +92,7 @@ class LookupResult:
     committee_name: str = ""
     received_on: str = ""
     messages: tuple[str, ...] = ()
+    locked_minutes: int = 0  # the receipt is locked after too many failed look-ups: wait this long
 
 
 @dataclass(frozen=True)
