@@ -28,7 +28,6 @@ from intake.classify.text import fold
 
 log = logging.getLogger(__name__)
 
-SOURCES_DIR = GROUNDED_DIR / "sources"
 SPLIT_SEED = 20261207
 TEST_FOLDS = 3  # one fold of three is the test side: about a third of each category
 NEAR_DUPLICATE = 0.5  # Jaccard similarity of character 5-gram sets from which two texts are one group
@@ -110,10 +109,23 @@ def _normal_url(url: str) -> str:
     return url
 
 
-def read_provenance(sources_dir: Path = SOURCES_DIR) -> dict[str, set[str]]:
-    """For each message id, the keys it shares a group with: its source addresses and its contrastive pair."""
+def _pair_key(ident: str, value: Any) -> str:
+    """The same key for both members of a contrastive pair, whichever side names the other."""
+    if isinstance(value, str | int):
+        return "pair:" + "|".join(sorted([ident, str(value).strip()]))
+    return "pair:" + json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
+def read_provenance(grounded_dir: Path = GROUNDED_DIR) -> dict[str, set[str]]:
+    """For each message id, the keys it shares a group with: its source addresses and its contrastive pair.
+
+    Source addresses come from the sidecars (`sources/*.jsonl`); a pair from a `pair` field of the
+    sidecar or of the message itself (naming the other member's id).
+    """
     keys: dict[str, set[str]] = {}
-    for path in sorted(sources_dir.glob("*.jsonl")) if sources_dir.exists() else []:
+    sidecars = sorted((grounded_dir / "sources").glob("*.jsonl")) if (grounded_dir / "sources").exists() else []
+    for path in [*sidecars, *sorted(grounded_dir.glob("cat*.jsonl"))]:
+        is_sidecar = path.parent.name == "sources"
         with path.open(encoding="utf-8") as fh:
             for line in fh:
                 try:
@@ -124,11 +136,12 @@ def read_provenance(sources_dir: Path = SOURCES_DIR) -> dict[str, set[str]]:
                     continue
                 ident = str(row["id"]).strip()
                 found = keys.setdefault(ident, set())
-                for text in _strings(row):
-                    found.update("url:" + _normal_url(u) for u in _URL.findall(text))
+                if is_sidecar:
+                    for text in _strings(row):
+                        found.update("url:" + _normal_url(u) for u in _URL.findall(text))
                 for name in _PAIR_KEYS:
                     if row.get(name) not in (None, "", []):
-                        found.add("pair:" + json.dumps(row[name], sort_keys=True))
+                        found.add(_pair_key(ident, row[name]))
     return keys
 
 

@@ -147,7 +147,7 @@ def split(
     if check:
         typer.echo(f"{len(examples)} grounded messages, {len(unknown)} without a side")
         raise typer.Exit(1 if unknown else 0)
-    updated = assign(examples, current, read_provenance(where / "sources")) if unknown else current
+    updated = assign(examples, current, read_provenance(where)) if unknown else current
     if unknown:
         write_split(updated, split_path(where))
     both = sides(examples, updated)

@@ -74,7 +74,7 @@ def test_split_is_stratified_grouped_and_reproducible(tmp_path: Path) -> None:
     rows, sources = grounded_rows()
     write_grounded(tmp_path, rows, sources)
     examples = load_grounded(tmp_path)
-    provenance = read_provenance(tmp_path / "sources")
+    provenance = read_provenance(tmp_path)
     first = assign(examples, Split(), provenance)
     assert first == assign(examples, Split(), provenance)
     assert len(first.test) + len(first.train) == len(examples) and not first.excluded
@@ -111,7 +111,7 @@ def test_training_never_reads_the_test_side(tmp_path: Path) -> None:
     grounded = tmp_path / "grounded"
     write_grounded(grounded, rows, sources)
     examples = load_grounded(grounded)
-    split = assign(examples, Split(), read_provenance(grounded / "sources"))
+    split = assign(examples, Split(), read_provenance(grounded))
     write_split(split, split_path(grounded))
     test_texts = [str(r["text"]) for r in rows if str(r["id"]) in split.test]
     corpus = tmp_path / "corpus"
@@ -246,3 +246,18 @@ def test_groups_join_sources_and_near_duplicates() -> None:
     examples = [Example(t, 1, id=str(i), origin=GROUNDED) for i, t in enumerate(texts)]
     g = groups(examples, {"2": {"url:a"}, "3": {"url:a"}})
     assert g[0] == g[1] and g[2] == g[3] and g[0] != g[2]
+
+
+def test_contrastive_pairs_share_a_side(tmp_path: Path) -> None:
+    """Both members of a contrastive pair (a `pair` field naming the other id) are one group, on one side."""
+    rows, sources = grounded_rows(12)
+    for k in range(0, 12, 2):  # pair category 0's message k with category 1's message k+1 (different sources)
+        a, b = rows[k], rows[12 + k + 1]
+        a["pair"], b["pair"] = b["id"], a["id"]
+    write_grounded(tmp_path, rows, sources)
+    provenance = read_provenance(tmp_path)
+    assert provenance["g0-000"] & provenance["g1-001"]
+    examples = load_grounded(tmp_path)
+    split = assign(examples, Split(), provenance)
+    for k in range(0, 12, 2):
+        assert split.side(f"g0-{k:03d}") == split.side(f"g1-{k + 1:03d}")
