@@ -306,14 +306,11 @@ def test_first_tokenization_is_safe_from_several_threads() -> None:
 
 def test_eval_prints_both_test_sets_per_category(model_path: Path) -> None:
     """`phananh eval` prints the grounded test split and the synthetic test set, per category, with the confusions left."""
-    from intake.classify.corpus import grounded_files
-
     code, lines = _cli(["eval", "--no-cv", "--no-corrections"])
     out = "\n".join(lines)
     assert code == 0, out
     assert "== synthetic independent test set (330 messages) ==" in out
-    if grounded_files():
-        assert "== grounded test split (" in out
+    assert "== grounded test split (" in out
     assert out.count("cat  precision  recall     f1  f1(first)  support") == out.count("-- model --") >= 1
     assert out.count("confusions left:") >= 1
     assert "macro-F1=" in out and "top-3=" in out and "recall(0)=" in out

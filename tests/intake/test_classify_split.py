@@ -261,3 +261,14 @@ def test_contrastive_pairs_share_a_side(tmp_path: Path) -> None:
     split = assign(examples, Split(), provenance)
     for k in range(0, 12, 2):
         assert split.side(f"g0-{k:03d}") == split.side(f"g1-{k + 1:03d}")
+
+
+def test_the_committed_split_places_every_grounded_message() -> None:
+    """Every grounded message of the repository has a side in the committed split (run `phananh split` after adding some)."""
+    examples = load_grounded(settled=False)
+    split = read_split()
+    assert examples, "no grounded corpus"
+    assert [e.id for e in examples if split.side(e.id) is None] == []
+    test_share = Counter(e.label for e in examples if e.id in split.test)
+    for c, n in Counter(e.label for e in examples).items():
+        assert 0.25 <= test_share[c] / n <= 0.42, (c, test_share[c], n)
