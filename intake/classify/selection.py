@@ -125,7 +125,7 @@ def _estimators(base: TrainConfig) -> list[tuple[str, TrainConfig]]:
     """Linear SVMs and logistic regressions, at a few regularization strengths."""
     return [
         (f"linear SVM, C={c}", replace(base, estimator="svm", c=c)) for c in (0.25, 0.5, 1.0)
-    ] + [(f"logistic regression, C={c}", replace(base, estimator="logreg", c=c)) for c in (10.0, 30.0)]
+    ] + [("logistic regression, C=20", replace(base, estimator="logreg", c=20.0))]
 
 
 def _weights(base: TrainConfig) -> list[tuple[str, TrainConfig]]:
@@ -133,7 +133,7 @@ def _weights(base: TrainConfig) -> list[tuple[str, TrainConfig]]:
     return [
         (f"classes {cw or 'as found'}, synthetic x{sw}", replace(base, class_weight=cw, synthetic_weight=sw))
         for cw in (None, "balanced")
-        for sw in (1.0, 0.5, 0.25)
+        for sw in (1.0, 0.5, 0.25, 0.1)
     ]
 
 
