@@ -24,7 +24,7 @@ DATA = Path(__file__).resolve().parent.parent / "intake" / "data"
 def _texts(limit: int) -> list[str]:
     """Messages to classify: the grounded corpus, the test set, then the synthetic corpus (read with json only)."""
     paths = [
-        *sorted((DATA / "corpus" / "grounded").glob("cat*.jsonl")),
+        *sorted((DATA / "corpus" / "grounded").glob("[cp]a*.jsonl")),  # cat*.jsonl and pairs_*.jsonl
         DATA / "testset" / "v1.jsonl",
         *sorted((DATA / "corpus" / "v1").glob("*.jsonl")),
     ]

@@ -110,8 +110,15 @@ def load_corpus(corpus_dir: Path = CORPUS_DIR) -> list[Example]:
 
 
 def grounded_files(grounded_dir: Path = GROUNDED_DIR) -> list[Path]:
-    """The grounded corpus's message files (cat0.jsonl ... cat9.jsonl), in a fixed order."""
-    return sorted(grounded_dir.glob("cat*.jsonl"))
+    """The grounded corpus's labelled message files (cat0.jsonl ... cat9.jsonl, pairs_*.jsonl ...), in a fixed order.
+
+    Left out: the texts without labels given to the second reader, and that reader's labels.
+    """
+    return sorted(
+        path
+        for path in grounded_dir.glob("*.jsonl")
+        if not path.name.startswith("unlabelled") and path.name != second_reader_path(grounded_dir).name
+    )
 
 
 def second_reader_path(grounded_dir: Path = GROUNDED_DIR) -> Path:

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from intake.classify.corpus import GROUNDED_DIR, Example, text_key
+from intake.classify.corpus import GROUNDED_DIR, Example, grounded_files, text_key
 from intake.classify.text import fold
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ def read_provenance(grounded_dir: Path = GROUNDED_DIR) -> dict[str, set[str]]:
     """
     keys: dict[str, set[str]] = {}
     sidecars = sorted((grounded_dir / "sources").glob("*.jsonl")) if (grounded_dir / "sources").exists() else []
-    for path in [*sidecars, *sorted(grounded_dir.glob("cat*.jsonl"))]:
+    for path in [*sidecars, *grounded_files(grounded_dir)]:
         is_sidecar = path.parent.name == "sources"
         with path.open(encoding="utf-8") as fh:
             for line in fh:

@@ -272,3 +272,14 @@ def test_the_committed_split_places_every_grounded_message() -> None:
     test_share = Counter(e.label for e in examples if e.id in split.test)
     for c, n in Counter(e.label for e in examples).items():
         assert 0.25 <= test_share[c] / n <= 0.42, (c, test_share[c], n)
+
+
+def test_every_labelled_grounded_file_is_read(tmp_path: Path) -> None:
+    """Grounded messages in any labelled file (cat*, pairs_*) are read; the second reader's files are not."""
+    (tmp_path / "cat1.jsonl").write_text('{"id": "g-1-1", "text": "một", "label": 1, "pair": "g-5-9"}\n', "utf-8")
+    (tmp_path / "pairs_1v5.jsonl").write_text('{"id": "g-5-9", "text": "hai", "label": 5, "pair": "g-1-1"}\n', "utf-8")
+    (tmp_path / "unlabelled_0-4.jsonl").write_text('{"id": "g-1-1", "text": "một"}\n', "utf-8")
+    (tmp_path / "second_reader.jsonl").write_text('{"id": "g-1-1", "label": 1}\n', "utf-8")
+    assert [e.id for e in load_grounded(tmp_path, settled=False)] == ["g-1-1", "g-5-9"]
+    provenance = read_provenance(tmp_path)
+    assert provenance["g-1-1"] == provenance["g-5-9"] != set()
