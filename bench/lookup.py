@@ -32,7 +32,7 @@ def main() -> None:
     from intake.db import session_scope
     from intake.dialog.types import Draft
     from intake.migrate import upgrade
-    from intake.models import LookupThrottle
+    from intake.models import AttemptThrottle
     from intake.receipts import new_passphrase, new_receipt
 
     upgrade()
@@ -44,7 +44,7 @@ def main() -> None:
 
     def timed(code: str, secret: str) -> float:
         with session_scope() as session:
-            session.execute(sa.delete(LookupThrottle))
+            session.execute(sa.delete(AttemptThrottle))
         start = time.perf_counter()
         with session_scope() as session:
             actions.look_up_case(session, receipt=code, passphrase=secret)

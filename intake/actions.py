@@ -7,15 +7,11 @@ from __future__ import annotations
 
 import functools
 import logging
-import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
-from intake import audit
+from intake import audit, throttle
 from intake.committees import committee_by_code
 from intake.crypto import encrypt, hash_password, keyed_hash
 from intake.dates import format_date
@@ -28,7 +24,6 @@ from intake.models import (
     CaseMessage,
     ChatLink,
     Committee,
-    LookupThrottle,
     ReporterIdentity,
     StaffRole,
     StaffUser,
@@ -204,78 +199,31 @@ def describe_case(session: Session, case: Case, *, language: str, receipt: str =
     )
 
 
-LOOKUP_MAX_FAILURES = 5
-LOOKUP_LOCK = timedelta(minutes=15)
-LOOKUP_MAX_LOCK = timedelta(days=1)
-
-
 @functools.cache
 def _dummy_passphrase_hash() -> str:
     """An Argon2 hash of a passphrase no case has: verified when no case matches, so both take as long."""
     return hash_passphrase(new_passphrase())
 
 
-def _lookup_throttle(session: Session, rhash: str) -> LookupThrottle:
-    """The receipt's failure count, made on first use (two processes may race to make it: one row wins)."""
-    table = LookupThrottle.__table__  # type: ignore[attr-defined]
-    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
-    session.execute(insert(table).values(receipt_hash=rhash, failures=0, locks=0, last_failure_at=utcnow()).on_conflict_do_nothing())
-    return session.exec(select(LookupThrottle).where(LookupThrottle.receipt_hash == rhash).with_for_update()).one()
-
-
-def _locked_minutes(row: LookupThrottle | None, now: datetime) -> int:
-    if row is None or row.locked_until is None or row.locked_until <= now:
-        return 0
-    return max(1, math.ceil((row.locked_until - now).total_seconds() / 60))
-
-
-def forget_lookup_failures(session: Session, *, now: datetime | None = None) -> int:
-    """Deletes failure counts no lock needs any more (a day after the last failure and any lock)."""
-    cutoff = (now or utcnow()) - LOOKUP_MAX_LOCK
-    stale = session.exec(
-        select(LookupThrottle).where(
-            LookupThrottle.last_failure_at < cutoff,
-            (LookupThrottle.locked_until.is_(None)) | (LookupThrottle.locked_until < cutoff),  # type: ignore[union-attr]
-        )
-    ).all()
-    for row in stale:
-        session.delete(row)
-    return len(stale)
-
-
 def look_up_case(session: Session, *, receipt: str, passphrase: str, language: str = "vi") -> LookupResult:
     """Finds a case by receipt and passphrase; says nothing of which was wrong when it fails.
 
     Equal work either way: with no case for the receipt, the passphrase is checked against a dummy
-    hash. Failures are counted per receipt (its keyed hash, unknown receipts alike): after
-    LOOKUP_MAX_FAILURES the receipt is locked for 15 minutes, doubling with each lock, at most a day.
+    hash. Failures are counted per receipt (unknown receipts alike, intake/throttle.py): after five
+    the receipt is locked for 15 minutes, doubling with each lock, at most a day.
     """
     try:
         rhash = receipt_hash(receipt)
     except ValueError:
         return LookupResult(found=False)
-    now = utcnow()
-    existing = session.exec(select(LookupThrottle).where(LookupThrottle.receipt_hash == rhash)).first()
-    if (minutes := _locked_minutes(existing, now)) > 0:
+    if (minutes := throttle.locked_minutes(session, throttle.LOOKUP, rhash)) > 0:
         return LookupResult(found=False, locked_minutes=minutes)
     case = session.exec(select(Case).where(Case.receipt_hash == rhash)).first()
     matched = check_passphrase(case.passphrase_hash if case is not None else _dummy_passphrase_hash(), passphrase)
     if case is not None and matched:
-        if existing is not None:
-            session.delete(existing)
+        throttle.succeeded(session, throttle.LOOKUP, rhash)
         return describe_case(session, case, language=language, receipt=receipt)
-    row = _lookup_throttle(session, rhash)
-    if row.locked_until is not None and row.locked_until <= now - LOOKUP_MAX_LOCK:
-        row.locks = 0  # a day since the last lock ended: it starts from 15 minutes again
-    row.failures += 1
-    row.last_failure_at = now
-    if row.failures < LOOKUP_MAX_FAILURES:
-        return LookupResult(found=False)
-    row.locked_until = now + min(LOOKUP_LOCK * 2**row.locks, LOOKUP_MAX_LOCK)
-    row.locks += 1
-    row.failures = 0
-    log.info("a receipt was locked after %s failed look-ups (lock %s)", LOOKUP_MAX_FAILURES, row.locks)
-    return LookupResult(found=False, locked_minutes=_locked_minutes(row, now))
+    return LookupResult(found=False, locked_minutes=throttle.failed(session, throttle.LOOKUP, rhash))
 
 
 def create_staff(
@@ -288,8 +236,11 @@ def create_staff(
     display_name: str = "",
     actor_id: int | None = None,
 ) -> StaffUser:
-    """Creates a staff account in a committee."""
-    if session.exec(select(StaffUser).where(StaffUser.username == username)).first():
+    """Creates a staff account in a committee; its name is kept in canonical form (intake.staff)."""
+    from intake.staff import canonical_username
+
+    username = canonical_username(username)
+    if not username or session.exec(select(StaffUser).where(StaffUser.username == username)).first():
         raise InvalidInputError("username taken")
     user = StaffUser(
         username=username,

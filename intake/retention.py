@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
-from intake import audit
+from intake import audit, throttle
 from intake.attachments import delete_file
 from intake.config import Settings, get_settings
 from intake.crypto import encrypt
@@ -142,7 +142,6 @@ def purge_expired(
 
 def purge_job(settings: Settings | None = None) -> PurgeResult:
     """One scheduled pass: purges every due case in committed batches, then deletes idle drafts."""
-    from intake.actions import forget_lookup_failures
     from intake.conversation import expire_dialogs
     from intake.db import session_scope
 
@@ -156,5 +155,5 @@ def purge_job(settings: Settings | None = None) -> PurgeResult:
             break
     with session_scope() as session:
         total.dialogs = expire_dialogs(session)
-        forget_lookup_failures(session)
+        throttle.forget_stale(session)
     return total

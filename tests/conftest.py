@@ -25,6 +25,7 @@ from sqlmodel import Session, SQLModel  # noqa: E402
 
 from intake.config import get_settings  # noqa: E402
 from intake.db import get_engine  # noqa: E402
+from intake.models import Committee  # noqa: E402
 
 KEEP = {"committees", "alembic_version"}
 
@@ -55,6 +56,7 @@ def db(migrated: None) -> Iterator[Session]:
         for table in reversed(SQLModel.metadata.sorted_tables):
             if table.name not in KEEP:
                 conn.execute(table.delete())
+        conn.execute(sa.update(Committee).values(require_totp=False))  # a setting a test may have changed
     with Session(engine, expire_on_commit=False) as session:
         yield session
 

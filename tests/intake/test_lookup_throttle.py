@@ -11,7 +11,8 @@ from sqlmodel import Session, select
 from intake import actions
 from intake.conversation import Conversation
 from intake.dialog.types import Inbound
-from intake.models import LookupThrottle, utcnow
+from intake import throttle
+from intake.models import AttemptThrottle, utcnow
 from intake.receipts import new_passphrase, new_receipt
 
 from .test_conversation import _file
@@ -19,15 +20,15 @@ from .test_conversation import _file
 LOCKED = "tạm khóa"
 
 
-def _lock_row(db: Session) -> LookupThrottle:
+def _lock_row(db: Session) -> AttemptThrottle:
     db.expire_all()
-    return db.exec(select(LookupThrottle)).one()
+    return db.exec(select(AttemptThrottle)).one()
 
 
 def _age_lock(db: Session, minutes: int) -> None:
     """Moves the lock (and the last failure) back in time, as if `minutes` had passed."""
     db.expire_all()
-    for row in db.exec(select(LookupThrottle)).all():
+    for row in db.exec(select(AttemptThrottle)).all():
         row.last_failure_at -= timedelta(minutes=minutes)
         if row.locked_until is not None:
             row.locked_until -= timedelta(minutes=minutes)
@@ -53,7 +54,7 @@ def test_failures_count_per_receipt_across_chats(db: Session) -> None:
     """Five wrong passphrases from five different chats lock the receipt; a sixth chat with the right one waits."""
     owner = Conversation(channel="web")
     filed = _file(owner, "owner", confirm=True)
-    for i in range(actions.LOOKUP_MAX_FAILURES):
+    for i in range(throttle.LOOKUP.max_failures):
         replies = Conversation(channel="web").handle(f"guesser-{i}", Inbound(text=f"/tracuu {filed.receipt} {new_passphrase()}"))
     assert LOCKED in replies[0].text and "15 phút" in replies[0].text
     replies = owner.handle("owner-again", Inbound(text=f"/tracuu {filed.receipt} {filed.passphrase}"))
@@ -62,7 +63,7 @@ def test_failures_count_per_receipt_across_chats(db: Session) -> None:
     _age_lock(db, 16)
     replies = owner.handle("owner-again", Inbound(text=f"/tracuu {filed.receipt} {filed.passphrase}"))
     assert "Mới tiếp nhận" in " ".join(r.text for r in replies)
-    assert db.exec(select(LookupThrottle)).all() == [], "a right look-up clears the count"
+    assert db.exec(select(AttemptThrottle)).all() == [], "a right look-up clears the count"
 
 
 def test_an_unknown_receipt_is_locked_exactly_like_a_real_one(db: Session) -> None:
@@ -78,7 +79,7 @@ def test_the_lock_doubles_and_never_passes_a_day(db: Session) -> None:
     receipt = new_receipt()
     locks = []
     for _ in range(9):
-        for _ in range(actions.LOOKUP_MAX_FAILURES):
+        for _ in range(throttle.LOOKUP.max_failures):
             result = actions.look_up_case(db, receipt=receipt, passphrase=new_passphrase())
         db.commit()
         locks.append(result.locked_minutes)
@@ -86,7 +87,7 @@ def test_the_lock_doubles_and_never_passes_a_day(db: Session) -> None:
         _age_lock(db, int((row.locked_until - utcnow()).total_seconds() // 60) + 1)  # type: ignore[operator]
     assert locks[:7] == [15, 30, 60, 120, 240, 480, 960] and locks[7:] == [1440, 1440]
     _age_lock(db, 24 * 60 + 1)
-    for _ in range(actions.LOOKUP_MAX_FAILURES):
+    for _ in range(throttle.LOOKUP.max_failures):
         result = actions.look_up_case(db, receipt=receipt, passphrase=new_passphrase())
     assert result.locked_minutes == 15
 
@@ -94,9 +95,9 @@ def test_the_lock_doubles_and_never_passes_a_day(db: Session) -> None:
 def test_stale_counts_are_forgotten(db: Session) -> None:
     """The daily purge removes counts whose lock and last failure are over a day old."""
     receipt = new_receipt()
-    for _ in range(actions.LOOKUP_MAX_FAILURES):
+    for _ in range(throttle.LOOKUP.max_failures):
         actions.look_up_case(db, receipt=receipt, passphrase=new_passphrase())
     db.commit()
-    assert actions.forget_lookup_failures(db) == 0
+    assert throttle.forget_stale(db) == 0
     _age_lock(db, 24 * 60 + 20)
-    assert actions.forget_lookup_failures(db) == 1
+    assert throttle.forget_stale(db) == 1
