@@ -57,7 +57,8 @@ class TrainConfig:
     """Everything that decides the trained model besides the data. Chosen by cross-validation."""
 
     features: FeatureConfig = field(default_factory=lambda: FeatureConfig(char_min=3, char_weight=0.6))
-    estimator: str = "svm"  # "svm" (LinearSVC) or "logreg" (multinomial logistic regression)
+    # "svm" (LinearSVC, one-vs-rest), "nbsvm" (NBLinearSVC) or "logreg" (multinomial logistic regression)
+    estimator: str = "svm"
     c: float = 0.5
     class_weight: str | None = None  # None or "balanced" (over the weighted training rows)
     # The weight of a synthetic message beside a grounded one (1.0): written from a brief, it is
@@ -150,8 +151,43 @@ def build_lexicon(prepared: Iterable[Prepared]) -> frozenset[str]:
     return frozenset(lexicon)
 
 
+class NBLinearSVC:
+    """One-vs-rest linear SVMs over features scaled by each category's Naive Bayes log-count ratio.
+
+    NBSVM (Wang and Manning, 2012): a feature counts for a category in proportion to how much more
+    often it appears in that category's messages than in the others'. The scaling folds into the
+    weights, so the trained model is still one weight per feature and category, read the same way.
+    """
+
+    def __init__(self, c: float, max_iter: int, alpha: float = 1.0) -> None:
+        self.c, self.max_iter, self.alpha = c, max_iter, alpha
+
+    def fit(self, x: Any, y: np.ndarray, sample_weight: np.ndarray) -> NBLinearSVC:
+        """Fits one scaled SVM per category seen; coef_ and intercept_ hold one row per category."""
+        from scipy import sparse
+        from sklearn.svm import LinearSVC
+
+        self.classes_ = np.unique(y)
+        present = (x > 0).astype(np.float64).tocsc()
+        coefs, intercepts = [], []
+        for label in self.classes_:
+            mine = (y == label).astype(np.float64)
+            p = self.alpha + present.T @ (sample_weight * mine)
+            q = self.alpha + present.T @ (sample_weight * (1.0 - mine))
+            ratio = np.log((p / p.sum()) / (q / q.sum()))
+            svm = LinearSVC(C=self.c, max_iter=self.max_iter, random_state=SEED)
+            svm.fit(x @ sparse.diags(ratio), mine.astype(np.int64), sample_weight=sample_weight)
+            coefs.append(svm.coef_[0] * ratio)
+            intercepts.append(svm.intercept_[0])
+        self.coef_ = np.vstack(coefs)
+        self.intercept_ = np.asarray(intercepts)
+        return self
+
+
 def _estimator(config: TrainConfig) -> Any:
     """The linear classifier the configuration names (scikit-learn: training only, never suggesting)."""
+    if config.estimator == "nbsvm":
+        return NBLinearSVC(c=config.c, max_iter=config.max_iter)
     if config.estimator == "svm":
         from sklearn.svm import LinearSVC
 
@@ -192,7 +228,7 @@ def _temperature(margins: np.ndarray, labels: np.ndarray) -> float:
 def _per_class(estimator: Any) -> tuple[np.ndarray, np.ndarray]:
     """Coefficients and intercepts, one row per class the estimator saw (two-class SVMs keep one)."""
     coef, intercept = np.asarray(estimator.coef_), np.asarray(estimator.intercept_)
-    if len(estimator.classes_) == 2:
+    if len(estimator.classes_) == 2 and coef.shape[0] == 1:
         # One margin for "second class"; split it so that the softmax of two rows gives the same odds.
         return np.vstack([-coef / 2, coef / 2]), np.concatenate([-intercept / 2, intercept / 2])
     return coef, intercept

@@ -284,3 +284,28 @@ def test_grounded_data_files_are_json_lines_with_ids() -> None:
             ids.append(str(row["id"]))
     assert len(ids) == len(set(ids))
     assert all(e.origin == SYNTHETIC for e in load_corpus()[:3])
+
+
+def test_nb_scaled_svm_folds_its_scaling_into_the_weights(small_mixed: tuple[list[Example], list[Example], dict[str, set[str]]]) -> None:
+    """The NB-scaled SVM's margins are plain weights times features, and it trains a usable model."""
+    from scipy import sparse
+    from sklearn.svm import LinearSVC
+
+    from intake.classify.features import FeatureSpace
+    from intake.classify.training import NBLinearSVC
+
+    synthetic, _, _ = small_mixed
+    data = training_data(synthetic)
+    space = FeatureSpace.fit(data.counts, DEFAULT_CONFIG.features)
+    x = space.matrix(data.counts)
+    nb = NBLinearSVC(c=0.5, max_iter=5000).fit(x, data.labels, data.weights)
+    assert nb.coef_.shape == (10, len(space.features))
+    # Category 9 by hand: the ratio-scaled features through a binary SVM give the same margins.
+    present = (x > 0).astype(float)
+    mine = (data.labels == 9).astype(float)
+    p, q = 1 + present.T @ mine, 1 + present.T @ (1 - mine)
+    ratio = np.log((p / p.sum()) / (q / q.sum()))
+    svm = LinearSVC(C=0.5, max_iter=5000, random_state=1729).fit(x @ sparse.diags(ratio), mine.astype(int))
+    assert np.allclose(x @ nb.coef_[9] + nb.intercept_[9], svm.decision_function(x @ sparse.diags(ratio)), atol=1e-6)
+    model = train(synthetic, config=TrainConfig(estimator="nbsvm"))
+    assert model.suggest("Phó chủ tịch xã tối nào cũng đánh bạc ở nhà văn hóa thôn").category == 9
