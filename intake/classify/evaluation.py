@@ -82,6 +82,7 @@ class Metrics:
     secondary_given: int
     secondary_right: int  # the secondary is a labelled category the top one is not
     also_found: int  # messages with `also` whose secondary names one of their other labelled categories
+    secondary_needed: int  # messages with a labelled category the top one is not (a second label, or a wrong top)
 
     @property
     def lenient(self) -> float:
@@ -99,7 +100,7 @@ class Metrics:
         secondaries = secondaries if secondaries is not None else [None] * len(examples)
         confusion = np.zeros((N_CLASSES, N_CLASSES), dtype=np.int64)
         strict = np.zeros((N_CLASSES, N_CLASSES), dtype=np.int64)
-        top3 = with_also = given = right = found = 0
+        top3 = with_also = given = right = found = needed = 0
         for example, ranking, second in zip(examples, rankings, secondaries, strict=True):
             first = ranking[0]
             accepted = {example.label, *example.also}
@@ -107,6 +108,7 @@ class Metrics:
             confusion[first if first in accepted else example.label, first] += 1
             top3 += example.label in ranking[:3]
             with_also += bool(example.also)
+            needed += bool(accepted - {first})
             if second is not None:
                 given += 1
                 hit = second in accepted - {first}
@@ -135,6 +137,7 @@ class Metrics:
             secondary_given=given,
             secondary_right=right,
             also_found=found,
+            secondary_needed=needed,
         )
 
     def pairs(self, limit: int = PAIRS_SHOWN) -> list[tuple[int, int, int, int]]:
@@ -156,11 +159,23 @@ class Metrics:
             f"recall(0)={self.recall[0]:.3f}"
         )
 
+    @property
+    def secondary_precision(self) -> float:
+        """Share of the secondary categories given that name a labelled category the top one is not."""
+        return self.secondary_right / self.secondary_given if self.secondary_given else 0.0
+
+    @property
+    def secondary_recall(self) -> float:
+        """Share of the messages with a labelled category besides the top one where the secondary names it."""
+        return self.secondary_right / self.secondary_needed if self.secondary_needed else 0.0
+
     def secondary_line(self) -> str:
         """How the secondary category fared."""
         return (
-            f"secondary category: given for {self.secondary_given}, a labelled category for {self.secondary_right}; "
-            f"messages with a second label: {self.with_also}, secondary found it for {self.also_found}"
+            f"secondary category: given for {self.secondary_given}, right for {self.secondary_right} "
+            f"(precision {self.secondary_precision:.2f}); messages with a labelled category besides the top one: "
+            f"{self.secondary_needed}, named by the secondary for {self.secondary_right} "
+            f"(recall {self.secondary_recall:.2f}); with a second label: {self.with_also}, found for {self.also_found}"
         )
 
     def table(self) -> str:

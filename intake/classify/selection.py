@@ -38,7 +38,7 @@ from intake.classify.training import (
 )
 
 ZERO_BIASES = tuple(np.round(np.arange(0.0, 2.01, 0.25), 2))
-SECONDARY_THRESHOLDS = tuple(np.round(np.arange(0.05, 0.51, 0.05), 2))
+SECONDARY_THRESHOLDS = tuple(np.round(np.arange(0.05, 0.96, 0.05), 2))
 MIN_RECALL_ZERO = 0.95  # the target: messages that are not reports stay out of the Front's queues
 
 
@@ -65,17 +65,19 @@ class Outcome:
 HEADER = f"{'candidate':<44} {'macro-F1':>8} {'(first)':>8} {'top-3':>6} {'rec(0)':>7} {'bias0':>5} {'sec-F1':>6} {'tau':>5} {'secs':>6}"
 
 
+MIN_SECONDARY_PRECISION = 0.5  # a secondary category shown to staff is right at least half the time
+
+
 def secondary_f1(metrics: Metrics) -> float:
-    """F1 of the secondary category: precision over those given, recall over messages with a second label."""
-    precision = metrics.secondary_right / metrics.secondary_given if metrics.secondary_given else 0.0
-    recall = metrics.also_found / metrics.with_also if metrics.with_also else 0.0
+    """F1 of the secondary category: precision over those given, recall over messages that needed one."""
+    precision, recall = metrics.secondary_precision, metrics.secondary_recall
     return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
 
 
 def tune(
     held: Sequence[Example], probabilities: npt.NDArray[np.float64]
 ) -> tuple[float, float, Metrics, float]:
-    """The category-0 bias (best macro-F1 keeping recall of 0 at MIN_RECALL_ZERO) and the secondary threshold (best F1)."""
+    """The category-0 bias (best macro-F1 keeping recall of 0 at MIN_RECALL_ZERO) and the secondary threshold."""
     by_bias = []
     for bias in ZERO_BIASES:
         answers = decide(with_zero_bias(probabilities, float(bias)), 1.0)
@@ -83,13 +85,15 @@ def tune(
     enough = [(b, m) for b, m in by_bias if m.recall[0] >= MIN_RECALL_ZERO]
     bias, _ = max(enough, key=lambda bm: bm[1].macro_f1) if enough else max(by_bias, key=lambda bm: bm[1].recall[0])
     biased = with_zero_bias(probabilities, bias)
-    threshold, metrics, sec = 1.0, dict(by_bias)[bias], -1.0
+    # The threshold naming the most right secondaries while they are right at least half the time;
+    # none (1.0: never given) when no threshold is that precise.
+    threshold, metrics = 1.0, dict(by_bias)[bias]
     for tau in SECONDARY_THRESHOLDS:
         answers = decide(biased, float(tau))
         m = Metrics.compute(held, answers.rankings, answers.secondaries)
-        if secondary_f1(m) > sec:
-            threshold, metrics, sec = float(tau), m, secondary_f1(m)
-    return bias, threshold, metrics, sec
+        if m.secondary_precision >= MIN_SECONDARY_PRECISION and m.secondary_right > metrics.secondary_right:
+            threshold, metrics = float(tau), m
+    return bias, threshold, metrics, secondary_f1(metrics)
 
 
 def score(
@@ -145,7 +149,7 @@ def _weights(base: TrainConfig) -> list[tuple[str, TrainConfig]]:
 
 # Weights first: how much the synthetic corpus counts beside the grounded one moves the figures most.
 STAGES: tuple[tuple[str, Stage], ...] = (("weights", _weights), ("model", _estimators), ("features", _features))
-SEARCH_START = replace(DEFAULT_CONFIG, c=1.0)
+SEARCH_START = replace(DEFAULT_CONFIG, synthetic_weight=1.0, c=1.0)
 
 
 def search(

@@ -295,7 +295,7 @@ def test_nb_scaled_svm_folds_its_scaling_into_the_weights(small_mixed: tuple[lis
     from intake.classify.training import NBLinearSVC
 
     synthetic, _, _ = small_mixed
-    data = training_data(synthetic)
+    data = training_data(synthetic, TrainConfig(synthetic_weight=1.0))
     space = FeatureSpace.fit(data.counts, DEFAULT_CONFIG.features)
     x = space.matrix(data.counts)
     nb = NBLinearSVC(c=0.5, max_iter=5000).fit(x, data.labels, data.weights)
