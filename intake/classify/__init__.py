@@ -12,12 +12,17 @@ from typing import Protocol
 
 @dataclass(frozen=True)
 class Suggestion:
-    """Scores for every category code 0-9, ranked, with the terms that drove the top ones."""
+    """Scores for every category code 0-9, ranked, with the terms that drove the top ones.
+
+    `secondary` is a second category the message also seems to report (a bribe and a cover-up,
+    drinking and gambling), or None; never 0, and never given when `category` is 0.
+    """
 
     category: int
     scores: dict[int, float]
     top: list[tuple[int, float]]
     terms: list[str] = field(default_factory=list)
+    secondary: int | None = None
 
     @property
     def confidence(self) -> float:

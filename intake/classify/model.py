@@ -10,6 +10,7 @@ import json
 import os
 import tempfile
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,19 @@ COMMON_IDF = 1.0 + float(np.log(5.0))
 COMMON_ALONE_IDF = 1.0 + float(np.log(20.0))  # alone, a syllable in a twentieth of the messages
 
 
+def order_of(probs: npt.NDArray[np.float64]) -> list[int]:
+    """Category codes, most likely first (ties to the lower code)."""
+    return sorted(range(N_CLASSES), key=lambda c: (-probs[c], c))
+
+
+def secondary_of(probs: npt.NDArray[np.float64], order: Sequence[int], threshold: float) -> int | None:
+    """The second-ranked category when it is likely enough and both are reports (never 0)."""
+    first, second = order[0], order[1]
+    if first == 0 or second == 0 or probs[second] < threshold:
+        return None
+    return second
+
+
 def _softmax(z: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """Probabilities from linear scores."""
     e = np.exp(z - z.max())
@@ -60,6 +74,8 @@ class LinearTextModel:
     weights: npt.NDArray[np.float32]  # (features, 10): a message's features gather contiguous rows
     intercept: npt.NDArray[np.float32]
     lexicon: frozenset[str]
+    # The second-ranked category is also suggested when its probability reaches this.
+    secondary_threshold: float = 1.0
     meta: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -102,7 +118,7 @@ class LinearTextModel:
         if counts is None:
             counts = extract(prepared, self.config)
         probs, weight, idx, values = self._probabilities(prepared, counts)
-        order = sorted(range(N_CLASSES), key=lambda c: (-probs[c], c))
+        order = order_of(probs)
         top = [(c, float(probs[c])) for c in order[:TOP_K]]
         category = order[0]
         # When the text is not Vietnamese, no word of it drove the answer.
@@ -112,6 +128,7 @@ class LinearTextModel:
             scores={c: float(probs[c]) for c in range(N_CLASSES)},
             top=top,
             terms=terms,
+            secondary=secondary_of(probs, order, self.secondary_threshold),
         )
 
     def suggest(self, text: str) -> Suggestion:
@@ -122,8 +139,11 @@ class LinearTextModel:
 
     def ranking(self, prepared: Prepared, counts: Counter[str]) -> list[int]:
         """All ten categories, most likely first."""
-        probs, _, _, _ = self._probabilities(prepared, counts)
-        return sorted(range(N_CLASSES), key=lambda c: (-probs[c], c))
+        return order_of(self.probabilities(prepared, counts))
+
+    def probabilities(self, prepared: Prepared, counts: Counter[str]) -> npt.NDArray[np.float64]:
+        """The ten categories' probabilities for a prepared message."""
+        return self._probabilities(prepared, counts)[0]
 
     # --- explanations --------------------------------------------------------------------------
 
@@ -245,7 +265,7 @@ class LinearTextModel:
     def save(self, path: Path) -> None:
         """Writes the model as one .npz file (atomically: readers never see half a file)."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        meta = dict(self.meta, format=FORMAT, config=self.config.as_dict())
+        meta = dict(self.meta, format=FORMAT, config=self.config.as_dict(), secondary_threshold=self.secondary_threshold)
         arrays = {
             "weights": self.weights.astype(np.float32),
             "intercept": self.intercept.astype(np.float32),
@@ -284,4 +304,12 @@ class LinearTextModel:
             intercept = data["intercept"].astype(np.float32)
         if weights.shape != (len(features), N_CLASSES):
             raise ValueError(f"classifier model has a bad shape: {path}")
-        return cls(space=space, config=config, weights=weights, intercept=intercept, lexicon=lexicon, meta=meta)
+        return cls(
+            space=space,
+            config=config,
+            weights=weights,
+            intercept=intercept,
+            lexicon=lexicon,
+            secondary_threshold=float(meta.get("secondary_threshold", 1.0)),
+            meta=meta,
+        )

@@ -14,11 +14,11 @@ from typer.testing import CliRunner
 
 from intake.classify import EmptyTextError, get_classifier, reset_classifier
 from intake.classify.corpus import Example, load_corpus, read_jsonl, stratified_folds
-from intake.classify.evaluation import Metrics, cross_validate, with_corrections
+from intake.classify.evaluation import Metrics, with_corrections
 from intake.classify.keywords import KeywordClassifier
 from intake.classify.model import LinearTextModel
 from intake.classify.text import fold, prepare
-from intake.classify.training import DEFAULT_CONFIG, featurize, load_or_train, train
+from intake.classify.training import load_or_train, train
 from intake.config import get_settings
 from phananh.commands.classify import register
 
@@ -63,11 +63,12 @@ def _cli(args: list[str], stdin: str | None = None) -> tuple[int, list[str]]:
 
 
 def test_cli_json_contract(model_path: Path) -> None:
-    """`classify --json TEXT` prints category, all ten scores, the ranked top three and the terms."""
+    """`classify --json TEXT` prints category, all ten scores, the ranked top three, the terms and the secondary category."""
     code, lines = _cli(["classify", "--json", "Chủ tịch xã đòi 20 triệu mới cấp sổ đỏ cho nhà tôi"])
     assert code == 0
     out = json.loads(lines[0])
-    assert set(out) == {"category", "scores", "top", "terms"}
+    assert set(out) == {"category", "scores", "top", "terms", "secondary"}
+    assert out["secondary"] is None or out["secondary"] not in (0, out["category"])
     assert set(out["scores"]) == {str(c) for c in range(10)}
     assert abs(sum(out["scores"].values()) - 1.0) < 1e-3
     assert len(out["top"]) == 3
@@ -217,10 +218,11 @@ def test_stale_artifact_is_retrained(tmp_path: Path, small_corpus: list[Example]
     lines = [json.dumps({"text": e.text, "label": e.label, "also": []}, ensure_ascii=False) for e in small_corpus]
     (corpus_dir / "all.jsonl").write_text("\n".join(lines[:-10]) + "\n", encoding="utf-8")
     path = tmp_path / "m.npz"
-    first = load_or_train(path, corpus_dir)
-    assert load_or_train(path, corpus_dir).meta["trained_at"] == first.meta["trained_at"]
+    grounded_dir = tmp_path / "grounded"  # none: the synthetic corpus alone
+    first = load_or_train(path, corpus_dir, grounded_dir=grounded_dir)
+    assert load_or_train(path, corpus_dir, grounded_dir=grounded_dir).meta["trained_at"] == first.meta["trained_at"]
     (corpus_dir / "all.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    retrained = load_or_train(path, corpus_dir)
+    retrained = load_or_train(path, corpus_dir, grounded_dir=grounded_dir)
     assert retrained.meta["corpus"] != first.meta["corpus"]
     assert retrained.meta["n_examples"] == first.meta["n_examples"] + 10
 
@@ -242,10 +244,11 @@ def test_metrics_on_known_predictions() -> None:
     examples = [Example("a", 0), Example("b", 0), Example("c", 7), Example("d", 7, (8,))]
     rankings = [[0, 7, 8], [7, 0, 8], [7, 0, 8], [8, 7, 0]]
     m = Metrics.compute(examples, [r + [c for c in range(10) if c not in r] for r in rankings])
-    assert m.confusion[0, 0] == 1 and m.confusion[0, 7] == 1 and m.confusion[7, 8] == 1
+    assert m.strict_confusion[0, 0] == 1 and m.strict_confusion[0, 7] == 1 and m.strict_confusion[7, 8] == 1
+    assert m.confusion[8, 8] == 1  # 8 was also accepted for "d"
     assert m.recall[0] == 0.5 and m.precision[7] == 0.5
-    assert m.macro_f1 == pytest.approx((2 / 3 + 0.5) / 2)
-    assert m.top3 == 1.0 and m.accuracy == 0.5 and m.lenient == 0.75
+    assert m.strict_macro_f1 == pytest.approx((2 / 3 + 0.5) / 2)
+    assert m.top3 == 1.0 and m.strict_accuracy == 0.5 and m.accuracy == m.lenient == 0.75
 
 
 def test_folds_are_stratified_and_reproducible() -> None:
@@ -259,22 +262,13 @@ def test_folds_are_stratified_and_reproducible() -> None:
     assert all(np.array_equal(a, b) for a, b in zip(folds, stratified_folds(labels, 5), strict=True))
 
 
-def test_cross_validation_beats_chance(small_corpus: list[Example]) -> None:
-    """Cross-validation on 30 examples per category scores well above chance (0.1) and the keyword baseline."""
-    data = featurize([e.text for e in small_corpus], [e.label for e in small_corpus], DEFAULT_CONFIG.features)
-    result = cross_validate(small_corpus, data, folds=3)
-    assert result.model.n == len(small_corpus)
-    assert result.model.macro_f1 > 0.35
-    assert result.model.macro_f1 > result.baseline.macro_f1
-    assert result.model.top3 >= result.model.accuracy
-
-
 def test_with_corrections_reports_before_and_after(small_corpus: list[Example]) -> None:
-    """Retraining with corrections returns a model that has them and a before/after report."""
+    """Retraining with corrections returns a model that has them and a before/after report on each test set."""
     corrections = [("hàng xóm nuôi chó sủa cả đêm", 9), ("chó nhà bên sủa suốt đêm", 9), ("đêm nào chó cũng sủa", 9)]
-    model, report = with_corrections(small_corpus, corrections, small_corpus[:20])
+    model, report = with_corrections(small_corpus, corrections, [("some test set", small_corpus[:20])])
     assert model.meta["corrections"] == 3
-    assert "before:" in report and "after:" in report
+    assert "== staff corrections ==" in report and "== some test set ==" in report
+    assert report.count("before:") == 2 and report.count("after:") == 2
 
 
 def test_keyword_baseline() -> None:
@@ -308,3 +302,16 @@ def test_first_tokenization_is_safe_from_several_threads() -> None:
 
     done = subprocess.run([sys.executable, "-c", _FIRST_USE_RACE], capture_output=True, text=True, timeout=120, check=True)
     assert done.stdout.strip() == "0", done.stderr[-2000:]
+
+
+def test_eval_prints_both_test_sets_per_category(model_path: Path) -> None:
+    """`phananh eval` prints the grounded test split and the synthetic test set, per category, with the confusions left."""
+    code, lines = _cli(["eval", "--no-cv", "--no-corrections"])
+    out = "\n".join(lines)
+    assert code == 0, out
+    assert "== synthetic independent test set (330 messages) ==" in out
+    assert "== grounded test split (" in out
+    assert out.count("cat  precision  recall     f1  f1(first)  support") == out.count("-- model --") >= 1
+    assert out.count("confusions left:") >= 1
+    assert "macro-F1=" in out and "top-3=" in out and "recall(0)=" in out
+    assert "== agreement of the two readers of the grounded corpus ==" in out
