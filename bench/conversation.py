@@ -50,10 +50,11 @@ def _run_in_process(reports: int) -> tuple[int, float, list[float], list[float]]
         for kind, value in SCRIPT:
             if kind == "category":
                 # Press the first category offered, whatever the classifier suggested.
-                payload = next(b.payload for r in replies for b in r.buttons if b.payload.startswith("cat:") and b.payload[4:].isdigit())
+                payload = next(b.payload for r in replies for b in r.buttons if b.payload.rsplit(":", 1)[-1].isdigit())
                 message = Inbound(button=payload)
             elif kind == "button":
-                message = Inbound(button=value)
+                # The button the last replies offered for this choice: its payload names the question.
+                message = Inbound(button=next(b.payload for r in replies for b in r.buttons if b.payload.endswith(":" + value)))
             else:
                 message = Inbound(text=value)
             t0 = time.perf_counter()

@@ -382,7 +382,11 @@ async def telegram_resident(load: Load, client: httpx.AsyncClient, slots: asynci
         epoch = load.crash_epoch
 
         async def send(kind: str, value: str) -> tuple[float, list[tuple[float, str]]]:
-            update = load.updates.make(chat, kind, value)
+            shown = load.fake.button(chat, value) if kind == "press" else None
+            if shown is not None:  # the button on screen for this choice: its payload names its question
+                update = load.updates.make(chat, kind, shown[1]["callback_data"], question=shown[0])
+            else:
+                update = load.updates.make(chat, kind, value)
             before = len(load.fake.seen(chat))
             t0 = time.perf_counter()
             load.fake.carry_out(await _deliver_until_answered(tally, lambda: _post(client, slots, url, json=update, headers=headers)))
@@ -420,9 +424,12 @@ async def web_resident(load: Load, client: httpx.AsyncClient, slots: asyncio.Sem
         tally.reports_started += 1
         epoch = load.crash_epoch
         question: dict[str, Any] = {}
+        replies: list[dict[str, Any]] = []
         for kind, value in WEB_REPORT:
             await asyncio.sleep(load.think)
-            body = {"text": value} if kind == "text" else {"button": value}
+            # A press sends the payload of the button shown for that choice (it names its question).
+            shown = [b["payload"] for r in replies for b in r["buttons"] if b["payload"].endswith(":" + value)]
+            body = {"text": value} if kind == "text" else {"button": shown[-1] if shown else value}
             missed = again = False
             while True:
                 t0 = time.perf_counter()
@@ -451,7 +458,7 @@ async def web_resident(load: Load, client: httpx.AsyncClient, slots: asyncio.Sem
                 tally.resent += not again
                 again = True
             question = replies[-1] if replies else {}
-        receipt = str(question.get("receipt") or "")
+        receipt = next((str(r["receipt"]) for r in replies if r.get("receipt")), "")  # the receipt comes in a message of its own
         _finish(load, tally, f"{RECEIPT_WORDS[0]} {receipt}" if receipt else "", epoch)
 
 

@@ -81,7 +81,9 @@ class Updates:
         self.update_id = 10_000
         self.message_id = 1
 
-    def make(self, chat_id: int, kind: str, value: str) -> dict[str, Any]:
+    def make(self, chat_id: int, kind: str, value: str, *, question: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A text message, or a press of the button whose payload is `value` under the `question` message
+        the bot sent (a stand-in question when none is given: the bot then refuses the press)."""
         self.update_id += 1
         self.message_id += 1
         user = {"id": chat_id, "is_bot": False, "first_name": "Cư dân", "language_code": "vi"}
@@ -91,7 +93,7 @@ class Updates:
             if value.startswith("/"):
                 message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(value.split()[0])}]
             return {"update_id": self.update_id, "message": message}
-        question = {
+        question = question or {
             "message_id": self.message_id,
             "from": {"id": int(BOT_TOKEN.split(":")[0]), "is_bot": True, "first_name": "Phản ánh"},
             "chat": chat,

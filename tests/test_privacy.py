@@ -95,12 +95,12 @@ def debug_log(tmp_path: Path) -> Iterator[Path]:
 
 def web_report(mode: str, text: str, name: str = "", phone: str = "") -> str:
     """A report through the web chat API with a photo; returns the chat cookie (the web's chat id)."""
+    from tests.bot.test_webchat import _say
+
     client = TestClient(create_app())
 
     def say(**body: object) -> list[dict[str, object]]:
-        response = client.post("/api/chat", json=body)
-        assert response.status_code == 200, response.text
-        return response.json()["replies"]  # type: ignore[no-any-return]
+        return _say(client, **body)
 
     say(resume=True)
     for body in (
@@ -111,12 +111,13 @@ def web_report(mode: str, text: str, name: str = "", phone: str = "") -> str:
         say(**body)
     upload = client.post("/api/chat/upload", files={"file": ("anh.jpg", owner_photo(), "image/jpeg")})
     assert upload.status_code == 200, upload.text
+    client.last_replies = upload.json()["replies"]  # type: ignore[attr-defined]
     say(button="done")
     if mode != "anonymous":
         say(text=name)
         say(text=phone)
     replies = say(button="send")
-    assert replies[-1].get("receipt"), replies
+    assert replies[0].get("receipt"), replies
     return str(client.cookies.get("pa_chat"))
 
 
@@ -148,23 +149,23 @@ async def zalo_report() -> None:
     z.user = ZaloUser(ZALO_USER)
     try:
         assert await z.post(z.user.follow()) == 200
-        for answer in (vi("Send a report"), vi("Confidential identity"), TEXTS["zalo"], vi("Done")):
+        for answer in (vi("New report"), vi("Confidential identity"), TEXTS["zalo"], vi("I have finished")):
             await z.say(answer)
         await z.say(z.fake.to(ZALO_USER)[-1].buttons[0])  # the suggested category
-        for answer in (vi("Skip"), "trưởng công an xã", "Công an xã", PLACE, vi("At their workplace"), vi("I don't remember exactly")):
+        for answer in (vi("Name not known"), "trưởng công an xã", "Công an xã", PLACE, vi("At their workplace"), vi("I don't remember when")):
             await z.say(answer)
         assert await z.post(z.user.image(fake.host_file(owner_photo(), "image/jpeg", "IMG_0001.jpg"))) == 200
-        for answer in (vi("Done"), ZALO_NAME, ZALO_PHONE, vi("Yes, notify me")):
+        for answer in (vi("No more files"), ZALO_NAME, ZALO_PHONE, vi("Yes, notify me")):
             await z.say(answer)
-        assert any("-" in t for t in await z.say(vi("Send report")))
+        assert any("-" in t for t in await z.say(vi("Send this report")))
     finally:
         await z.close()
 
 
 def terminal_report() -> None:
     """An open report through `phananh chat --json`, in a named session."""
-    press = [vi(label) for label in ("Send a report", "Open", "Done", "Skip", SETTING_LABELS["residence"])]
-    press += [vi(label) for label in ("I don't remember exactly", "No evidence", "Send report")]
+    press = [vi(label) for label in ("New report", "Open", "I have finished", "Name not known", SETTING_LABELS["residence"])]
+    press += [vi(label) for label in ("I don't remember when", "No evidence", "Send this report")]
     lines = [
         f"[{press[0]}]", f"[{press[1]}]", TEXTS["terminal"], f"[{press[2]}]",
         "[Tệ nạn xã hội, vi phạm thuần phong mỹ tục]", f"[{press[3]}]", "bí thư đảng ủy xã", "Đảng ủy xã", PLACE,
@@ -172,7 +173,7 @@ def terminal_report() -> None:
     ]  # fmt: skip
     out = io.StringIO()
     run_chat(io.StringIO("\n".join(lines) + "\n"), out, as_json=True, session_name=TERM_SESSION)
-    assert "receipt" in out.getvalue().splitlines()[-1], out.getvalue()[-500:]
+    assert any("receipt" in line for line in out.getvalue().splitlines()[-3:]), out.getvalue()[-500:]
 
 
 def variants(value: str) -> set[bytes]:

@@ -306,6 +306,8 @@ class TelegramChannel:
         pressed = incoming.pressed
         if pressed is not None:
             await self._answer_press(pressed.query_id)
+            if any(reply.refused for reply in replies):
+                pressed = None  # a button of another question: its message is not edited to look chosen
         await self._reply(chat_id, pressed, replies)
 
     async def _step(self, chat_id: str, message: Inbound, lang: str | None, t: Any) -> Stepped:

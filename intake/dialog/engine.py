@@ -8,10 +8,34 @@ cannot be used; nothing already given is dropped.
 
 from __future__ import annotations
 
+import dataclasses
+import secrets
 import time
 from collections.abc import Callable
 
 from intake.categories import CATEGORIES, NOT_A_REPORT, REPORT_CODES
+from intake.dialog import buttons as B
+from intake.dialog.buttons import (
+    B_BACK,
+    B_CANCEL,
+    B_CAT_EXPLAIN,
+    B_CAT_OTHER,
+    B_CONTINUE,
+    B_DONE,
+    B_EDIT,
+    B_FOLLOWUP,
+    B_HELP,
+    B_KEEP,
+    B_LOOKUP,
+    B_NO,
+    B_NO_COMMUNE,
+    B_REPORT,
+    B_RETYPE,
+    B_SEND,
+    B_SKIP,
+    B_UNKNOWN,
+    B_YES,
+)
 from intake.dialog.tools import DEFAULT_TOOLS, Tools
 from intake.dialog.types import (
     AddInfo,
@@ -96,29 +120,20 @@ CHOICE_STEPS = frozenset(
 )
 NOT_WRITING = (StepName.IDLE, StepName.LOOKUP_CODE, StepName.LOOKUP_PASS, StepName.FOLLOWUP)
 
-# Payloads of buttons (stable across languages).
-B_REPORT, B_LOOKUP, B_HELP = "menu:report", "menu:lookup", "menu:help"
-B_DONE, B_SKIP, B_UNKNOWN = "done", "skip", "unknown"
-B_CAT_OTHER, B_CAT_EXPLAIN = "cat:other", "cat:explain"
-B_CONTINUE, B_CANCEL, B_KEEP = "continue", "cancel", "keep"
-B_SEND, B_EDIT, B_BACK = "send", "edit", "back"
-B_RETYPE, B_NO_COMMUNE = "place:retype", "place:no_commune"
-B_YES, B_NO = "yes", "no"
-B_FOLLOWUP = "followup"
-
-EDITS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("edit:description", N_("What happened"), ("description",)),
-    ("edit:category", N_("Type of conduct"), ("category",)),
-    ("edit:accused_name", N_("Name of the person"), ("accused_name",)),
-    ("edit:accused_position", N_("Their position"), ("accused_position",)),
-    ("edit:accused_agency", N_("Their agency or unit"), ("accused_agency",)),
-    ("edit:place", N_("Place"), ("place",)),
-    ("edit:setting", N_("Workplace or residence"), ("setting",)),
-    ("edit:when", N_("When"), ("occurred",)),
-    ("edit:evidence", N_("Evidence"), ("evidence",)),
-    ("edit:mode", N_("Identity mode"), ("mode",)),
-    ("edit:identity", N_("Your name and phone"), ("reporter",)),
-)
+# The short form of a question that offers choices, asked again when a typed answer is not one of
+# them (the long explanation was already read); a step not listed is asked again in full.
+SHORT_QUESTIONS: dict[StepName, str] = {
+    StepName.IDLE: N_("What would you like to do? Choose below, or simply write what happened."),
+    StepName.MODE: N_("How would you like to send your report? Please choose one of the three ways below."),
+    StepName.CATEGORY: N_("Which of these best describes the conduct you are reporting?"),
+    StepName.NOT_REPORT: N_("Would you like to go on with your report?"),
+    StepName.PLACE_CHOICE: N_("Which of these places do you mean?"),
+    StepName.SETTING: N_("Is this about the person's conduct at their workplace, or where they live?"),
+    StepName.NOTIFY: N_("Would you like to receive updates on this report in this chat?"),
+    StepName.REVIEW: N_("Shall we send your report as summarised above?"),
+    StepName.EDIT_MENU: N_("What would you like to change?"),
+    StepName.CONFIRM_CANCEL: N_("Cancel this report? Everything you have written will be deleted."),
+}
 
 
 def step(
@@ -156,15 +171,24 @@ def step(
             N_("That message is too long (at most {limit} characters). Please shorten it or split it into several messages."),
             limit=_number(ctx.limits.max_message_chars),
         )
+    if message.button is not None:
+        chosen = ctx.pressed(message.button)
+        if chosen is None:
+            return ctx.refuse_button()
+        message = dataclasses.replace(message, button=chosen)  # the handlers read the bare choice
     command = _parse_command(message.text) if message.button is None else None
     if command is not None:
         return ctx.on_command(*command)
+    if message.button is None and ctx.choice(message) is None and ctx.foreign_label(message.text):
+        # Zalo sends a button's label as text: an old message's button, answering nothing here.
+        return ctx.refuse_button()
     handler = _HANDLERS.get(state.step, _Ctx.on_idle)
     return handler(ctx, message)
 
 
 def fresh_state(lang: str = "vi", *, can_push: bool = False) -> DialogState:
-    return DialogState(lang=lang if lang in LANGUAGES else "vi", can_push=can_push)
+    """A new dialog's state; its question tokens start at random, so no old chat's buttons match them."""
+    return DialogState(lang=lang if lang in LANGUAGES else "vi", can_push=can_push, asked=secrets.randbelow(B.TOKEN_SPACE))
 
 
 def _number(n: int) -> str:
@@ -211,10 +235,55 @@ class _Ctx:
 
     # -- output -------------------------------------------------------------------------------
 
-    def say(self, text: str, buttons: list[tuple[str, str]] | None = None) -> None:
+    def say(self, text: str, buttons: list[tuple[str, str]] | None = None, *, refused: bool = False) -> None:
+        """Adds a reply; with `buttons` ((choice, label) pairs, maybe none) it asks the current step's question."""
+        shown: tuple[Button, ...] = ()
         if buttons is not None:
+            self.open_question()
             self.state.buttons = buttons
-        self.replies.append(Reply(text=text, buttons=tuple(Button(label, payload) for payload, label in buttons or [])))
+            self.state.offered = list(dict.fromkeys([*self.state.offered, *(choice for choice, _ in buttons)]))
+            shown = tuple(Button(label, B.payload(self.state.question, choice)) for choice, label in buttons)
+        self.replies.append(Reply(text=text, buttons=shown, refused=refused))
+
+    def open_question(self) -> None:
+        """Makes a new token when the step's question is asked anew; within one asking the token stays."""
+        if not self.state.question.startswith(f"{self.state.step.value}:"):
+            self.state.asked = (self.state.asked + 1) % B.TOKEN_SPACE
+            self.state.question = B.question_key(self.state.step, self.state.asked)
+            self.state.offered = list(B.ALWAYS_OFFERED.get(self.state.step, ()))
+            self.state.buttons = []
+
+    def fixed(self, step: StepName, *choices: str) -> list[tuple[str, str]]:
+        """The translated (choice, label) of fixed buttons of a question, in the order asked for."""
+        labels = dict(B.FIXED[step])
+        return [(choice, self.t._(labels[choice])) for choice in choices]
+
+    def pressed(self, data: str) -> str | None:
+        """The choice of a pressed button, or None when it belongs to another question than the one asked."""
+        read = B.read_payload(data)
+        current = self.state.question
+        if read is None or read.question != current or not current.startswith(f"{self.state.step.value}:"):
+            return None
+        return read.choice if read.choice in self.state.offered else None
+
+    def refuse_button(self) -> Step:
+        """Answers a button of another question: nothing changes, and the question now asked comes again."""
+        self.say(self.t._("That button belongs to an earlier question, so nothing was changed. Please answer the question below."), refused=True)
+        self.ask(self.state.step, short=True)
+        return self.done()
+
+    def foreign_label(self, text: str) -> bool:
+        """Whether a text is exactly the label of a button that is not offered now (Zalo sends labels as text)."""
+        return B.fold(text) in B.known_labels()
+
+    def reask(self) -> Step:
+        """A typed answer that is none of the choices: only the short question again, with its buttons."""
+        short = SHORT_QUESTIONS.get(self.state.step)
+        if short is None or not self.state.buttons:
+            self.ask(self.state.step)
+        else:
+            self.say(self.t._(short), list(self.state.buttons))
+        return self.done()
 
     def done(self, effect: SubmitReport | LookUp | AddInfo | None = None) -> Step:
         return Step(replies=self.replies, state=self.state, draft=self.draft, effect=effect)
@@ -257,14 +326,16 @@ class _Ctx:
                 return self.done()
         raise AssertionError("REVIEW is always missing")  # pragma: no cover
 
-    def ask(self, name: StepName) -> None:
-        """Asks the question of a step and records the buttons offered with it."""
-        t = self.t
+    def ask(self, name: StepName, *, short: bool = False) -> None:
+        """Asks the question of a step and records the buttons offered with it (`short`: its short form)."""
+        if short and name in SHORT_QUESTIONS and self.state.buttons and self.state.question.startswith(f"{name.value}:"):
+            self.say(self.t._(SHORT_QUESTIONS[name]), list(self.state.buttons))
+            return
         asker = _ASKERS.get(name)
         if asker is not None:
             asker(self)
             return
-        self.greet(t)
+        self.greet(self.t)
 
     def greet(self, t: Translator) -> None:
         self.state.step = StepName.IDLE
@@ -280,25 +351,35 @@ class _Ctx:
         self.state.greeted = True
 
     def menu_buttons(self) -> list[tuple[str, str]]:
-        t = self.t
-        return [(B_REPORT, t._("Send a report")), (B_LOOKUP, t._("Check a report")), (B_HELP, t._("Help"))]
+        """The menu; with «Add information» first when this chat holds a looked-up case."""
+        menu = self.fixed(StepName.IDLE, B_REPORT, B_LOOKUP, B_HELP)
+        if self.draft.followup_case_id is not None:
+            menu = self.fixed(StepName.IDLE, B_FOLLOWUP) + menu
+        return menu
 
     def choice(self, message: Inbound) -> str | None:
-        """The payload the resident chose: a pressed button, or typed text matching a label or number."""
-        offered = self.state.buttons
+        """The choice the resident made: a pressed button (already checked), or typed text that clearly is one.
+
+        Typed text counts when it is a label of this question without diacritics or case, its number
+        (where text is no answer), or a short word such as "có", "ko", "đúng" that the question reads.
+        """
         if message.button is not None:
-            return message.button if any(p == message.button for p, _ in offered) else B_UNKNOWN
+            return message.button
         typed = _fold(message.text)
-        if not typed:
-            return None
+        if not typed or not self.state.question.startswith(f"{self.state.step.value}:"):
+            return None  # nothing typed, or the buttons on record belong to no question now asked
+        offered = self.state.buttons
         # Channels without buttons number the options; digits count only where text is no answer.
         # isascii: "²" or "①" pass isdigit() but int() refuses them.
         if self.state.step in CHOICE_STEPS and typed.isascii() and typed.isdigit() and 1 <= int(typed) <= len(offered):
             return offered[int(typed) - 1][0]
-        for payload, label in offered:
+        for choice, label in offered:
             if _fold(label) == typed:
-                return payload
-        return None
+                return choice
+        for step, choice in B.known_labels().get(typed, ()):
+            if step == self.state.step and choice in self.state.offered:
+                return choice  # a label shown earlier with this same question
+        return B.typed_choice(self.state.step, typed, self.state.offered)
 
     def too_long(self, text: str) -> bool:
         """Whether a message is over the deployment's limit (counted as cleaned, like every answer)."""
@@ -308,8 +389,6 @@ class _Ctx:
     def text_answer(self, message: Inbound, *, limit: int | None = None) -> str | Step:
         """The cleaned text of an answer, or the re-prompt that explains why it cannot be used."""
         limit = self.limits.max_message_chars if limit is None else limit
-        if message.button is not None:
-            return self.reprompt(N_("That button is no longer valid. Please answer the question below."))
         if message.attachments:
             return self.reprompt(N_("Thank you. Files can be sent at the evidence step; please answer this question with text first."))
         text = clean_text(message.text)
@@ -393,16 +472,14 @@ class _Ctx:
 
     def on_idle(self, message: Inbound) -> Step:
         chosen = self.choice(message)
-        if message.button in (B_REPORT, B_LOOKUP, B_HELP):
-            chosen = message.button  # the menu stays valid from any earlier message
         if chosen == B_REPORT:
-            self.draft = Draft()
+            self.draft = Draft(followup_case_id=self.draft.followup_case_id)
             return self.advance()
         if chosen == B_LOOKUP:
             return self.start_lookup([])
         if chosen == B_HELP:
             self.say(self.help_text())
-            self.ask(StepName.IDLE)
+            self.ask(StepName.IDLE, short=True)
             return self.done()
         if chosen == B_FOLLOWUP and self.draft.followup_case_id is not None:
             self.state.step = StepName.FOLLOWUP
@@ -411,13 +488,13 @@ class _Ctx:
         text = clean_text(message.text)
         if self.state.greeted and len(text) > SHORT_GREETING_CHARS and has_meaning(text) and len(text) <= self.limits.max_message_chars:
             # The resident began with the story itself: keep it and ask only what is left.
-            self.draft = Draft(description_parts=[text])
+            self.draft = Draft(description_parts=[text], followup_case_id=self.draft.followup_case_id)
             self.say(self.t._("Thank you, we have noted what you wrote. First, a question about your identity."))
             return self.advance()
-        if message.button is not None and chosen == B_UNKNOWN:
-            self.say(self.t._("That button is no longer valid. Please choose one of the options below."))
-        self.greet(self.t)
-        return self.done()
+        if not self.state.greeted:
+            self.greet(self.t)
+            return self.done()
+        return self.reask()
 
     # -- identity mode ------------------------------------------------------------------------
 
@@ -431,13 +508,13 @@ class _Ctx:
                 "• Open: you give your name and phone number, and the officers handling the case may see them.\n\n"
                 "For a formal denunciation under the Law on Denunciation, please choose confidential or open."
             ),
-            [(f"mode:{m}", t._(label)) for m, label in ANONYMITY_LABELS.items()],
+            self.fixed(StepName.MODE, *(f"mode:{m}" for m in ANONYMITY_LABELS)),
         )
 
     def on_mode(self, message: Inbound) -> Step:
         chosen = self.choice(message)
         if chosen is None or not chosen.startswith("mode:"):
-            return self.reprompt(N_("Please choose one of the options below."))
+            return self.reask()
         self.draft.mode = chosen.split(":", 1)[1]
         if self.draft.mode == Anonymity.ANONYMOUS.value:
             self.draft.reporter_name = None
@@ -450,22 +527,20 @@ class _Ctx:
         t = self.t
         if self.draft.description_parts:
             self.say(
-                t._("We have noted what you wrote. You can add more details, or press «Done» to continue."),
-                [(B_DONE, t._("Done"))],
+                t._("We have noted what you wrote. You can add more details, or press «I have finished» to continue."),
+                self.fixed(StepName.DESCRIBE, B_DONE),
             )
             return
         self.say(
             t._(
                 "Please tell us what happened: what the person did, how, and any amounts of money involved. "
-                "You can send several messages. Press «Done» when you have finished."
+                "You can send several messages. Press «I have finished» when you are done."
             ),
             [],
         )
 
     def on_describe(self, message: Inbound) -> Step:
         chosen = self.choice(message)
-        if message.button is not None and chosen != B_DONE:
-            return self.reprompt(N_("That button is no longer valid. Please answer the question below."))
         if chosen == B_DONE:
             self.draft.description_done = True
             self.draft.category = None
@@ -475,7 +550,7 @@ class _Ctx:
             return answer
         if len(self.draft.description) + len(answer) > MAX_DESCRIPTION_CHARS:
             return self.reprompt(
-                N_("Your description has reached its maximum length ({limit} characters). Please press «Done» to continue."),
+                N_("Your description has reached its maximum length ({limit} characters). Please press «I have finished» to continue."),
                 limit=_number(MAX_DESCRIPTION_CHARS),
             )
         self.draft.description_parts.append(answer)
@@ -496,9 +571,7 @@ class _Ctx:
         return [(int(c), float(s)) for c, s in self.draft.suggestion["top"]]
 
     def all_categories(self) -> list[tuple[str, str]]:
-        t = self.t
-        buttons = [(f"cat:{code}", t._(CATEGORIES[code].short)) for code in REPORT_CODES]
-        return buttons + [(B_CAT_EXPLAIN, t._("Explain the types"))]
+        return self.fixed(StepName.CATEGORY, *(f"cat:{code}" for code in REPORT_CODES), B_CAT_EXPLAIN)
 
     def ask_category(self) -> None:
         t = self.t
@@ -513,7 +586,7 @@ class _Ctx:
                     "of your commune or ward, or its one-stop desk. Private companies: the consumer protection office of your province.\n\n"
                     "If the matter does involve an official's misconduct, you can still continue."
                 ),
-                [(B_CONTINUE, t._("Continue anyway")), (B_CANCEL, t._("Cancel the report"))],
+                self.fixed(StepName.NOT_REPORT, B_CONTINUE, B_CANCEL),
             )
             return
         likely = [(c, s) for c, s in top if c != NOT_A_REPORT and s >= self.tools.threshold / 3][:3]
@@ -523,15 +596,11 @@ class _Ctx:
         lines = "\n".join(f"• {t._(CATEGORIES[c].short)}" for c, _ in likely)
         self.say(
             t._("From what you wrote, this looks like:\n{lines}\n\nPlease choose the closest one, or another type.", lines=lines),
-            [(f"cat:{c}", t._(CATEGORIES[c].short)) for c, _ in likely]
-            + [(B_CAT_OTHER, t._("Another type")), (B_CAT_EXPLAIN, t._("Explain the types"))],
+            self.fixed(StepName.CATEGORY, *(f"cat:{c}" for c, _ in likely), B_CAT_OTHER, B_CAT_EXPLAIN),
         )
 
     def on_category(self, message: Inbound) -> Step:
         chosen = self.choice(message)
-        if chosen == B_UNKNOWN and message.button in {f"cat:{c}" for c in REPORT_CODES}:
-            # Any of the nine is a valid answer here, even from the list shown a screen ago.
-            chosen = message.button
         t = self.t
         if chosen == B_CAT_OTHER:
             self.say(t._("Which of these best describes the conduct you are reporting?"), self.all_categories())
@@ -542,7 +611,7 @@ class _Ctx:
             self.say(t._("Which of these best describes the conduct you are reporting?"), self.all_categories())
             return self.done()
         if chosen is None or not chosen.startswith("cat:"):
-            return self.reprompt(N_("Please choose one of the options below."))
+            return self.reask()
         self.draft.category = int(chosen.split(":", 1)[1])
         return self.advance()
 
@@ -554,34 +623,32 @@ class _Ctx:
             self.say(self.t._("Which of these best describes the conduct you are reporting?"), self.all_categories())
             return self.done()
         if chosen == B_CANCEL:
-            return self.cancel_draft()
-        return self.reprompt(N_("Please choose one of the options below."))
+            return self.confirm_cancel()
+        return self.reask()
 
     # -- the person reported ------------------------------------------------------------------
 
     def ask_accused_name(self) -> None:
         t = self.t
-        self.say(t._("What is the name of the person you are reporting? You can skip this if you do not know it."), [(B_SKIP, t._("Skip"))])
+        self.say(t._("What is the name of the person you are reporting? You can skip this if you do not know it."), self.fixed(StepName.ACCUSED_NAME, B_SKIP))
 
     def ask_accused_position(self) -> None:
         t = self.t
         self.say(
             t._("What is their position? For example: commune chair, hamlet head, land officer, commune police officer, school principal."),
-            [(B_UNKNOWN, t._("I don't know"))],
+            self.fixed(StepName.ACCUSED_POSITION, B_UNKNOWN),
         )
 
     def ask_accused_agency(self) -> None:
         t = self.t
         self.say(
             t._("Which agency or unit do they work for? For example: the commune People's Committee, a school, the tax office."),
-            [(B_UNKNOWN, t._("I don't know"))],
+            self.fixed(StepName.ACCUSED_AGENCY, B_UNKNOWN),
         )
 
-    def on_short_field(self, message: Inbound, field: str, skip_payload: str) -> Step:
-        """Answers to the person's name, position or agency: short text, or the skip button."""
-        if message.button is not None or self.choice(message) == skip_payload:
-            if self.choice(message) != skip_payload:
-                return self.reprompt(N_("That button is no longer valid. Please answer the question below."))
+    def on_short_field(self, message: Inbound, field: str, skip: str) -> Step:
+        """Answers to the person's name, position or agency, or the time: short text, or the «not known» button."""
+        if self.choice(message) == skip:
             setattr(self.draft, field, "")
             return self.advance()
         answer = self.text_answer(message, limit=MAX_FIELD_CHARS)
@@ -660,7 +727,7 @@ class _Ctx:
         if len(cands) == 1 and not cands[0].get("commune_code"):
             self.say(
                 t._("Which commune or ward of {province}? Please write its name.", province=cands[0]["province_name"]),
-                [(B_NO_COMMUNE, t._("I am not sure of the commune")), (B_RETYPE, t._("Write the place again"))],
+                self.fixed(StepName.PLACE_CHOICE, B_NO_COMMUNE, B_RETYPE),
             )
             return
         buttons = [
@@ -669,7 +736,7 @@ class _Ctx:
         ]
         self.say(
             t._("Several places match «{text}». Which one do you mean?", text=self.draft.place_text or ""),
-            buttons + [(B_RETYPE, t._("Write the place again"))],
+            buttons + self.fixed(StepName.PLACE_CHOICE, B_RETYPE),
         )
 
     def on_place_choice(self, message: Inbound) -> Step:
@@ -690,13 +757,14 @@ class _Ctx:
             if c.get("commune_code"):
                 self.set_place(self.draft.place_text or "", c["province_code"], c["province_name"], c["commune_code"], c["commune_name"])
                 return self.advance()
-        if chosen is None and message.button is None:
+        if chosen is None:
+            # Typed words that are none of the choices: the place, written again.
             answer = self.text_answer(message, limit=500)
             if isinstance(answer, Step):
                 return answer
             single_province = cands[0]["province_code"] if len(cands) == 1 and not cands[0].get("commune_code") else None
             return self.resolve_place(answer, province_code=single_province)
-        return self.reprompt(N_("Please choose one of the options below."))
+        return self.reask()
 
     # -- setting, time, evidence --------------------------------------------------------------
 
@@ -704,13 +772,13 @@ class _Ctx:
         t = self.t
         self.say(
             t._("Is this about the person's conduct at their workplace, or where they live?"),
-            [(f"setting:{s}", t._(label)) for s, label in SETTING_LABELS.items()],
+            self.fixed(StepName.SETTING, *(f"setting:{s}" for s in SETTING_LABELS)),
         )
 
     def on_setting(self, message: Inbound) -> Step:
         chosen = self.choice(message)
         if chosen is None or not chosen.startswith("setting:"):
-            return self.reprompt(N_("Please choose one of the options below."))
+            return self.reask()
         self.draft.setting = chosen.split(":", 1)[1]
         return self.advance()
 
@@ -718,7 +786,7 @@ class _Ctx:
         t = self.t
         self.say(
             t._("When did it happen? For example: «March 2026», «last week», «many times since 2024»."),
-            [(B_UNKNOWN, t._("I don't remember exactly"))],
+            self.fixed(StepName.WHEN, B_UNKNOWN),
         )
 
     def ask_evidence(self) -> None:
@@ -726,29 +794,31 @@ class _Ctx:
         count, cap = len(self.draft.attachments), self.limits.max_attachments
         if count and count >= cap:
             self.say(
-                t._("We have received {count} file(s), as many as one report can take. Press «Done» to continue.", count=count),
-                [(B_DONE, t._("Done"))],
+                t._("We have received {count} file(s), as many as one report can take. Press «No more files» to continue.", count=count),
+                self.fixed(StepName.EVIDENCE, B_DONE),
             )
             return
         if count:
             self.say(
-                t._("We have received {count} file(s). Send more, or press «Done».", count=count),
-                [(B_DONE, t._("Done"))],
+                t._("We have received {count} file(s). Send more, or press «No more files».", count=count),
+                self.fixed(StepName.EVIDENCE, B_DONE),
             )
             return
         if cap == 0:
             self.say(
                 t._("Do you have evidence? Files cannot be received here: please describe the evidence you have in a message. Press «No evidence» to skip."),
-                [(B_SKIP, t._("No evidence"))],
+                self.fixed(StepName.EVIDENCE, B_SKIP),
             )
             return
         self.say(
             t._(
-                "Do you have photos, documents or recordings as evidence? Send them here: location, device and author data are removed "
-                "from photos, videos, recordings, PDFs and Office documents. "
-                "If you cannot send files here, describe the evidence you have in a message. Press «No evidence» to skip."
+                "Do you have photos, documents or recordings as evidence? Send them here: on this website with the button "
+                "«Send photos, documents» under the message box; in Telegram or Zalo with the attach button (📎 or the picture) "
+                "beside where you type. Location, device and author data are removed from photos, videos, recordings, PDFs and "
+                "Office documents.\n\n"
+                "If you cannot send files, describe the evidence you have in a message. Press «No evidence» to skip."
             ),
-            [(B_SKIP, t._("No evidence"))],
+            self.fixed(StepName.EVIDENCE, B_SKIP),
         )
 
     def on_evidence(self, message: Inbound) -> Step:
@@ -784,8 +854,6 @@ class _Ctx:
         if chosen in (B_DONE, B_SKIP):
             self.draft.evidence_done = True
             return self.advance()
-        if message.button is not None:
-            return self.reprompt(N_("That button is no longer valid. Please answer the question below."))
         answer = self.text_answer(message)
         if isinstance(answer, Step):
             return answer
@@ -796,7 +864,7 @@ class _Ctx:
 
     def ask_evidence_after_note(self) -> None:
         t = self.t
-        self.say(t._("You can send files or describe more evidence, or press «Done»."), [(B_DONE, t._("Done"))])
+        self.say(t._("You can send files or describe more evidence, or press «No more files»."), self.fixed(StepName.EVIDENCE, B_DONE))
 
     # -- the reporter -------------------------------------------------------------------------
 
@@ -834,13 +902,13 @@ class _Ctx:
                 "Would you like to receive updates on this report in this chat? If you agree, we keep this chat's address encrypted "
                 "and delete it some time after the case is closed. If not, you can still check the status with your receipt code."
             ),
-            [(B_YES, t._("Yes, notify me")), (B_NO, t._("No, thank you"))],
+            self.fixed(StepName.NOTIFY, B_YES, B_NO),
         )
 
     def on_notify(self, message: Inbound) -> Step:
         chosen = self.choice(message)
         if chosen not in (B_YES, B_NO):
-            return self.reprompt(N_("Please choose one of the options below."))
+            return self.reask()
         self.draft.notify = chosen == B_YES
         return self.advance()
 
@@ -885,8 +953,8 @@ class _Ctx:
     def ask_review(self) -> None:
         t = self.t
         self.say(
-            t._("Please check your report:\n\n{summary}\n\nIf everything is right, press «Send report».", summary=self.summary()),
-            [(B_SEND, t._("Send report")), (B_EDIT, t._("Edit")), (B_CANCEL, t._("Cancel"))],
+            t._("Please check your report:\n\n{summary}\n\nIf everything is right, press «Send this report».", summary=self.summary()),
+            self.fixed(StepName.REVIEW, B_SEND, B_EDIT, B_CANCEL),
         )
 
     def on_review(self, message: Inbound) -> Step:
@@ -898,16 +966,13 @@ class _Ctx:
             self.ask(StepName.EDIT_MENU)
             return self.done()
         if chosen == B_CANCEL:
-            self.state.resume = StepName.REVIEW
-            self.state.step = StepName.CONFIRM_CANCEL
-            self.ask(StepName.CONFIRM_CANCEL)
-            return self.done()
-        return self.reprompt(N_("Please choose one of the options below."))
+            return self.confirm_cancel()
+        return self.reask()
 
     def ask_edit_menu(self) -> None:
-        t = self.t
-        edits = [(p, t._(label)) for p, label, fields in EDITS if not (fields == ("reporter",) and self.draft.mode == Anonymity.ANONYMOUS.value)]
-        self.say(t._("What would you like to change?"), edits + [(B_BACK, t._("Back to the summary"))])
+        anonymous = self.draft.mode == Anonymity.ANONYMOUS.value
+        edits = [choice for choice, _ in B.EDITS if not (choice == "edit:identity" and anonymous)]
+        self.say(self.t._("What would you like to change?"), self.fixed(StepName.EDIT_MENU, *edits, B_BACK))
 
     def on_edit_menu(self, message: Inbound) -> Step:
         chosen = self.choice(message)
@@ -930,7 +995,7 @@ class _Ctx:
         if chosen in resets:
             resets[chosen]()
             return self.advance()
-        return self.reprompt(N_("Please choose one of the options below."))
+        return self.reask()
 
     def set_place_none(self) -> None:
         d = self.draft
@@ -943,8 +1008,15 @@ class _Ctx:
         t = self.t
         self.say(
             t._("Cancel this report? Everything you have written will be deleted."),
-            [(B_YES, t._("Yes, cancel it")), (B_KEEP, t._("No, continue"))],
+            self.fixed(StepName.CONFIRM_CANCEL, B_YES, B_KEEP),
         )
+
+    def confirm_cancel(self) -> Step:
+        """Asks before deleting the draft; «No» comes back to the question now asked."""
+        self.state.resume = self.state.step
+        self.state.step = StepName.CONFIRM_CANCEL
+        self.ask(StepName.CONFIRM_CANCEL)
+        return self.done()
 
     def on_confirm_cancel(self, message: Inbound) -> Step:
         chosen = self.choice(message)
@@ -956,7 +1028,7 @@ class _Ctx:
             self.state.step = resume
             self.ask(resume)
             return self.done()
-        return self.reprompt(N_("Please choose one of the options below."))
+        return self.reask()
 
     def cancel_draft(self) -> Step:
         self.draft = Draft()
@@ -999,11 +1071,11 @@ class _Ctx:
 
     def ask_lookup_code(self) -> None:
         t = self.t
-        self.say(t._("Please enter your receipt code, for example K7M2-P9XA-3FQT."), [(B_CANCEL, t._("Cancel"))])
+        self.say(t._("Please enter your receipt code, for example K7M2-P9XA-3FQT."), self.fixed(StepName.LOOKUP_CODE, B_CANCEL))
 
     def ask_lookup_pass(self) -> None:
         t = self.t
-        self.say(t._("Please enter the passphrase you received with the receipt code."), [(B_CANCEL, t._("Cancel"))])
+        self.say(t._("Please enter the passphrase you received with the receipt code."), self.fixed(StepName.LOOKUP_PASS, B_CANCEL))
 
     def on_lookup_code(self, message: Inbound) -> Step:
         if self.choice(message) == B_CANCEL:
@@ -1043,12 +1115,14 @@ class _Ctx:
             self.greet(self.t)
         else:
             self.state.step = StepName.IDLE
-            self.state.buttons = self.menu_buttons()
-            if self.draft.followup_case_id is not None:
-                self.state.buttons = [(B_FOLLOWUP, self.t._("Add information"))] + self.state.buttons
-            last = self.replies[-1]
-            self.replies[-1] = Reply(text=last.text, buttons=tuple(Button(label, p) for p, label in self.state.buttons))
+            self.attach(self.menu_buttons())
         return self.done()
+
+    def attach(self, buttons: list[tuple[str, str]]) -> None:
+        """Puts the current question's buttons under the last reply (an answer that is also the next question)."""
+        last = self.replies.pop()
+        self.say(last.text, buttons)
+        self.replies[-1] = dataclasses.replace(self.replies[-1], receipt=last.receipt, passphrase=last.passphrase)
 
     # -- adding information to a case ---------------------------------------------------------
 
@@ -1056,7 +1130,7 @@ class _Ctx:
         t = self.t
         self.say(
             t._("Please write the information you want to add, or your answer to the Front's question. It will be added to your report's file."),
-            [(B_CANCEL, t._("Cancel"))],
+            self.fixed(StepName.FOLLOWUP, B_CANCEL),
         )
 
     def on_followup(self, message: Inbound) -> Step:
@@ -1088,15 +1162,15 @@ class _Ctx:
             )
             self.state.step = StepName.IDLE
             self.state.resume = None
-            self.state.buttons = self.menu_buttons()
+            # The receipt in a message of its own, easy to forward or save; what next comes after it.
             self.replies.append(
                 Reply(
                     text=receipt_text(t, committee=event.committee_name, receipt=event.receipt, passphrase=event.passphrase),
-                    buttons=tuple(Button(label, p) for p, label in self.state.buttons),
                     receipt=event.receipt,
                     passphrase=event.passphrase,
                 )
             )
+            self.say(t._(SHORT_QUESTIONS[StepName.IDLE]), self.menu_buttons())
             return self.done()
         if isinstance(event, LookupResult):
             if not event.found:
@@ -1121,10 +1195,7 @@ class _Ctx:
             return self.finish_lookup()
         if isinstance(event, InfoAdded):
             self.state.step = StepName.IDLE
-            self.say(
-                t._("Thank you. Your information has been added to your report's file."),
-                [(B_FOLLOWUP, t._("Add more")), *self.menu_buttons()],
-            )
+            self.say(t._("Thank you. Your information has been added to your report's file."), self.menu_buttons())
             return self.done()
         if isinstance(event, Failed):
             self.say(t._("Sorry, this could not be done just now. Nothing you wrote has been lost: please try again in a moment."))

@@ -40,7 +40,11 @@ class StepName(str, Enum):
 
 @dataclass(frozen=True)
 class Button:
-    """A choice offered to the resident: a translated label and a stable payload."""
+    """A choice offered to the resident: a translated label and a payload naming the question it answers.
+
+    The payload is "{step}:{token}:{choice}" (see `intake.dialog.buttons`): a press is taken only
+    while that very question is the one asked, so no two questions ever share a payload.
+    """
 
     label: str
     payload: str
@@ -48,12 +52,17 @@ class Button:
 
 @dataclass(frozen=True)
 class Reply:
-    """One bot message. `receipt` and `passphrase` are set only on the submission receipt."""
+    """One bot message. `receipt` and `passphrase` are set only on the submission receipt.
+
+    `refused` marks the answer to a button of another question (an old message's, or a label sent as
+    text that belongs to one): nothing was changed, and a channel must not show that button as chosen.
+    """
 
     text: str
     buttons: tuple[Button, ...] = ()
     receipt: str | None = None
     passphrase: str | None = None
+    refused: bool = False
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"text": self.text, "buttons": [b.label for b in self.buttons]}
@@ -199,7 +208,12 @@ class DialogState(BaseModel):
 
     step: StepName = StepName.IDLE
     lang: str = "vi"
-    buttons: list[tuple[str, str]] = Field(default_factory=list)  # (payload, label) offered last
+    # The question now asked, "{step}:{token}": the start of its buttons' payloads. A new token is
+    # made each time a step's question is asked anew, so an old message's buttons no longer count.
+    question: str = ""
+    asked: int = 0  # questions asked so far (from a random start): the source of the tokens
+    offered: list[str] = Field(default_factory=list)  # every choice shown with the question now asked
+    buttons: list[tuple[str, str]] = Field(default_factory=list)  # (choice, label) of the last message: typed labels, numbers
     greeted: bool = False
     can_push: bool = False
     resume: StepName | None = None

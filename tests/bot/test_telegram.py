@@ -112,8 +112,8 @@ async def test_a_full_report_from_start_to_receipt(tg: Harness, db: Session) -> 
     """/start to the receipt: buttons acknowledged, questions edited, the receipt in <code>, a case filed."""
     await walk_report(tg.resident, tg.deliver)
     assert "Mặt trận" in tg.texts()[0]
-    receipt_call = tg.fake.sent("sendMessage", USER_ID)[-1]
-    assert receipt_call.params["parse_mode"] == "HTML"
+    receipt_call = next(c for c in tg.fake.sent("sendMessage", USER_ID) if "<code>" in c.params["text"])
+    assert receipt_call.params["parse_mode"] == "HTML" and "reply_markup" not in receipt_call.params, "the receipt in a message of its own"
     assert "<code>" in receipt_call.params["text"] and "Mã tiếp nhận" in plain(receipt_call.params["text"])
     assert receipt_call.params["link_preview_options"] == {"is_disabled": True}
     case = db.exec(select(Case)).one()
@@ -124,7 +124,39 @@ async def test_a_full_report_from_start_to_receipt(tg: Harness, db: Session) -> 
     assert all("reply_markup" not in e.params for e in edits)
     assert plain(edits[1].params["text"]).endswith("✓ Ẩn danh")
     question = tg.fake.sent("sendMessage", USER_ID)[0]
-    assert question.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "menu:report"
+    data = question.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    assert data.startswith("idle:") and data.endswith(":menu:report"), "the payload names its question"
+
+
+async def test_a_button_of_another_question_is_refused_and_its_message_not_marked_chosen(tg: Harness, db: Session) -> None:
+    """Issue 16: after /huy, the opt-in «Có, nhận thông báo» still on screen deleted the report, and a
+    refused press edited its question to show "✓" as chosen. Now: refused, nothing changes, no edit."""
+    r = tg.resident
+    await tg.deliver(r.text("/start"))
+    await tg.deliver(r.press("menu:report"))
+    await tg.deliver(r.press("mode:anonymous"))
+    await tg.deliver(r.text(STORY))
+    await tg.deliver(r.press("done"))
+    await tg.deliver(r.press(next(p for p in r.buttons() if p.startswith("cat:") and p[4:].isdigit())))
+    await tg.deliver(r.press("skip"))
+    for text in ("phó chủ tịch UBND xã", "UBND xã", "phường Bến Thành, TP Hồ Chí Minh"):
+        await tg.deliver(r.text(text))
+    for choice in ("setting:workplace", "unknown", "skip"):
+        await tg.deliver(r.press(choice))
+    assert "yes" in r.buttons(), "the opt-in question"
+    await tg.deliver(r.text("/huy"))
+    mark = len(tg.fake.calls)
+    await tg.deliver(r.press("", label=vi("Yes, notify me")))
+    assert tg.calls_after(mark, "editMessageText") == [], "the old question is not edited to look answered"
+    assert len(tg.calls_after(mark, "answerCallbackQuery")) == 1, "the spinner stops"
+    said = [plain(c.params["text"]) for c in tg.calls_after(mark, "sendMessage")]
+    assert "câu hỏi trước" in said[0] and r.buttons() == ["yes", "keep"]
+    row = db.exec(select(DialogSession)).one()
+    assert row.state["step"] == "confirm_cancel" and "UBND xã" in decrypt(row.draft_enc), "the report is kept"
+    mark = len(tg.fake.calls)
+    await tg.deliver(r.press("keep"))
+    assert len(tg.calls_after(mark, "editMessageText")) == 1, "an accepted press is shown as chosen"
+    assert db.exec(select(Case)).all() == []
 
 
 async def test_photo_sent_as_file_is_stored_without_gps(tg: Harness, db: Session) -> None:

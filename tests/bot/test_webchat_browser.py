@@ -49,18 +49,18 @@ def test_the_page_acknowledges_the_receipt_it_shows(db: Session, server: str, br
 
     import httpx
 
-    from tests.bot.test_webchat import WEB_REPORT, _pending_receipt
+    from tests.bot.test_webchat import WEB_REPORT, _pending_receipt, _say
 
     webchat.pace.clear()
     with httpx.Client(base_url=server) as client:  # the report's first steps, as the same resident
         for body in WEB_REPORT:
-            assert client.post("/api/chat", json=body).status_code == 200
+            _say(client, **dict(body))
         cookie = client.cookies[webchat.COOKIE]
     problems: list[str] = []
     page = _page(browser, problems)
     page.context.add_cookies([{"name": webchat.COOKIE, "value": cookie, "url": server}])
     page.goto(server + "/")
-    send = translator("vi")._("Send report")
+    send = translator("vi")._("Send this report")
     page.get_by_role("button", name=send).last.click()
     page.wait_for_selector(".receipt")
     deadline = time.monotonic() + 10

@@ -11,12 +11,18 @@ from intake.conversation import Conversation, expire_dialogs
 from intake.crypto import decrypt
 from intake.dialog.types import Inbound, Reply
 from intake.models import AuditEntry, Case, ChatLink, Committee, DialogSession, ReporterIdentity, utcnow
+from tests.dialog_helpers import payload_for, pressing
 
 STORY = "Ông phó chủ tịch UBND xã đòi 5 triệu mới ký giấy xác nhận đất cho nhà tôi, nói không đưa thì cứ để đó"
 
 
 def _file(conv: Conversation, chat: str, *, mode: str = "mode:confidential", notify: bool = False, confirm: bool = True) -> Reply:
     """Files one report through the runner and returns the receipt message (confirmed as shown, as a channel does)."""
+    return _talk(conv, chat, [*_to_summary(conv, mode=mode, notify=notify), Inbound(button="send")], confirm=confirm)
+
+
+def _to_summary(conv: Conversation, *, mode: str = "mode:confidential", notify: bool = False) -> list[Inbound]:
+    """What a resident sends from the first visit to the summary of a report."""
     script: list[Inbound] = [
         Inbound(resume=True),
         Inbound(button="menu:report"),
@@ -36,13 +42,18 @@ def _file(conv: Conversation, chat: str, *, mode: str = "mode:confidential", not
         script += [Inbound(text="Lê Thị Hoa"), Inbound(text="0912345678")]
     if conv.can_push:
         script.append(Inbound(button="yes" if notify else "no"))
-    script.append(Inbound(button="send"))
+    return script
+
+
+def _talk(conv: Conversation, chat: str, script: list[Inbound], *, confirm: bool = True) -> Reply:
+    """Sends the script, each button pressed as the last replies offered it; returns the receipt message, or the last reply."""
     replies: list[Reply] = []
     for message in script:
-        replies = conv.handle(chat, message)
-    if confirm and replies[-1].receipt:
-        conv.receipt_shown(chat, replies[-1].receipt)
-    return replies[-1]
+        replies = conv.handle(chat, pressing(replies, message))
+    receipts = [r for r in replies if r.receipt]
+    if confirm and receipts:
+        conv.receipt_shown(chat, receipts[0].receipt or "")
+    return receipts[0] if receipts else replies[-1]
 
 
 def test_a_report_is_filed_routed_and_looked_up(db: Session) -> None:
@@ -98,24 +109,23 @@ def test_opt_in_stores_the_chat_encrypted_with_a_hash(db: Session) -> None:
 def test_draft_is_encrypted_at_rest(db: Session) -> None:
     """What a resident typed mid-report is not readable in the dialog table."""
     conv = Conversation(channel="terminal")
-    for m in (Inbound(button="menu:report"), Inbound(button="mode:open"), Inbound(text="Bí thư xã đánh bạc ăn tiền")):
-        conv.handle("chat-5", m)
+    _talk(conv, "chat-5", [Inbound(resume=True), Inbound(button="menu:report"), Inbound(button="mode:open"), Inbound(text="Bí thư xã đánh bạc ăn tiền")])
     row = db.exec(select(DialogSession)).one()
     assert "đánh bạc".encode() not in row.draft_enc and "đánh bạc" in decrypt(row.draft_enc)
 
 
 def test_a_new_runner_continues_the_conversation(db: Session) -> None:
     """State lives in the database: another Conversation object (another process) picks up."""
-    Conversation(channel="web").handle("chat-6", Inbound(button="menu:report"))
-    replies = Conversation(channel="web").handle("chat-6", Inbound(button="mode:anonymous"))
+    first = Conversation(channel="web").handle("chat-6", Inbound(resume=True))
+    second = Conversation(channel="web").handle("chat-6", pressing(first, Inbound(button="menu:report")))
+    replies = Conversation(channel="web").handle("chat-6", pressing(second, Inbound(button="mode:anonymous")))
     assert "kể lại sự việc" in replies[0].text
 
 
 def test_idle_drafts_expire(db: Session) -> None:
     """A draft idle longer than the lifetime is deleted and the resident told why."""
     conv = Conversation(channel="web")
-    conv.handle("chat-7", Inbound(button="menu:report"))
-    conv.handle("chat-7", Inbound(button="mode:anonymous"))
+    _talk(conv, "chat-7", [Inbound(resume=True), Inbound(button="menu:report"), Inbound(button="mode:anonymous")])
     db.execute(sa.update(DialogSession).values(updated_at=utcnow() - timedelta(hours=25)))
     db.commit()
     replies = conv.handle("chat-7", Inbound(text="Chủ tịch xã nhận tiền của dân"))
@@ -136,10 +146,15 @@ def test_submission_is_audited_without_personal_data(db: Session) -> None:
 
 
 def test_sending_twice_files_once(db: Session) -> None:
-    """Pressing «Gửi» again after the receipt files nothing more."""
+    """The summary's «Gửi» pressed again after the receipt, or its label sent as text (Zalo), files nothing more."""
     conv = Conversation(channel="terminal")
-    _file(conv, "chat-9")
-    conv.handle("chat-9", Inbound(button="send"))
+    summary = _talk(conv, "chat-9", _to_summary(conv))
+    receipt = _talk(conv, "chat-9", [Inbound(button=payload_for([summary], "send"))])
+    assert receipt.receipt
+    again = conv.handle("chat-9", Inbound(button=payload_for([summary], "send")))
+    assert again[0].refused
+    again = conv.handle("chat-9", Inbound(text="Gửi phản ánh này"))
+    assert again[0].refused
     assert len(db.exec(select(Case)).all()) == 1
 
 
@@ -150,8 +165,7 @@ def test_resident_adds_information_after_a_lookup(db: Session) -> None:
     conv = Conversation(channel="web")
     receipt = _file(conv, "chat-10", mode="mode:anonymous")
     replies = conv.handle("other-browser", Inbound(text=f"/tracuu {receipt.receipt} {receipt.passphrase}"))
-    assert "followup" in [b.payload for b in replies[-1].buttons]
-    conv.handle("other-browser", Inbound(button="followup"))
+    conv.handle("other-browser", pressing(replies, Inbound(button="followup")))
     replies = conv.handle("other-browser", Inbound(text="Tôi có thêm ảnh chụp biên lai, xin liên hệ qua kênh này."))
     assert "đã được bổ sung" in replies[0].text
     message = db.exec(select(CaseMessage)).one()

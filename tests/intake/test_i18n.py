@@ -49,6 +49,6 @@ def test_every_msgid_has_a_vietnamese_translation_with_the_same_placeholders() -
 
 def test_vietnamese_is_the_default_and_english_the_msgid() -> None:
     """The default translator speaks Vietnamese; English falls back to the msgid."""
-    assert translator()._("Send a report") == "Gửi phản ánh"
-    assert translator("en")._("Send a report") == "Send a report"
+    assert translator()._("New report") == "Gửi phản ánh mới"
+    assert translator("en")._("New report") == "New report"
     assert translator("vi")._("Type: {category}", category="X") == "Loại: X"
