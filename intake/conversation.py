@@ -39,6 +39,7 @@ from intake.dialog.types import (
     LookUp,
     LookupResult,
     Reply,
+    ShowThread,
     StepName,
     Submitted,
     SubmitReport,
@@ -249,7 +250,7 @@ class Conversation:
     def _carry_out(
         self,
         session: Session,
-        effect: SubmitReport | LookUp | AddInfo,
+        effect: SubmitReport | LookUp | AddInfo | ShowThread,
         draft: Draft,
         state: DialogState,
         chat_id: str,
@@ -275,6 +276,11 @@ class Conversation:
                 if isinstance(effect, AddInfo):
                     actions.add_resident_message(session, case_id=effect.case_id, text=effect.text)
                     return InfoAdded()
+                if isinstance(effect, ShowThread):
+                    case = session.get(Case, effect.case_id)
+                    if case is None:
+                        return LookupResult(found=False)
+                    return actions.describe_case(session, case, language=state.lang, show_all=True)
                 return actions.look_up_case(session, receipt=effect.receipt, passphrase=effect.passphrase, language=state.lang)
         except PhananhError as err:
             log.warning("effect %s failed: %s", type(effect).__name__, err.code)

@@ -64,6 +64,7 @@ from intake.dialog.types import (
     LookUp,
     LookupResult,
     Reply,
+    ShowThread,
     StepName,
     SubmitReport,
     Submitted,
@@ -126,7 +127,7 @@ class ZaloConversation(Conversation):
     def _carry_out(
         self,
         session: Session,
-        effect: SubmitReport | LookUp | AddInfo,
+        effect: SubmitReport | LookUp | AddInfo | ShowThread,
         draft: Draft,
         state: DialogState,
         chat_id: str,

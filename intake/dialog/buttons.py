@@ -25,7 +25,7 @@ from intake.search import fold
 TOKEN_SPACE = 36**4  # tokens are four base-36 characters: payloads stay far under Telegram's 64 bytes
 
 # Choices (the last part of a payload), stable across languages.
-B_REPORT, B_LOOKUP, B_HELP, B_FOLLOWUP = "menu:report", "menu:lookup", "menu:help", "followup"
+B_REPORT, B_LOOKUP, B_HELP, B_FOLLOWUP, B_THREAD = "menu:report", "menu:lookup", "menu:help", "followup", "thread"
 B_DONE, B_SKIP, B_UNKNOWN = "done", "skip", "unknown"
 B_CAT_OTHER, B_CAT_EXPLAIN = "cat:other", "cat:explain"
 B_CONTINUE, B_CANCEL, B_KEEP = "continue", "cancel", "keep"
@@ -55,6 +55,7 @@ FIXED: dict[StepName, tuple[tuple[str, str], ...]] = {
         (B_LOOKUP, N_("Check a report")),
         (B_HELP, N_("Help")),
         (B_FOLLOWUP, N_("Add information")),
+        (B_THREAD, N_("See all messages")),
     ),
     StepName.MODE: tuple((f"mode:{m}", label) for m, label in ANONYMITY_LABELS.items()),
     StepName.DESCRIBE: ((B_DONE, N_("I have finished")),),

@@ -33,6 +33,7 @@ from intake.dialog.buttons import (
     B_RETYPE,
     B_SEND,
     B_SKIP,
+    B_THREAD,
     B_UNKNOWN,
     B_YES,
 )
@@ -43,6 +44,7 @@ from intake.dialog.types import (
     DialogState,
     Draft,
     Failed,
+    FrontMessage,
     InfoAdded,
     Inbound,
     LookUp,
@@ -50,6 +52,7 @@ from intake.dialog.types import (
     LookupResult,
     PendingReceipt,
     Reply,
+    ShowThread,
     Step,
     StepName,
     Submitted,
@@ -68,6 +71,7 @@ MAX_FIELD_CHARS = 255
 LOOKUP_MAX_FAILURES = 5
 LOOKUP_LOCK_SECONDS = 15 * 60
 SHORT_GREETING_CHARS = 25
+LATEST_MESSAGES = 3  # a look-up shows this many of the Front's messages; a button shows them all
 
 # The order questions are asked in. A step is asked when its answer is still missing, so the
 # same rule drives a first pass, an edit from the summary, and a change of identity mode.
@@ -285,7 +289,7 @@ class _Ctx:
             self.say(self.t._(short), list(self.state.buttons))
         return self.done()
 
-    def done(self, effect: SubmitReport | LookUp | AddInfo | None = None) -> Step:
+    def done(self, effect: SubmitReport | LookUp | AddInfo | ShowThread | None = None) -> Step:
         return Step(replies=self.replies, state=self.state, draft=self.draft, effect=effect)
 
     def reprompt(self, problem: str, **params: object) -> Step:
@@ -485,6 +489,8 @@ class _Ctx:
             self.state.step = StepName.FOLLOWUP
             self.ask(StepName.FOLLOWUP)
             return self.done()
+        if chosen == B_THREAD and self.draft.followup_case_id is not None:
+            return self.done(ShowThread(case_id=self.draft.followup_case_id))
         text = clean_text(message.text)
         if self.state.greeted and len(text) > SHORT_GREETING_CHARS and has_meaning(text) and len(text) <= self.limits.max_message_chars:
             # The resident began with the story itself: keep it and ask only what is left.
@@ -1102,7 +1108,42 @@ class _Ctx:
             return self.reprompt(N_("That is not a valid passphrase. It has 12 letters and digits, for example k7m2-p9xa-3fqt."))
         return self.done(LookUp(receipt=self.state.lookup_receipt, passphrase=passphrase))
 
-    def finish_lookup(self, *, cancelled: bool = False) -> Step:
+    def show_case(self, event: LookupResult) -> None:
+        """The case as the resident may see it: status, committee, dates, and the Front's messages, newest first."""
+        t = self.t
+        status = t._(STATUS_LABELS.get(event.status, event.status))
+        if event.receipt:
+            head = t._("Report {receipt}", receipt=event.receipt)
+        else:
+            head = t._("Your report")
+        lines = [
+            head,
+            t._("Status: {status}", status=status),
+            t._("Handled by: {committee}", committee=event.committee_name),
+            t._("Received on: {date}", date=event.received_on),
+        ]
+        if event.forwarded_on:
+            lines.append(t._("Forwarded to the competent body on: {date}", date=event.forwarded_on))
+        if event.due_on:
+            lines.append(t._("Answer due by: {date}", date=event.due_on))
+        shown = event.messages if event.show_all else event.messages[:LATEST_MESSAGES]
+        if not event.messages:
+            lines += ["", t._("No message from the Front yet.")]
+        elif len(shown) < len(event.messages):
+            lines += ["", t._("The {shown} latest of {count} messages from the Front, newest first:", shown=len(shown), count=len(event.messages))]
+        else:
+            lines += ["", t._("Messages from the Front ({count}), newest first:", count=len(event.messages))]
+        self.say("\n".join(lines))
+        for message in shown:
+            self.say(self.front_message(message))
+
+    def front_message(self, message: FrontMessage) -> str:
+        """One message from the Front with its date; one not seen at an earlier look-up is marked new."""
+        if message.new:
+            return self.t._("{date} · new\n{text}", date=message.sent_at, text=message.text)
+        return self.t._("{date}\n{text}", date=message.sent_at, text=message.text)
+
+    def finish_lookup(self, *, cancelled: bool = False, more: bool = False) -> Step:
         self.state.lookup_receipt = None
         resume = self.state.resume
         self.state.resume = None
@@ -1115,7 +1156,7 @@ class _Ctx:
             self.greet(self.t)
         else:
             self.state.step = StepName.IDLE
-            self.attach(self.menu_buttons())
+            self.attach((self.fixed(StepName.IDLE, B_THREAD) if more else []) + self.menu_buttons())
         return self.done()
 
     def attach(self, buttons: list[tuple[str, str]]) -> None:
@@ -1182,17 +1223,8 @@ class _Ctx:
                 return self.finish_lookup()
             self.state.lookup_failures = 0
             self.draft.followup_case_id = event.case_id
-            text = t._(
-                "Report {receipt}\nStatus: {status}\nHandled by: {committee}\nReceived on: {date}",
-                receipt=event.receipt,
-                status=t._(STATUS_LABELS.get(event.status, event.status)),
-                committee=event.committee_name,
-                date=event.received_on,
-            )
-            if event.messages:
-                text += "\n\n" + t._("Messages from the Front:\n{messages}", messages="\n\n".join(event.messages))
-            self.say(text)
-            return self.finish_lookup()
+            self.show_case(event)
+            return self.finish_lookup(more=len(event.messages) > LATEST_MESSAGES and not event.show_all)
         if isinstance(event, InfoAdded):
             self.state.step = StepName.IDLE
             self.say(t._("Thank you. Your information has been added to your report's file."), self.menu_buttons())

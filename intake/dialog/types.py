@@ -91,8 +91,21 @@ class Submitted:
 
 
 @dataclass(frozen=True)
+class FrontMessage:
+    """A message from the Front to the resident, as a look-up shows it: its time in Vietnam, and whether it is new."""
+
+    sent_at: str
+    text: str
+    new: bool = False  # not yet shown at an earlier look-up (marked, never hidden)
+
+
+@dataclass(frozen=True)
 class LookupResult:
-    """The answer to a status look-up; `found` False says nothing of which half was wrong."""
+    """The answer to a status look-up; `found` False says nothing of which half was wrong.
+
+    Dates are already written for people (intake.dates). `messages` holds every message from the
+    Front, newest first; `show_all` asks for all of them on screen, not only the latest few.
+    """
 
     found: bool
     case_id: int | None = None
@@ -100,7 +113,10 @@ class LookupResult:
     status: str = ""
     committee_name: str = ""
     received_on: str = ""
-    messages: tuple[str, ...] = ()
+    messages: tuple[FrontMessage, ...] = ()
+    forwarded_on: str = ""
+    due_on: str = ""
+    show_all: bool = False
 
 
 @dataclass(frozen=True)
@@ -144,6 +160,13 @@ class LookUp:
 
 
 @dataclass(frozen=True)
+class ShowThread:
+    """Effect: every message from the Front on the case this chat has looked up (no receipt asked again)."""
+
+    case_id: int
+
+
+@dataclass(frozen=True)
 class AddInfo:
     """Effect: add the resident's message ("bổ sung thông tin") to a case they have looked up."""
 
@@ -151,7 +174,7 @@ class AddInfo:
     text: str
 
 
-Effect = SubmitReport | LookUp | AddInfo
+Effect = SubmitReport | LookUp | AddInfo | ShowThread
 
 
 class PendingReceipt(BaseModel):

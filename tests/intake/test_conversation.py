@@ -172,20 +172,51 @@ def test_resident_adds_information_after_a_lookup(db: Session) -> None:
     assert message.direction == "resident" and "biên lai" in message.body
 
 
-def test_staff_messages_wait_for_the_lookup_and_are_shown_once(db: Session) -> None:
-    """A staff message to a resident who did not opt in is shown at the next look-up, then marked seen."""
+def test_every_look_up_shows_every_message_from_the_front_newest_first(db: Session) -> None:
+    """Issue 16: the second /tracuu showed only the status, because only unseen messages were returned.
+    Now each look-up shows them all, newest first; those not seen before are marked new, none is hidden."""
+    from datetime import datetime, timezone
+
     from intake.models import CaseMessage
 
     conv = Conversation(channel="web")
     receipt = _file(conv, "chat-11", mode="mode:anonymous")
     case = db.exec(select(Case)).one()
-    db.add(CaseMessage(case_id=case.id, direction="staff", body="Xin Anh/Chị cho biết thêm thời gian cụ thể."))  # type: ignore[arg-type]
+    for day, body in ((3, "Tin thứ nhất: đã tiếp nhận."), (4, "Tin thứ hai: đang xác minh.")):
+        db.add(CaseMessage(case_id=case.id, direction="staff", body=body, created_at=datetime(2026, 12, day, 2, 0, tzinfo=timezone.utc)))  # type: ignore[arg-type]
+    db.add(CaseMessage(case_id=case.id, direction="note", body="Ghi chú nội bộ, không gửi dân."))  # type: ignore[arg-type]
     db.commit()
     lookup = f"/tracuu {receipt.receipt} {receipt.passphrase}"
-    first = conv.handle("chat-11", Inbound(text=lookup))
-    assert "thời gian cụ thể" in first[0].text
-    again = conv.handle("chat-11", Inbound(text=lookup))
-    assert "thời gian cụ thể" not in again[0].text
+    first = [r.text for r in conv.handle("chat-11", Inbound(text=lookup))]
+    assert "Tin thứ hai" in first[1] and "Tin thứ nhất" in first[2], "newest first"
+    assert "04/12/2026 09:00 · mới" in first[1] and "03/12/2026 09:00 · mới" in first[2]
+    again = [r.text for r in conv.handle("chat-11", Inbound(text=lookup))]
+    assert "Tin thứ hai" in again[1] and "Tin thứ nhất" in again[2], "shown again at the next look-up"
+    assert not any("· mới" in t for t in again), "no longer marked new"
+    assert not any("nội bộ" in t for t in first + again), "internal notes are not the resident's"
+    assert "Tình trạng: Mới tiếp nhận" in again[0] and "Ngày tiếp nhận:" in again[0]
+
+
+def test_the_latest_few_messages_with_a_way_to_see_the_rest(db: Session) -> None:
+    """Five messages: the look-up shows the three latest and offers «Xem tất cả tin nhắn», which shows all five."""
+    from datetime import datetime, timezone
+
+    from intake.models import CaseMessage
+
+    conv = Conversation(channel="web")
+    receipt = _file(conv, "chat-12", mode="mode:anonymous")
+    case = db.exec(select(Case)).one()
+    for n in range(1, 6):
+        db.add(CaseMessage(case_id=case.id, direction="staff", body=f"Tin số {n}.", created_at=datetime(2026, 12, n, 1, 0, tzinfo=timezone.utc)))  # type: ignore[arg-type]
+    db.commit()
+    replies = conv.handle("chat-12", Inbound(text=f"/tracuu {receipt.receipt} {receipt.passphrase}"))
+    texts = [r.text for r in replies]
+    assert "3 tin nhắn mới nhất trong số 5" in texts[0]
+    assert [t.rsplit("\n", 1)[1] for t in texts[1:]] == ["Tin số 5.", "Tin số 4.", "Tin số 3."]
+    everything = conv.handle("chat-12", Inbound(button=payload_for(replies, "thread")))
+    assert [r.text.rsplit("\n", 1)[1] for r in everything[1:]] == [f"Tin số {n}." for n in (5, 4, 3, 2, 1)]
+    assert "thread" not in [b.payload.rsplit(":", 1)[1] for b in everything[-1].buttons], "all are on screen now"
+    assert payload_for(everything, "followup")
 
 
 def test_an_opted_in_chat_looks_up_without_the_receipt(db: Session) -> None:
