@@ -585,12 +585,12 @@ class _Ctx:
         first, confidence = top[0] if top else (NOT_A_REPORT, 0.0)
         if first == NOT_A_REPORT and confidence >= self.tools.threshold and not self.draft.not_report_ack:
             self.state.step = StepName.NOT_REPORT
+            # No verdict on the report (a guess of the classifier's): what the channel is for, and one tap to go on.
             self.say(
                 t._(
-                    "What you describe does not seem to be misconduct of a cadre or party member: the Front receives reports about how officials behave.\n\n"
-                    "For roads, lighting, garbage, disputes between neighbours or administrative procedures, please contact the People's Committee "
-                    "of your commune or ward, or its one-stop desk. Private companies: the consumer protection office of your province.\n\n"
-                    "If the matter does involve an official's misconduct, you can still continue."
+                    "This channel takes reports about the conduct of cadres and party members, hamlet and residential-group heads "
+                    "included, at work or where they live; for roads, power, water, disputes between neighbours or paperwork, "
+                    "the People's Committee of your commune or ward can help you sooner."
                 ),
                 self.fixed(StepName.NOT_REPORT, B_CONTINUE, B_CANCEL),
             )

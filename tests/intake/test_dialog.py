@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from intake.dialog.engine import MAX_MESSAGE_CHARS
-from intake.dialog.types import AttachmentInfo, LookupResult, StepName, Submitted, SubmitReport
+from intake.dialog.engine import MAX_MESSAGE_CHARS, fresh_state, step
+from intake.dialog.types import AttachmentInfo, Draft, Inbound, LookupResult, StepName, Submitted, SubmitReport
+from tests.dialog_helpers import pressing
 from tests.intake.conftest import Talk
 
 REPORT = "Ông phó chủ tịch UBND xã đòi 5 triệu mới ký giấy xác nhận đất cho nhà tôi, nói không đưa thì cứ để đó"
@@ -101,6 +102,29 @@ def test_a_message_about_a_pothole_gets_pointed_elsewhere_but_may_continue() -> 
     assert talk.payloads() == ["continue", "cancel"]
     talk.press("continue")
     assert talk.at == StepName.CATEGORY and len([p for p in talk.payloads() if p[4:].isdigit()]) == 9
+
+
+def test_not_a_report_is_no_verdict_one_sentence_and_one_tap_to_go_on() -> None:
+    """Issue 16, item 5: a village head running gambling at home was told "có vẻ không phải sai phạm của cán bộ".
+    Whatever the classifier guesses, the answer says in one sentence what the channel is for, names hamlet
+    and residential-group heads as in scope, gives no verdict, and «Tiếp tục phản ánh» goes on at once."""
+    from dataclasses import replace
+
+    from intake.classify import Suggestion
+    from intake.dialog.tools import DEFAULT_TOOLS
+
+    wrong_guess = replace(DEFAULT_TOOLS, suggest=lambda text: Suggestion(0, {0: 0.9, 9: 0.1}, [(0, 0.9), (9, 0.1)]))
+    state, draft = fresh_state("vi"), Draft()
+    result = step(state, draft, Inbound(resume=True), wrong_guess)
+    for message in (Inbound(button="menu:report"), Inbound(button="mode:anonymous"), Inbound(text="Trưởng thôn tổ chức đánh bạc ăn tiền tại nhà"), Inbound(button="done")):
+        result = step(result.state, result.draft, pressing(result.replies, message), wrong_guess)
+    assert result.state.step == StepName.NOT_REPORT
+    said = result.replies[-1].text
+    assert said.count(".") == 1 and said.endswith(".") and "\n" not in said, "one sentence"
+    assert "trưởng thôn" in said and "có vẻ" not in said and "không phải sai phạm" not in said
+    assert [b.label for b in result.replies[-1].buttons] == ["Tiếp tục phản ánh", "Hủy phản ánh"]
+    result = step(result.state, result.draft, pressing(result.replies, Inbound(button="continue")), wrong_guess)
+    assert result.state.step == StepName.CATEGORY
 
 
 def test_name_can_be_skipped_and_position_unknown() -> None:
