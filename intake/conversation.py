@@ -25,6 +25,7 @@ from intake import actions
 from intake.attachments import delete_file
 from intake.config import get_settings
 from intake.crypto import decrypt, encrypt
+from intake.dates import format_date
 from intake.db import session_scope
 from intake.dialog.engine import fresh_state, step
 from intake.dialog.tools import DEFAULT_TOOLS, Tools
@@ -224,6 +225,7 @@ class Conversation:
             state.greeted = True
             draft = Draft()
         state.can_push = self.can_push
+        state.channel = self.channel
         if self._is_bare_lookup(message) and state.step == StepName.IDLE and draft.is_empty():
             # An opted-in chat already proved it holds its case: no receipt needed to see it.
             case_id = actions.linked_case_id(session, channel=self.channel, handle=chat_id)
@@ -272,6 +274,7 @@ class Conversation:
                         receipt=filed.receipt,
                         passphrase=filed.passphrase,
                         committee_name=filed.committee.name(state.lang),
+                        received_on=format_date(filed.case.received_at),
                     )
                 if isinstance(effect, AddInfo):
                     actions.add_resident_message(session, case_id=effect.case_id, text=effect.text)

@@ -124,6 +124,12 @@ CHOICE_STEPS = frozenset(
 )
 NOT_WRITING = (StepName.IDLE, StepName.LOOKUP_CODE, StepName.LOOKUP_PASS, StepName.FOLLOWUP)
 
+# How to keep a receipt where the chat app itself can: the message above, forwarded to oneself.
+KEEP_RECEIPT: dict[str, str] = {
+    "telegram": N_("To keep it: touch and hold the message above, choose «Forward», then «Saved Messages»."),
+    "zalo": N_("To keep it: touch and hold the message above, choose «Forward», then «Cloud của tôi» (My Cloud)."),
+}
+
 # The short form of a question that offers choices, asked again when a typed answer is not one of
 # them (the long explanation was already read); a step not listed is asked again in full.
 SHORT_QUESTIONS: dict[StepName, str] = {
@@ -200,16 +206,28 @@ def _number(n: int) -> str:
     return f"{n:,}".replace(",", ".")
 
 
-def receipt_text(t: Translator, *, committee: str, receipt: str, passphrase: str) -> str:
+def receipt_text(t: Translator, *, committee: str, receipt: str, passphrase: str, received_on: str) -> str:
     """The message that gives the resident the receipt code and passphrase of a filed report."""
     return t._(
-        "Thank you. Your report has been sent to {committee}.\n\n"
+        "Thank you. Your report has been sent to {committee} on {date}.\n\n"
         "Receipt code: {receipt}\nPassphrase: {passphrase}\n\n"
-        "Please write both down and keep them somewhere safe: they are shown only once. "
+        "Please keep both somewhere safe: nobody else has them, and without them the report cannot be found again. "
         "With them you can check the status of your report at any time with /tracuu.",
         committee=committee,
+        date=received_on,
         receipt=receipt,
         passphrase=passphrase,
+    )
+
+
+def receipt_reply(t: Translator, receipt: PendingReceipt, *, lead: str = "") -> Reply:
+    """The receipt in a message of its own, easy to forward or save (no buttons)."""
+    text = receipt_text(t, committee=receipt.committee_name, receipt=receipt.receipt, passphrase=receipt.passphrase, received_on=receipt.received_on)
+    return Reply(
+        text=f"{lead}\n\n{text}" if lead else text,
+        receipt=receipt.receipt,
+        passphrase=receipt.passphrase,
+        received_on=receipt.received_on,
     )
 
 
@@ -819,7 +837,7 @@ class _Ctx:
         self.say(
             t._(
                 "Do you have photos, documents or recordings as evidence? Send them here: on this website with the button "
-                "«Send photos, documents» under the message box; in Telegram or Zalo with the attach button (📎 or the picture) "
+                "«Send photos, documents» under the message box; in Telegram or Zalo with the attach button (a paperclip or a picture) "
                 "beside where you type. Location, device and author data are removed from photos, videos, recordings, PDFs and "
                 "Office documents.\n\n"
                 "If you cannot send files, describe the evidence you have in a message. Press «No evidence» to skip."
@@ -1082,6 +1100,7 @@ class _Ctx:
     def ask_lookup_pass(self) -> None:
         t = self.t
         self.say(t._("Please enter the passphrase you received with the receipt code."), self.fixed(StepName.LOOKUP_PASS, B_CANCEL))
+        self.replies[-1] = dataclasses.replace(self.replies[-1], secret_answer=True)
 
     def on_lookup_code(self, message: Inbound) -> Step:
         if self.choice(message) == B_CANCEL:
@@ -1188,30 +1207,26 @@ class _Ctx:
         """Shows a receipt the channel never confirmed as delivered, once, and forgets it."""
         t = self.t
         lead = t._("Your report was sent. In case you did not receive its receipt, here it is again:")
-        text = receipt_text(t, committee=pending.committee_name, receipt=pending.receipt, passphrase=pending.passphrase)
         # No buttons: the answer to the message itself follows with the ones that apply now.
-        self.replies.append(Reply(text=f"{lead}\n\n{text}", receipt=pending.receipt, passphrase=pending.passphrase))
+        self.replies.append(receipt_reply(t, pending, lead=lead))
         self.draft.pending_receipt = None
 
     def on_event(self, message: Inbound) -> Step:
         t = self.t
         event = message.event
         if isinstance(event, Submitted):
-            # Kept (encrypted) until the channel confirms the reply was shown: see Conversation.receipt_shown.
-            self.draft = Draft(
-                pending_receipt=PendingReceipt(receipt=event.receipt, passphrase=event.passphrase, committee_name=event.committee_name)
+            pending = PendingReceipt(
+                receipt=event.receipt, passphrase=event.passphrase, committee_name=event.committee_name, received_on=event.received_on
             )
+            # Kept (encrypted) until the channel confirms the reply was shown: see Conversation.receipt_shown.
+            self.draft = Draft(pending_receipt=pending)
             self.state.step = StepName.IDLE
             self.state.resume = None
-            # The receipt in a message of its own, easy to forward or save; what next comes after it.
-            self.replies.append(
-                Reply(
-                    text=receipt_text(t, committee=event.committee_name, receipt=event.receipt, passphrase=event.passphrase),
-                    receipt=event.receipt,
-                    passphrase=event.passphrase,
-                )
-            )
-            self.say(t._(SHORT_QUESTIONS[StepName.IDLE]), self.menu_buttons())
+            # The receipt in a message of its own, easy to forward or save; how to keep it and what next come after it.
+            self.replies.append(receipt_reply(t, pending))
+            tip = KEEP_RECEIPT.get(self.state.channel)
+            question = t._(SHORT_QUESTIONS[StepName.IDLE])
+            self.say(f"{t._(tip)}\n\n{question}" if tip else question, self.menu_buttons())
             return self.done()
         if isinstance(event, LookupResult):
             if not event.found:

@@ -63,12 +63,15 @@ class Reply:
     receipt: str | None = None
     passphrase: str | None = None
     refused: bool = False
+    received_on: str = ""  # with a receipt: the day the report was received, in Vietnam (for a card to keep)
+    secret_answer: bool = False  # the question's answer is a secret (the passphrase): a transcript shows it masked
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"text": self.text, "buttons": [b.label for b in self.buttons]}
         if self.receipt:
             data["receipt"] = self.receipt
             data["passphrase"] = self.passphrase
+            data["received_on"] = self.received_on
         return data
 
 
@@ -88,6 +91,7 @@ class Submitted:
     receipt: str
     passphrase: str
     committee_name: str
+    received_on: str = ""  # written for people (intake.dates)
 
 
 @dataclass(frozen=True)
@@ -183,6 +187,7 @@ class PendingReceipt(BaseModel):
     receipt: str
     passphrase: str
     committee_name: str
+    received_on: str = ""
 
 
 class Draft(BaseModel):
@@ -239,6 +244,7 @@ class DialogState(BaseModel):
     buttons: list[tuple[str, str]] = Field(default_factory=list)  # (choice, label) of the last message: typed labels, numbers
     greeted: bool = False
     can_push: bool = False
+    channel: str = ""  # set by the runner: how the resident keeps a receipt differs (Telegram, Zalo, the web page)
     resume: StepName | None = None
     lookup_receipt: str | None = None
     lookup_failures: int = 0

@@ -112,8 +112,11 @@ async def test_a_full_report_from_start_to_receipt(tg: Harness, db: Session) -> 
     """/start to the receipt: buttons acknowledged, questions edited, the receipt in <code>, a case filed."""
     await walk_report(tg.resident, tg.deliver)
     assert "Mặt trận" in tg.texts()[0]
-    receipt_call = next(c for c in tg.fake.sent("sendMessage", USER_ID) if "<code>" in c.params["text"])
+    sent = tg.fake.sent("sendMessage", USER_ID)
+    receipt_call = next(c for c in sent if "<code>" in c.params["text"])
     assert receipt_call.params["parse_mode"] == "HTML" and "reply_markup" not in receipt_call.params, "the receipt in a message of its own"
+    after = plain(sent[sent.index(receipt_call) + 1].params["text"])
+    assert "Chuyển tiếp" in after and "Tin nhắn đã lưu" in after, "then how to keep it"
     assert "<code>" in receipt_call.params["text"] and "Mã tiếp nhận" in plain(receipt_call.params["text"])
     assert receipt_call.params["link_preview_options"] == {"is_disabled": True}
     case = db.exec(select(Case)).one()

@@ -53,6 +53,38 @@ def test_page_is_vietnamese_self_contained_and_strict(client: TestClient) -> Non
     assert client.get("/static/chat/chat.js").status_code == 200
 
 
+def test_static_files_are_compressed_cached_and_the_page_has_an_icon_and_a_description(client: TestClient) -> None:
+    """For residents on slow mobile data: gzip, a year's cache for the page's versioned URLs (a new version
+    is a new URL), revalidation for any other; an icon link and a meta description in the page."""
+    import re
+
+    html = client.get("/").text
+    assert re.search(r'<meta name="description" content="[^"]{40,}">', html)
+    icon = re.search(r'<link rel="icon" href="(/static/chat/favicon\.svg\?v=\w+)"', html)
+    script = re.search(r'<script src="(/static/chat/chat\.js\?v=\w+)" defer>', html)
+    assert icon and script and client.get(icon.group(1)).headers["content-type"].startswith("image/svg")
+    versioned = client.get(script.group(1), headers={"Accept-Encoding": "gzip"})
+    assert versioned.status_code == 200 and versioned.headers["content-encoding"] == "gzip"
+    assert int(versioned.headers["content-length"]) < len(versioned.content) / 2, "sent compressed"
+    assert versioned.headers["cache-control"] == "public, max-age=31536000, immutable"
+    plain = client.get("/static/chat/chat.js")
+    assert plain.headers["cache-control"] == "no-cache" and plain.headers.get("etag")
+    assert client.get("/static/chat/chat.js?v=old").headers["cache-control"] == "no-cache"
+    assert client.get("/api/chat/nothing").headers.get("content-encoding") is None, "only static files are compressed"
+
+
+def test_the_page_has_landmarks_a_log_and_a_real_file_button(client: TestClient) -> None:
+    """The form is a named landmark, the transcript a log, and files are chosen with a labelled button."""
+    import re
+
+    html = client.get("/").text
+    assert re.search(r'<form id="composer"[^>]*aria-label="Nhắn tin cho Mặt trận"', html)
+    assert re.search(r'<div id="log"[^>]*role="log"', html)
+    assert re.search(r'<button type="button" id="attach"', html) and "Gửi ảnh, tài liệu" in html
+    assert re.search(r'<input type="file" id="file"[^>]*tabindex="-1"', html), "the input itself stays out of the Tab order"
+    assert "📎" not in html, "no emoji that shows as an empty box without an emoji font"
+
+
 # A web report from the page's first load to its last question (the «send» left to each test).
 WEB_REPORT: list[dict[str, object]] = [
     {"resume": True},

@@ -171,6 +171,9 @@ async def test_a_full_report_walked_through_zalo_events_to_the_receipt(zalo: Har
     receipt_text = await walk_report(zalo, notify=True)
     receipt, passphrase = RECEIPT.search(receipt_text), PASSPHRASE.search(receipt_text)
     assert receipt and passphrase, receipt_text
+    sent = zalo.fake.to(USER)
+    alone = next(i for i, s in enumerate(sent) if s.text == receipt_text)
+    assert not sent[alone].buttons and "Cloud của tôi" in sent[alone + 1].text, "the receipt alone, then how to keep it"
     case = db.exec(select(Case)).one()
     assert case.channel == "zalo" and case.anonymity == "anonymous" and case.province_code
     sends = zalo.fake.to(USER)
