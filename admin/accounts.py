@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import json
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session, select
 
-from admin.auth import Staff, check_csrf, current_staff, db_session, throttle
-from admin.views import ROLE_LABELS, redirect, render
+from admin.auth import Staff, check_csrf, current_staff, db_session
+from admin.views import ROLE_LABELS, qr_svg, redirect, render
+from intake import throttle, totp
 from intake.casework import accounts, messages
 from intake.casework.actions import save_template
 from intake.casework.policy import Perm, require
-from intake.errors import InvalidInputError
+from intake.crypto import decrypt, encrypt
+from intake.errors import ConfigurationError, InvalidInputError
 from intake.models import Committee
 from intake.staff import MIN_PASSWORD_CHARS, change_own_password
 
@@ -117,17 +121,18 @@ def change_password(
     """Changes the account's password and ends all its sessions: the next page is the sign-in."""
     check_csrf(staff, csrf)
     # Guessing the current password from a session left open is throttled like signing in.
-    key = f"password:{staff.user.username}"
-    if throttle.blocked(key):
-        return render(request, "password.html", staff, status_code=429, min_chars=MIN_PASSWORD_CHARS, error="throttled")
+    key = str(staff.user.id)
+    if (minutes := throttle.locked_minutes(db, throttle.PASSWORD, key)) > 0:
+        return render(request, "password.html", staff, status_code=429, min_chars=MIN_PASSWORD_CHARS, error="throttled", minutes=minutes)
     try:
         change_own_password(db, user=staff.user, current=current, new=new, confirm=confirm)
     except InvalidInputError as err:
-        db.commit()  # a wrong current password is audited
-        if str(err) == "current":
-            throttle.failed(key)
+        minutes = throttle.failed(db, throttle.PASSWORD, key) if str(err) == "current" else 0
+        db.commit()  # a wrong current password is audited and counted
+        if minutes:
+            return render(request, "password.html", staff, status_code=429, min_chars=MIN_PASSWORD_CHARS, error="throttled", minutes=minutes)
         return render(request, "password.html", staff, status_code=400, min_chars=MIN_PASSWORD_CHARS, error=str(err))
-    throttle.succeeded(key)
+    throttle.succeeded(db, throttle.PASSWORD, key)
     db.commit()
     return redirect("/admin/login", done="password")
 
@@ -162,3 +167,81 @@ def save(
         return redirect("/admin/templates", error="invalid_input")
     db.commit()
     return redirect("/admin/templates", done=f"{kind}-{lang}")
+
+
+def _sealed_secret(user_id: int, secret: str) -> str:
+    """The new secret carried by the set-up form, encrypted and short-lived (nothing stored before the code proves it)."""
+    return encrypt(json.dumps({"u": user_id, "s": secret, "exp": int(time.time()) + 600})).decode("ascii")
+
+
+def _unsealed_secret(user_id: int, sealed: str) -> str | None:
+    try:
+        payload = json.loads(decrypt(sealed.encode("ascii")))
+    except (ConfigurationError, ValueError, UnicodeError):
+        return None
+    if not isinstance(payload, dict) or payload.get("u") != user_id or int(payload.get("exp", 0)) < time.time():
+        return None
+    return str(payload.get("s") or "") or None
+
+
+def _totp_page(request: Request, staff: Staff, *, status_code: int = 200, error: str = "", done: str = "", minutes: int = 0) -> Response:
+    context: dict[str, Any] = {"enrolled": staff.user.totp_secret_enc is not None, "error": error, "done": done, "minutes": minutes}
+    if not context["enrolled"]:
+        secret = totp.new_secret()
+        uri = totp.provisioning_uri(secret, staff.user.username)
+        context.update(secret=secret, uri=uri, qr=qr_svg(uri), sealed=_sealed_secret(staff.user.id, secret))  # type: ignore[arg-type]
+    return render(request, "totp_setup.html", staff, status_code=status_code, **context)
+
+
+@router.get("/totp", response_class=HTMLResponse)
+def totp_setup_page(request: Request, done: str = "", staff: Staff = Depends(current_staff)) -> Response:
+    """A second factor for one's own account, whatever the role (required for chair and admin)."""
+    return _totp_page(request, staff, done=done[:16])
+
+
+@router.post("/totp", response_class=HTMLResponse)
+def totp_setup(
+    request: Request,
+    csrf: Csrf,
+    code: Annotated[str, Form(max_length=16)] = "",
+    sealed: Annotated[str, Form(max_length=2000)] = "",
+    staff: Staff = Depends(current_staff),
+    db: Session = Depends(db_session),
+) -> Response:
+    """Turns the second factor on once the app shows a right code."""
+    check_csrf(staff, csrf)
+    if staff.user.totp_secret_enc is not None:
+        return redirect("/admin/totp")
+    key = str(staff.user.id)
+    if (minutes := throttle.locked_minutes(db, throttle.TOTP, key)) > 0:
+        return _totp_page(request, staff, status_code=429, error="throttled", minutes=minutes)
+    secret = _unsealed_secret(staff.user.id, sealed)  # type: ignore[arg-type]
+    if secret is None or not totp.enroll(db, staff.user, secret, code):
+        minutes = throttle.failed(db, throttle.TOTP, key)
+        db.commit()
+        if minutes:
+            return _totp_page(request, staff, status_code=429, error="throttled", minutes=minutes)
+        return _totp_page(request, staff, status_code=400, error="code")
+    throttle.succeeded(db, throttle.TOTP, key)
+    db.commit()
+    return redirect("/admin/totp", done="enrolled")
+
+
+@router.get("/security", response_class=HTMLResponse)
+def security_page(request: Request, done: str = "", staff: Staff = Depends(current_staff)) -> Response:
+    """The chair's choice of a second factor for the committee's officers and viewers."""
+    require(staff.user, Perm.COMMITTEE_SECURITY)
+    return render(request, "security.html", staff, required=staff.committee.require_totp, done=done[:16])
+
+
+@router.post("/security")
+def security_save(
+    csrf: Csrf,
+    required: Annotated[str, Form(max_length=4)] = "",
+    staff: Staff = Depends(current_staff),
+    db: Session = Depends(db_session),
+) -> Response:
+    check_csrf(staff, csrf)
+    accounts.set_committee_totp(db, actor=staff.user, required=required == "on")
+    db.commit()
+    return redirect("/admin/security", done="saved")

@@ -5,10 +5,8 @@ from __future__ import annotations
 import hmac
 from typing import Annotated, Any
 
-import segno
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
-from markupsafe import Markup
 from sqlmodel import Session
 
 from admin import accounts, cases, deliveries, reports
@@ -22,17 +20,16 @@ from admin.auth import (
     db_session,
     open_pending,
     seal_pending,
-    throttle,
 )
-from admin.views import landing_page, redirect, render
-from intake import totp
+from admin.views import landing_page, qr_svg, redirect, render
+from intake import throttle, totp
 from intake.casework.accounts import set_language
 from intake.casework.policy import perms, requires_totp
 from intake.crypto import token
 from intake.errors import InvalidInputError
 from intake.i18n import normalize_language
-from intake.models import StaffUser
-from intake.staff import authenticate, close_session, open_session
+from intake.models import Committee, StaffUser
+from intake.staff import authenticate, close_session, open_session, sign_in_failed, sign_in_locked_minutes, sign_in_succeeded
 
 _auth = APIRouter(prefix="/admin")
 router = APIRouter()  # everything under /admin: sign-in here, the pages in their modules
@@ -68,10 +65,11 @@ def _signed_in(request: Request, db: Session, user: StaffUser) -> Response:
 
 
 @_auth.get("/login", response_class=HTMLResponse)
-def login_page(request: Request, error: str = "", done: str = "") -> Response:
+def login_page(request: Request, error: str = "", done: str = "", minutes: str = "") -> Response:
     """The sign-in form."""
     lang = normalize_language(request.query_params.get("lang"))
-    return _login_form(request, "login.html", lang, error=error, done=done[:16])
+    wait = int(minutes) if minutes.isdigit() and len(minutes) <= 4 else 15
+    return _login_form(request, "login.html", lang, error=error, done=done[:16], minutes=wait)
 
 
 @_auth.post("/login")
@@ -85,20 +83,21 @@ def login(
     """Checks the password; chair and admin (and anyone enrolled) go on to the one-time code."""
     if not _login_csrf_ok(request, csrf):
         return redirect("/admin/login", error="expired")
-    if throttle.blocked(username):
-        return redirect("/admin/login", error="throttled")
+    # Per account, in the database: while it lasts, even the right password is not checked.
+    if (minutes := sign_in_locked_minutes(db, username)) > 0:
+        return redirect("/admin/login", error="throttled", minutes=minutes)
     user = authenticate(db, username, password)
     if user is None:
-        throttle.failed(username)
-        return redirect("/admin/login", error="invalid")
-    if requires_totp(user):
+        minutes = sign_in_failed(db, username)
+        return redirect("/admin/login", error="throttled" if minutes else "invalid", minutes=minutes or None)
+    if requires_totp(user, db.get(Committee, user.committee_id)):
         response = redirect("/admin/login/totp")
         response.set_cookie(
             PENDING_COOKIE, seal_pending(user.id), httponly=True, samesite="strict",  # type: ignore[arg-type]
             secure=_secure(request), path="/admin", max_age=PENDING_SECONDS,
         )
         return response
-    throttle.succeeded(username)
+    sign_in_succeeded(db, username)
     return _signed_in(request, db, user)
 
 
@@ -110,12 +109,6 @@ def _pending_user(request: Request, db: Session) -> tuple[StaffUser, str | None]
     if user is None or not user.active:
         return None
     return user, found[1]
-
-
-def _qr_svg(uri: str) -> Markup:
-    """The set-up address as a QR code for the phone's camera: inline SVG, no script, no image request."""
-    code = segno.make(uri, error="m")
-    return Markup(code.svg_inline(scale=4, border=4, title="QR", svgclass="qr", lineclass="qr-line", dark="#000", light="#fff"))
 
 
 @_auth.get("/login/totp", response_class=HTMLResponse)
@@ -130,7 +123,7 @@ def totp_page(request: Request, error: str = "", db: Session = Depends(db_sessio
         return _login_form(request, "totp.html", lang, error=error, enroll=False)
     secret = secret or totp.new_secret()
     uri = totp.provisioning_uri(secret, user.username)
-    response = _login_form(request, "totp.html", lang, error=error, enroll=True, secret=secret, uri=uri, qr=_qr_svg(uri))
+    response = _login_form(request, "totp.html", lang, error=error, enroll=True, secret=secret, uri=uri, qr=qr_svg(uri))
     response.set_cookie(
         PENDING_COOKIE, seal_pending(user.id, secret), httponly=True, samesite="strict",  # type: ignore[arg-type]
         secure=_secure(request), path="/admin", max_age=PENDING_SECONDS,
@@ -150,19 +143,21 @@ def totp_submit(
     if pending is None or not _login_csrf_ok(request, csrf):
         return redirect("/admin/login", error="expired")
     user, secret = pending
-    key = f"totp:{user.username}"
-    if throttle.blocked(key):
-        return redirect("/admin/login", error="throttled")
+    key = str(user.id)
+    if (minutes := throttle.locked_minutes(db, throttle.TOTP, key)) > 0:
+        return redirect("/admin/login", error="throttled", minutes=minutes)
     if user.totp_secret_enc is None:
         ok = secret is not None and totp.enroll(db, user, secret, code)
     else:
         ok = totp.verify(db, user, code)
     if not ok:
-        throttle.failed(key)
-        db.commit()  # the failure's audit row stays
+        minutes = throttle.failed(db, throttle.TOTP, key)
+        db.commit()  # the failure's audit row and count stay
+        if minutes:
+            return redirect("/admin/login", error="throttled", minutes=minutes)
         return redirect("/admin/login/totp", error="code")
-    throttle.succeeded(key)
-    throttle.succeeded(user.username)
+    throttle.succeeded(db, throttle.TOTP, key)
+    sign_in_succeeded(db, user.username)
     return _signed_in(request, db, user)
 
 

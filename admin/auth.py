@@ -5,7 +5,6 @@ from __future__ import annotations
 import hmac
 import json
 import time
-from collections import defaultdict, deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -108,30 +107,3 @@ def open_pending(raw: str | None) -> tuple[int, str | None] | None:
     if not isinstance(payload, dict) or int(payload.get("exp", 0)) < time.time():
         return None
     return int(payload["u"]), (str(payload.get("s")) or None)
-
-
-class LoginThrottle:
-    """Counts failed sign-ins per user name in memory; too many in the window blocks for a while."""
-
-    def __init__(self, limit: int = 5, window_seconds: float = 900) -> None:
-        self.limit = limit
-        self.window = window_seconds
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        q = self._failures[key]
-        while q and q[0] < now - self.window:
-            q.popleft()
-        return q
-
-    def blocked(self, key: str) -> bool:
-        return len(self._recent(key.lower(), time.monotonic())) >= self.limit
-
-    def failed(self, key: str) -> None:
-        self._recent(key.lower(), time.monotonic()).append(time.monotonic())
-
-    def succeeded(self, key: str) -> None:
-        self._failures.pop(key.lower(), None)
-
-
-throttle = LoginThrottle()

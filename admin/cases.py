@@ -21,6 +21,7 @@ from intake.casework import deliveries, messages, queries
 from intake.casework.policy import Perm, allowed_actions, require
 from intake.categories import CATEGORIES
 from intake.config import get_settings
+from intake.conflict import ConflictOfInterestError, barred_committee_ids, record_refusal
 from intake.deadlines import DEADLINE_LABELS, local_today
 from intake.errors import InvalidInputError, InvalidTransitionError, NotFoundError
 from intake.i18n import N_
@@ -137,11 +138,19 @@ def case_page(
         reply_draft=reply_draft,
         delivery=deliveries.message_states(db, case_id),
         delivery_labels=DELIVERY_LABELS,
-        targets=queries.transfer_targets(db, view.committee),
+        targets=queries.transfer_targets(db, view.committee, exclude=barred_committee_ids(db, view.case)),
         today=local_today(),
         done=done,
         error_message=staff.t._(ERROR_MESSAGES[error]) if error in ERROR_MESSAGES else "",
     )
+
+
+def _refuse(db: Session, staff: Staff, err: Exception) -> None:
+    """Undoes a refused action; an attempt against the conflict rule is audited on its own."""
+    db.rollback()
+    if isinstance(err, ConflictOfInterestError):
+        record_refusal(db, err, actor=staff.user)
+        db.commit()
 
 
 def _act(db: Session, staff: Staff, case_id: int, csrf: str, name: str, work: Callable[[Case], object]) -> Response:
@@ -151,7 +160,7 @@ def _act(db: Session, staff: Staff, case_id: int, csrf: str, name: str, work: Ca
     try:
         work(case)
     except (InvalidInputError, InvalidTransitionError) as err:
-        db.rollback()
+        _refuse(db, staff, err)
         return redirect(f"/admin/cases/{case_id}", error=err.code)
     db.commit()
     queries.forget_counts(staff.user.committee_id, case.committee_id)
@@ -240,6 +249,29 @@ def transfer(
     )
 
 
+@router.post("/cases/{case_id}/correct")
+def correct(
+    case_id: int,
+    csrf: Csrf,
+    accused_position: Annotated[str, Form(max_length=255)] = "",
+    accused_agency: Annotated[str, Form(max_length=255)] = "",
+    place_text: Annotated[str, Form(max_length=500)] = "",
+    commune_code: Annotated[str, Form(max_length=8)] = "",
+    setting: Annotated[str, Form(max_length=16)] = "workplace",
+    staff: Staff = Depends(current_staff),
+    db: Session = Depends(db_session),
+) -> Response:
+    """Corrects the accused's role or the place; the case is routed again (and moved if the rule requires)."""
+    correction = casework.Correction(
+        accused_position=accused_position,
+        accused_agency=accused_agency,
+        place_text=place_text,
+        commune_code=commune_code.strip() or None,
+        setting=setting,
+    )
+    return _act(db, staff, case_id, csrf, "correct", lambda c: casework.correct_case(db, case=c, actor=staff.user, correction=correction))
+
+
 @router.post("/cases/{case_id}/escalate")
 def escalate(
     case_id: int, csrf: Csrf, reason: Text = "", staff: Staff = Depends(current_staff), db: Session = Depends(db_session)
@@ -259,8 +291,8 @@ def decide(
     check_csrf(staff, csrf)
     try:
         t = casework.decide_transfer(db, transfer_id=transfer_id, actor=staff.user, approve=decision == "approve")
-    except InvalidTransitionError as err:
-        db.rollback()
+    except (InvalidInputError, InvalidTransitionError) as err:
+        _refuse(db, staff, err)
         return redirect("/admin", error=err.code)
     db.commit()
     queries.forget_counts(t.from_committee_id, t.to_committee_id)
@@ -338,7 +370,11 @@ def close(case_id: int, csrf: Csrf, staff: Staff = Depends(current_staff), db: S
 def attachment(case_id: int, attachment_id: int, staff: Staff = Depends(current_staff), db: Session = Depends(db_session)) -> Response:
     """An evidence file, as a download (never shown inline); the download is audited."""
     case = casework.visible_case(db, staff.user, case_id)
-    att, data = casework.download_attachment(db, case=case, actor=staff.user, attachment_id=attachment_id)
+    try:
+        att, data = casework.download_attachment(db, case=case, actor=staff.user, attachment_id=attachment_id)
+    except ConflictOfInterestError as err:
+        _refuse(db, staff, err)
+        return redirect(f"/admin/cases/{case_id}", error=err.code)
     db.commit()
     ext = att.content_type.split("/")[-1].split(";")[0][:10]
     name = _SAFE_NAME.sub("_", f"case-{case.id}-evidence-{att.id}.{ext}")
@@ -364,9 +400,9 @@ def identity(
     case = casework.visible_case(db, staff.user, case_id)
     try:
         who = casework.view_identity(db, case=case, actor=staff.user, reason=reason)
-    except InvalidInputError:
-        db.rollback()
-        return redirect(f"/admin/cases/{case_id}", error="invalid_input")
+    except InvalidInputError as err:
+        _refuse(db, staff, err)
+        return redirect(f"/admin/cases/{case_id}", error=err.code)
     db.commit()
     return render(request, "identity.html", staff, c=case, who=who)
 
@@ -477,7 +513,7 @@ def record_submit(
         )
         filed = casework.record_report(db, actor=staff.user, report=report)
     except InvalidInputError as err:
-        db.rollback()
+        _refuse(db, staff, err)
         return _record_form(request, staff, values=values, error=err.detail or "invalid", status_code=400)
     db.commit()
     queries.forget_counts(filed.case.committee_id)

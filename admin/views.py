@@ -6,9 +6,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import segno
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 
 from admin.auth import Staff
 from intake.casework.actions import FORWARD_BODIES
@@ -68,6 +70,10 @@ ACTION_LABELS: dict[str, str] = {
 }
 
 ERROR_MESSAGES: dict[str, str] = {
+    "conflict_of_interest": N_(
+        "This committee cannot receive or see the case: the person it accuses leads it or a committee above it. "
+        "The attempt was recorded."
+    ),
     "invalid_input": N_("Please check what you entered: something is missing or not valid."),
     "invalid_transition": N_("This action is not possible in the case's current status."),
     "not_found": N_("Not found."),
@@ -131,6 +137,12 @@ LANDINGS: tuple[tuple[Perm, str], ...] = (
 def landing_page(perms: frozenset[Perm]) -> str:
     """The first page an account's role may open, where sign-in (and the brand link) take it."""
     return next((path for perm, path in LANDINGS if perm in perms), "/admin")
+
+
+def qr_svg(uri: str) -> Markup:
+    """The set-up address as a QR code for the phone's camera: inline SVG, no script, no image request."""
+    code = segno.make(uri, error="m")
+    return Markup(code.svg_inline(scale=4, border=4, title="QR", svgclass="qr", lineclass="qr-line", dark="#000", light="#fff"))
 
 
 def redirect(path: str, **params: Any) -> RedirectResponse:

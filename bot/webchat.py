@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections import OrderedDict, deque
@@ -15,11 +14,11 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
+from bot.admission import Admission
 from bot.assets import Assets
 from intake.attachments import store_attachment
 from intake.config import get_settings
 from intake.conversation import Conversation
-from intake.crypto import token
 from intake.db import session_scope
 from intake.dialog.types import AttachmentInfo, Inbound, Reply
 from intake.errors import InvalidInputError
@@ -28,7 +27,6 @@ from intake.i18n import N_, normalize_language, translator
 log = logging.getLogger(__name__)
 
 COOKIE = "pa_chat"
-_COOKIE_RE = re.compile(r"^[A-Za-z0-9_\-]{20,64}$")
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 STATIC = Assets(Path(__file__).parent / "static", "/static/chat")
 router = APIRouter()
@@ -37,29 +35,28 @@ conversation = Conversation(channel="web")
 # Over the pace the page shows these and puts the message back in the box. TOO_FAST is Telegram's and Zalo's.
 TOO_FAST = N_("You are sending messages too quickly. Please wait a minute, then continue: nothing you have written is lost.")
 TOO_BUSY = N_("Many people are writing to us right now. Please wait a minute, then send your message again: it is still in the box.")
+PREPARING = N_("Preparing a secure conversation…")
 
 
 class Pace:
-    """Sliding-minute counts in memory: one per chat cookie, one for all web chats together.
+    """Sliding-minute counts in memory, one per chat.
 
-    Only the cookie's value keys a count (never an address). Keys are bounded: the least recently
-    seen chat is forgotten first, so random cookies cannot grow the table without end.
+    Only the chat's id keys a count (never an address). Keys are bounded: the least recently seen
+    chat is forgotten first. There is no budget shared by all chats: one that a flood could spend
+    would close the chat to everyone; new chats pay a proof of work instead (bot/admission.py).
     """
 
     def __init__(self, *, window: float = 60.0, max_chats: int = 50_000) -> None:
         self.window = window
         self.max_chats = max_chats
         self._chats: OrderedDict[str, deque[float]] = OrderedDict()
-        self._all: deque[float] = deque()
         self._lock = threading.Lock()  # sync routes run in a thread pool
 
-    def admit(self, chat_id: str, *, per_chat: int, overall: int, now: float | None = None) -> str | None:
-        """Counts one message; None when it may go on, else "chat" or "all" for the limit it passed."""
+    def admit(self, chat_id: str, *, per_chat: int, now: float | None = None) -> bool:
+        """Counts one message of a chat; False when the chat is over its pace."""
         now = time.monotonic() if now is None else now
         cutoff = now - self.window
         with self._lock:
-            while self._all and self._all[0] <= cutoff:
-                self._all.popleft()
             mine = self._chats.pop(chat_id, None) or deque()
             while mine and mine[0] <= cutoff:
                 mine.popleft()
@@ -67,36 +64,54 @@ class Pace:
             while len(self._chats) > self.max_chats:
                 self._chats.popitem(last=False)
             if len(mine) >= per_chat:
-                return "chat"
-            if len(self._all) >= overall:
-                return "all"
+                return False
             mine.append(now)
-            self._all.append(now)
-            return None
+            return True
 
     def clear(self) -> None:
         with self._lock:
             self._chats.clear()
-            self._all.clear()
 
 
 pace = Pace()
+_admission: Admission | None = None
+
+
+def admission() -> Admission:
+    """The web chat's gate for new chats, built from the settings at first use."""
+    global _admission
+    if _admission is None:
+        s = get_settings()
+        _admission = Admission(
+            base_bits=s.web_chat_pow_bits, new_per_minute=s.web_chat_new_chats_per_minute, max_extra_bits=s.web_chat_pow_max_extra_bits
+        )
+    return _admission
+
+
+def reset_admission() -> None:
+    """Forgets the gate (tests, or settings changed)."""
+    global _admission
+    _admission = None
 
 
 def _paced(chat_id: str, lang: str | None) -> JSONResponse | None:
-    """The polite 429 when this chat, or all web chats together, are over their pace; None to go on."""
-    settings = get_settings()
-    over = pace.admit(chat_id, per_chat=settings.web_chat_messages_per_minute, overall=settings.web_chat_global_per_minute)
-    if over is None:
+    """The polite 429 when this chat is over its pace; None to go on."""
+    if pace.admit(chat_id, per_chat=get_settings().web_chat_messages_per_minute):
         return None
-    log.info("web chat message over the %s limit", over)
-    notice = TOO_FAST if over == "chat" else TOO_BUSY
-    text = translator(normalize_language(lang))._(notice)
+    log.info("web chat message over the per-chat limit")
+    text = translator(normalize_language(lang))._(TOO_FAST)
     return JSONResponse(
         {"error": "rate_limited", "message": text, "replies": [{"text": text, "buttons": []}]},
         status_code=429,
         headers={"Retry-After": "60"},
     )
+
+
+class Proof(BaseModel):
+    """The page's answer to the puzzle it was given for a new chat."""
+
+    challenge: str = Field(max_length=120)
+    nonce: str = Field(max_length=20)
 
 
 class ChatIn(BaseModel):
@@ -108,6 +123,7 @@ class ChatIn(BaseModel):
     button: str | None = Field(default=None, max_length=100)
     resume: bool = False
     lang: str | None = Field(default=None, max_length=10)
+    proof: Proof | None = None
 
 
 def _reply_json(reply: Reply) -> dict[str, Any]:
@@ -142,17 +158,25 @@ class ReceiptShown(BaseModel):
 @router.post("/api/chat/receipt", status_code=204)
 def receipt_shown(body: ReceiptShown, request: Request) -> Response:
     """Forgets a receipt the page has shown (a no-op for anything else: nothing to learn by guessing)."""
-    chat_id, new = _chat_id(request)
-    if not new:
+    chat_id = _chat_id(request)
+    if chat_id is not None:
         conversation.receipt_shown(chat_id, body.receipt)
     return Response(status_code=204)
 
 
-def _chat_id(request: Request) -> tuple[str, bool]:
-    raw = request.cookies.get(COOKIE, "")
-    if _COOKIE_RE.match(raw):
-        return raw, False
-    return token(24), True
+def _chat_id(request: Request) -> str | None:
+    """The chat the request's cookie names, if the server issued that cookie."""
+    return Admission.chat_from_cookie(request.cookies.get(COOKIE))
+
+
+def _challenge(lang: str | None) -> JSONResponse:
+    """A fresh puzzle instead of replies: the page solves it and sends its message again with the answer.
+
+    Not an error status: every new resident meets it, and a browser logs a 4xx as an error.
+    """
+    puzzle = admission().challenge()
+    text = translator(normalize_language(lang))._(PREPARING)
+    return JSONResponse({"challenge": puzzle.text, "bits": puzzle.bits, "message": text, "replies": []})
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
@@ -165,8 +189,17 @@ def page(request: Request) -> Response:
 
 @router.post("/api/chat")
 def post_chat(body: ChatIn, request: Request) -> JSONResponse:
-    """Steps the resident's conversation; a cookie names it, and it lives in the database."""
-    chat_id, new = _chat_id(request)
+    """Steps the resident's conversation; a server-issued cookie names it, and it lives in the database.
+
+    A request without a valid cookie starts a new chat only with a solved puzzle (bot/admission.py);
+    otherwise it gets one instead of replies, and nothing is stepped.
+    """
+    chat_id = _chat_id(request)
+    new = chat_id is None
+    if chat_id is None:
+        chat_id = admission().redeem(body.proof.challenge, body.proof.nonce) if body.proof else None
+        if chat_id is None:
+            return _challenge(body.lang)
     refused = _paced(chat_id, body.lang)
     if refused is not None:
         return refused  # nothing stepped: the draft is as it was, and the page keeps what was typed
@@ -176,7 +209,7 @@ def post_chat(body: ChatIn, request: Request) -> JSONResponse:
     if new:
         response.set_cookie(
             COOKIE,
-            chat_id,
+            Admission.cookie_for(chat_id),
             max_age=60 * 60 * 24 * 2,
             httponly=True,
             samesite="strict",
@@ -188,14 +221,16 @@ def post_chat(body: ChatIn, request: Request) -> JSONResponse:
 @router.post("/api/chat/upload")
 async def upload(file: UploadFile, request: Request) -> JSONResponse:
     """Takes one evidence file for the resident's conversation (metadata removed, encrypted)."""
-    chat_id, new = _chat_id(request)
+    chat_id = _chat_id(request)
+    if chat_id is None:
+        return _challenge(request.query_params.get("lang"))  # a file comes within a chat, never first
     refused = _paced(chat_id, request.query_params.get("lang"))
     if refused is not None:
         return refused
     t = translator(normalize_language(request.query_params.get("lang")))
     limit = get_settings().max_attachment_mb * 2**20
     data = await file.read(limit + 1)
-    if new or not data or len(data) > limit:
+    if not data or len(data) > limit:
         message = t._("This file could not be received. Files must be at most {mb} MB.", mb=get_settings().max_attachment_mb)
         return JSONResponse({"replies": [{"text": message, "buttons": []}]}, status_code=400)
     content_type = (file.content_type or "application/octet-stream").split(";")[0].strip().lower()

@@ -5,15 +5,16 @@ Routes and bot handlers parse input, call one action, and render; they never add
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
-from intake import audit
+from intake import audit, throttle
 from intake.committees import committee_by_code
-from intake.dates import format_date, format_datetime
 from intake.crypto import encrypt, hash_password, keyed_hash
+from intake.dates import format_date, format_datetime
 from intake.dialog.types import Draft, FrontMessage, LookupResult
 from intake.errors import InvalidInputError, NotFoundError
 from intake.models import (
@@ -28,7 +29,7 @@ from intake.models import (
     StaffUser,
     utcnow,
 )
-from intake.receipts import Credentials, check_passphrase, new_credentials, receipt_hash
+from intake.receipts import Credentials, check_passphrase, hash_passphrase, new_credentials, new_passphrase, receipt_hash
 from intake.search import fold_for_search
 
 log = logging.getLogger(__name__)
@@ -206,16 +207,31 @@ def describe_case(session: Session, case: Case, *, language: str, receipt: str =
     )
 
 
+@functools.cache
+def _dummy_passphrase_hash() -> str:
+    """An Argon2 hash of a passphrase no case has: verified when no case matches, so both take as long."""
+    return hash_passphrase(new_passphrase())
+
+
 def look_up_case(session: Session, *, receipt: str, passphrase: str, language: str = "vi") -> LookupResult:
-    """Finds a case by receipt and passphrase; says nothing of which was wrong when it fails."""
+    """Finds a case by receipt and passphrase; says nothing of which was wrong when it fails.
+
+    Equal work either way: with no case for the receipt, the passphrase is checked against a dummy
+    hash. Failures are counted per receipt (unknown receipts alike, intake/throttle.py): after five
+    the receipt is locked for 15 minutes, doubling with each lock, at most a day.
+    """
     try:
         rhash = receipt_hash(receipt)
     except ValueError:
         return LookupResult(found=False)
+    if (minutes := throttle.locked_minutes(session, throttle.LOOKUP, rhash)) > 0:
+        return LookupResult(found=False, locked_minutes=minutes)
     case = session.exec(select(Case).where(Case.receipt_hash == rhash)).first()
-    if case is None or not check_passphrase(case.passphrase_hash, passphrase):
-        return LookupResult(found=False)
-    return describe_case(session, case, language=language, receipt=receipt)
+    matched = check_passphrase(case.passphrase_hash if case is not None else _dummy_passphrase_hash(), passphrase)
+    if case is not None and matched:
+        throttle.succeeded(session, throttle.LOOKUP, rhash)
+        return describe_case(session, case, language=language, receipt=receipt)
+    return LookupResult(found=False, locked_minutes=throttle.failed(session, throttle.LOOKUP, rhash))
 
 
 def create_staff(
@@ -228,8 +244,11 @@ def create_staff(
     display_name: str = "",
     actor_id: int | None = None,
 ) -> StaffUser:
-    """Creates a staff account in a committee."""
-    if session.exec(select(StaffUser).where(StaffUser.username == username)).first():
+    """Creates a staff account in a committee; its name is kept in canonical form (intake.staff)."""
+    from intake.staff import canonical_username
+
+    username = canonical_username(username)
+    if not username or session.exec(select(StaffUser).where(StaffUser.username == username)).first():
         raise InvalidInputError("username taken")
     user = StaffUser(
         username=username,

@@ -64,9 +64,13 @@ class Settings(BaseSettings):
     max_body_kb: int = Field(default=64, ge=8)  # the web chat's messages, sign-in, everything else
     max_admin_form_kb: int = Field(default=512, ge=16)  # admin forms: Vietnamese text is percent-encoded, up to 9 bytes a letter
     max_webhook_body_kb: int = Field(default=1024, ge=16)  # Telegram and Zalo webhook calls
-    # The web chat's pace (a sliding minute, in each process's memory): per chat cookie, and all web chats together.
+    # The web chat's pace (a sliding minute, in each process's memory), per chat.
     web_chat_messages_per_minute: int = Field(default=30, ge=1)
-    web_chat_global_per_minute: int = Field(default=1200, ge=1)
+    # A new web chat solves a SHA-256 puzzle first (bot/admission.py): this many leading zero bits, one more
+    # per doubling of new chats over the rate below, at most the extra bits above it.
+    web_chat_pow_bits: int = Field(default=14, ge=0, le=30)
+    web_chat_new_chats_per_minute: int = Field(default=60, ge=1)
+    web_chat_pow_max_extra_bits: int = Field(default=6, ge=0, le=12)
 
     # Zalo Official Account (OA API v3, OAuth v4): on when the app id and the OA secret key are set.
     zalo_app_id: str = ""

@@ -128,6 +128,8 @@ class Committee(SQLModel, table=True):
     name_en: str = Field(max_length=255)
     unit_name: str = Field(max_length=255)  # the province or commune it serves
     active: bool = True
+    # The chair's choice: the committee's officers and viewers sign in with a second factor too.
+    require_totp: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
 
     def name(self, lang: str) -> str:
         return self.name_en if lang == "en" else self.name_vi
@@ -448,3 +450,17 @@ class InboundEvent(SQLModel, table=True):
     received_at: datetime = Field(default_factory=utcnow, sa_column=sa.Column(UTCDateTime(), nullable=False, index=True))
     attempts: int = 0  # processings started after the first (a retry, or a recovery after a crash)
     last_error: str | None = Field(default=None, max_length=64)  # the exception's class name, never its message
+
+
+class AttemptThrottle(SQLModel, table=True):
+    """Failed attempts at one target (a receipt, an account), by keyed hash, and its lock (intake/throttle.py)."""
+
+    __tablename__ = "attempt_throttles"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key_hash: str = Field(max_length=64, unique=True)
+    scope: str = Field(max_length=16, index=True)
+    failures: int = 0
+    locks: int = 0  # locks in a row: each doubles the next
+    locked_until: datetime | None = _ts(nullable=True)
+    last_failure_at: datetime = _created()

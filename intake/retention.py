@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
-from intake import audit
+from intake import audit, throttle
 from intake.attachments import delete_file
 from intake.config import Settings, get_settings
 from intake.crypto import encrypt
@@ -155,4 +155,5 @@ def purge_job(settings: Settings | None = None) -> PurgeResult:
             break
     with session_scope() as session:
         total.dialogs = expire_dialogs(session)
+        throttle.forget_stale(session)
     return total

@@ -36,6 +36,7 @@ CENTRAL_CODE = "TW"
 CENTRAL_NAME = "Ủy ban Trung ương MTTQ Việt Nam"
 COMMITTEE_PREFIX = "Ủy ban MTTQ Việt Nam "
 _PARENT: dict[Level, Level | None] = {"commune": "province", "province": "central", "central": None}
+_RANK: dict[Level, int] = {"commune": 0, "province": 1, "central": 2}
 
 # Level words in a position, read as today's two local levels (no districts since 1 July 2025).
 _LEVEL_WORDS = (
@@ -159,6 +160,18 @@ class RoutingRules:
         if override is not None and level in override.conflict:
             return override.conflict[level]
         return self.conflict.get(level, frozenset())
+
+    def led_level(self, match: PositionMatch | None, province_code: str | None) -> Level | None:
+        """The level of the unit the accused leads (its Front, party committee or People's Committee), if any.
+
+        Every committee of that unit and below it is barred from the case (intake/conflict.py).
+        """
+        if match is None:
+            return None
+        for level in ("commune", "province", "central"):
+            if match.position.id in self.conflict_for(province_code, level):  # type: ignore[arg-type]
+                return level  # type: ignore[return-value]
+        return None
 
     def match_position(self, role: str, province_code: str | None = None) -> PositionMatch | None:
         """The position a role names, tolerating typos and abbreviations; None below the threshold."""
@@ -455,10 +468,11 @@ def route(
 def _escalate(
     rules: RoutingRules, province_code: str, level: Level, match: PositionMatch | None, reasons: list[Reason]
 ) -> tuple[Level, bool, bool]:
-    """One level up when the accused heads the unit whose committee would receive the case."""
-    if match is None or match.position.id not in rules.conflict_for(province_code, level):
+    """Above the unit the accused leads, when the receiving committee is that unit's or one below it."""
+    led = rules.led_level(match, province_code)
+    if match is None or led is None or _RANK[level] > _RANK[led]:
         return level, False, False
-    parent = _PARENT[level]
+    parent = _PARENT[led]
     if parent is None:
         reasons.append(
             Reason(
@@ -467,7 +481,7 @@ def _escalate(
                 {"position": match.position.label},
             )
         )
-        return level, False, True
+        return "central", level != "central", True
     reasons.append(
         Reason(
             _CONFLICT_UP[parent],

@@ -13,6 +13,8 @@ _TMP = Path(tempfile.mkdtemp(prefix="phananh-test-"))
 os.environ["PHANANH_ENV"] = "test"
 os.environ["PHANANH_VAR_DIR"] = str(_TMP / "var")
 os.environ.setdefault("PHANANH_SECRET_KEY", "test-secret-key-not-for-production")
+# A new web chat's puzzle: 8 bits (256 hashes on average) keeps the tests fast; bot/admission.py.
+os.environ.setdefault("PHANANH_WEB_CHAT_POW_BITS", "8")
 _PG_URL = os.environ.get("PHANANH_TEST_DATABASE_URL", "")
 os.environ["PHANANH_DATABASE_URL"] = _PG_URL or f"sqlite:///{_TMP / 'test.sqlite3'}"
 # The classifier artifact is shared across test runs so it is trained once per machine.
@@ -23,6 +25,7 @@ from sqlmodel import Session, SQLModel  # noqa: E402
 
 from intake.config import get_settings  # noqa: E402
 from intake.db import get_engine  # noqa: E402
+from intake.models import Committee  # noqa: E402
 
 KEEP = {"committees", "alembic_version"}
 
@@ -53,6 +56,7 @@ def db(migrated: None) -> Iterator[Session]:
         for table in reversed(SQLModel.metadata.sorted_tables):
             if table.name not in KEEP:
                 conn.execute(table.delete())
+        conn.execute(sa.update(Committee).values(require_totp=False))  # a setting a test may have changed
     with Session(engine, expire_on_commit=False) as session:
         yield session
 

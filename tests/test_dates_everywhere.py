@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 from intake.models import Case, CaseMessage, OutboxMessage
 from phananh.web import create_app
 from tests.admin.conftest import csrf_for, file_case, make_staff, signed_in
+from tests.chat import chat_post
 
 LATE_EVENING_UTC = datetime(2026, 12, 7, 23, 30, tzinfo=timezone.utc)  # 06:30 on 8 December in Vietnam
 VIETNAM_DAY, UTC_DAY = "08/12/2026", "07/12/2026"
@@ -44,7 +45,7 @@ def test_a_case_filed_at_23_30_utc_shows_the_vietnamese_day_everywhere(db: Sessi
     db.commit()
 
     chat = TestClient(create_app())
-    replies = chat.post("/api/chat", json={"text": f"/tracuu {filed.receipt} {filed.passphrase}"}).json()["replies"]
+    replies = chat_post(chat, text=f"/tracuu {filed.receipt} {filed.passphrase}").json()["replies"]
     shown = "\n".join(r["text"] for r in replies)
     assert f"Ngày tiếp nhận: {VIETNAM_DAY}" in shown
     assert f"{VIETNAM_DAY} 06:45" in shown, "the message's own time, in Vietnam"

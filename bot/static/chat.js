@@ -249,6 +249,37 @@
     return promise.then(function (value) { stop(); return value; }, function (err) { stop(); throw err; });
   }
 
+  // A new chat first answers the server's puzzle (bot/admission.py): the first nonce for which
+  // SHA-256(challenge ":" nonce) starts with `bits` zero bits, found with the browser's Web Crypto.
+  function zeroBits(bytes) {
+    var n = 0;
+    for (var i = 0; i < bytes.length; i++) {
+      if (bytes[i] === 0) { n += 8; continue; }
+      for (var b = 7; b >= 0 && !(bytes[i] & (1 << b)); b--) { n++; }
+      return n;
+    }
+    return n;
+  }
+
+  function solve(challenge, bits) {
+    var enc = new TextEncoder();
+    var prefix = challenge + ":";
+    var BATCH = 256;
+    function round(base) {
+      var jobs = [];
+      for (var i = 0; i < BATCH; i++) {
+        jobs.push(crypto.subtle.digest("SHA-256", enc.encode(prefix + (base + i))));
+      }
+      return Promise.all(jobs).then(function (digests) {
+        for (var j = 0; j < digests.length; j++) {
+          if (zeroBits(new Uint8Array(digests[j])) >= bits) { return String(base + j); }
+        }
+        return round(base + BATCH);
+      });
+    }
+    return round(0);
+  }
+
   // The replies in an answer, or an error carrying them (a 429 or 413 explains itself in words).
   function replies(res) {
     return res.json().catch(function () { return null; }).then(function (data) {
@@ -256,6 +287,33 @@
       var err = new Error("HTTP " + res.status);
       err.data = data;
       throw err;
+    });
+  }
+
+  function post(body) {
+    return fetch("/api/chat", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      credentials: "same-origin",
+      body: JSON.stringify(body)
+    }).then(replies);
+  }
+
+  // Sends; when the server asks a new chat for its proof of work, solves the puzzle and sends again.
+  function postWithProof(body, tries) {
+    return post(body).then(function (data) {
+      if (!data.challenge || tries > 2) { return data; }
+      if (!(window.crypto && crypto.subtle)) {
+        var err = new Error("no Web Crypto");
+        err.data = { replies: [{ text: log.getAttribute("data-insecure") }] };
+        throw err;
+      }
+      var note = add("status", data.message);
+      return solve(data.challenge, data.bits).then(function (nonce) {
+        if (note.parentNode) { note.parentNode.removeChild(note); }
+        body.proof = { challenge: data.challenge, nonce: nonce };
+        return postWithProof(body, tries + 1);
+      });
     });
   }
 
@@ -273,12 +331,7 @@
     var mine = shown ? add("me", body.text ? shownAs(shown) : shown) : null;
     disableOldButtons();
     body.lang = lang;
-    typingWhile(fetch("/api/chat", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      credentials: "same-origin",
-      body: JSON.stringify(body)
-    }).then(replies)).then(function (data) {
+    typingWhile(postWithProof(body, 0)).then(function (data) {
       data.replies.forEach(render);
     }).catch(function (err) {
       failed(err);

@@ -8,6 +8,7 @@ from __future__ import annotations
 from intake.casework.actions import (
     FORWARD_BODIES,
     OFFLINE_CHANNELS,
+    Correction,
     Identity,
     OfflineReport,
     accept_case,
@@ -15,6 +16,7 @@ from intake.casework.actions import (
     ask_for_information,
     assign_case,
     close_case,
+    correct_case,
     decide_transfer,
     download_attachment,
     escalate_case,
@@ -34,6 +36,7 @@ from intake.casework.policy import Perm, allowed_actions, can, check_action, req
 __all__ = [
     "FORWARD_BODIES",
     "OFFLINE_CHANNELS",
+    "Correction",
     "Identity",
     "OfflineReport",
     "Perm",
@@ -45,6 +48,7 @@ __all__ = [
     "can",
     "check_action",
     "close_case",
+    "correct_case",
     "decide_transfer",
     "download_attachment",
     "escalate_case",

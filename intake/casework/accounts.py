@@ -7,13 +7,13 @@ import secrets
 
 from sqlmodel import Session, select
 
-from intake import totp
+from intake import audit, totp
 from intake.actions import create_staff
-from intake.casework.policy import manageable_committee, scope_committee_ids
+from intake.casework.policy import Perm, manageable_committee, require, scope_committee_ids
 from intake.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from intake.i18n import LANGUAGES
 from intake.models import Committee, StaffRole, StaffUser
-from intake.staff import disable_staff, set_password
+from intake.staff import canonical_username, disable_staff, end_sessions, set_password
 
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 MAX_LISTED = 500
@@ -47,7 +47,7 @@ def create_account(
     session: Session, *, actor: StaffUser, username: str, role: str, committee_code: str, display_name: str = ""
 ) -> tuple[StaffUser, str]:
     """Creates an account in a committee the admin manages; returns it with its first password (shown once)."""
-    username = username.strip().lower()
+    username = canonical_username(username)
     if not _USERNAME.match(username):
         raise InvalidInputError("user name not valid")
     if role not in {r.value for r in StaffRole}:
@@ -94,3 +94,25 @@ def set_language(user: StaffUser, lang: str) -> None:
     if lang not in LANGUAGES:
         raise InvalidInputError("unknown language")
     user.language = lang
+
+
+def set_committee_totp(session: Session, *, actor: StaffUser, required: bool) -> int:
+    """The chair requires (or stops requiring) a second factor of the committee's officers and viewers.
+
+    Turning it on signs out those of them who have none yet: their next sign-in sets one up.
+    Returns how many were signed out.
+    """
+    require(actor, Perm.COMMITTEE_SECURITY)
+    committee = session.get(Committee, actor.committee_id)
+    if committee is None:
+        raise NotFoundError("committee not found")
+    signed_out = 0
+    if required and not committee.require_totp:
+        for user in session.exec(
+            select(StaffUser).where(StaffUser.committee_id == committee.id, StaffUser.totp_secret_enc.is_(None))  # type: ignore[union-attr]
+        ).all():
+            signed_out += end_sessions(session, user)
+    committee.require_totp = required
+    audit.record(session, "committee.totp_required", actor_kind="staff", actor_id=actor.id,
+                 details={"committee": committee.code, "required": required, "signed_out": signed_out})
+    return signed_out

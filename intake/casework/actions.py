@@ -18,6 +18,7 @@ from intake.attachments import read_attachment, store_attachment
 from intake.casework import messages
 from intake.casework.policy import Perm, can, check_action, require, visible_case
 from intake.categories import CATEGORIES
+from intake.conflict import ensure_allowed
 from intake.crypto import decrypt
 from intake.deadlines import VIETNAM_TZ, answer_due, local_today
 from intake.dialog.types import Draft
@@ -136,6 +137,7 @@ def assign_case(session: Session, *, case: Case, actor: StaffUser, assignee_id: 
         assignee = session.get(StaffUser, assignee_id)
         if assignee is None or assignee.committee_id != case.committee_id or not can(assignee, Perm.WORK):
             raise InvalidInputError("assignee cannot work this case")
+        ensure_allowed(session, case, _committee(session, assignee.committee_id), action="assign")
     case.assignee_id = assignee_id
     _record(session, "case.assigned", case, actor, assignee=assignee_id)
 
@@ -173,6 +175,7 @@ def _open_transfer(
     reason = _text(reason, MAX_REASON_CHARS, "reason")
     if not target.active or target.id == case.committee_id:
         raise InvalidInputError("target committee not valid")
+    ensure_allowed(session, case, target, action=kind)
     if _pending_transfer(session, case) is not None:
         raise InvalidTransitionError("a transfer is already waiting for a decision")
     transfer = CaseTransfer(
@@ -231,13 +234,15 @@ def _apply_transfer(session: Session, *, case: Case, transfer: CaseTransfer, act
     """Moves the case; the receiving committee's queue has it now, and the resident is told who holds it."""
     source = _committee(session, transfer.from_committee_id)
     target = _committee(session, transfer.to_committee_id)
+    # Checked again at the decision: a correction or a merge since the request may have moved the barrier.
+    ensure_allowed(session, case, target, action=transfer.kind)
     transfer.state = TransferState.APPROVED.value
     transfer.decided_by, transfer.decided_at = actor.id, utcnow()
     case.committee_id = target.id  # type: ignore[assignment]
     case.assignee_id = None
     if transfer.kind == "escalate":
         case.escalated = True
-    action = "case.escalated" if transfer.kind == "escalate" else "case.transferred"
+    action = {"escalate": "case.escalated", "reroute": "case.rerouted"}.get(transfer.kind, "case.transferred")
     _record(session, action, case, actor, transfer=transfer.id, **{"from": source.code, "to": target.code})
     messages.notify(session, case, target, actor=actor, kind="transferred")
     log.info("case %s moved from %s to %s (%s)", case.id, source.code, target.code, transfer.kind)
@@ -251,12 +256,15 @@ def merge_cases(session: Session, *, duplicate: Case, primary_id: int, actor: St
         raise InvalidInputError("cannot merge into this case")
     now = utcnow()
     moved = [duplicate, *messages.merged_cases(session, duplicate)]
+    committee = _committee(session, primary.committee_id)
+    for case in (primary, *moved):
+        # The primary is handled for all of them: its committee must be free to hold every one.
+        ensure_allowed(session, case, committee, action="merge")
     for case in moved:
         case.merged_into_id = primary.id
         case.status = CaseStatus.DUPLICATE.value
         case.handled_at = case.handled_at or now
         case.assignee_id = None
-    committee = _committee(session, primary.committee_id)
     # Duplicates merged earlier into this one were told already; they now follow the primary.
     messages.tell_resident(session, duplicate, messages.render(session, duplicate, committee, "duplicate"), actor=actor)
     for case in moved:
@@ -344,6 +352,7 @@ def close_case(session: Session, *, case: Case, actor: StaffUser) -> None:
 def download_attachment(session: Session, *, case: Case, actor: StaffUser, attachment_id: int) -> tuple[Attachment, bytes]:
     """An evidence file of the case, decrypted; every download is audited."""
     check_action(actor, case, "download")
+    ensure_allowed(session, case, _committee(session, actor.committee_id), action="download")
     att = session.get(Attachment, attachment_id)
     if att is None or att.case_id != case.id or att.purged_at is not None:
         raise NotFoundError("attachment not found")
@@ -361,6 +370,7 @@ class Identity:
 def view_identity(session: Session, *, case: Case, actor: StaffUser, reason: str) -> Identity:
     """The reporter's identity, for the chair only, with a reason written to the audit log."""
     check_action(actor, case, "view_identity")
+    ensure_allowed(session, case, _committee(session, actor.committee_id), action="view_identity")
     reason = _text(reason, MAX_IDENTITY_REASON_CHARS, "reason")
     if len(reason) < 5:
         raise InvalidInputError("reason too short")
@@ -370,6 +380,68 @@ def view_identity(session: Session, *, case: Case, actor: StaffUser, reason: str
     # The reason is the chair's statement of purpose: it belongs in the audit log by design.
     audit.record(session, "identity.viewed", actor_kind="staff", actor_id=actor.id, case_id=case.id, details={"reason": reason})
     return Identity(name=decrypt(row.name_enc), phone=decrypt(row.phone_enc))
+
+
+@dataclass(frozen=True)
+class Correction:
+    """What staff found the accused's role or the place really is."""
+
+    accused_position: str
+    accused_agency: str
+    place_text: str
+    province_code: str | None = None
+    commune_code: str | None = None
+    setting: str = Setting.WORKPLACE.value
+
+
+def correct_case(session: Session, *, case: Case, actor: StaffUser, correction: Correction) -> bool:
+    """Corrects the accused's role and the place, and routes the case again.
+
+    The case stays where it is unless its committee is now barred by the conflict rule: then it
+    moves at once to the committee the routing names (recorded as a transfer). Returns whether it moved.
+    """
+    from intake.committees import committee_by_code
+    from intake.conflict import is_barred, role_text
+    from intake.routing import route
+    from intake.search import fold_for_search
+
+    check_action(actor, case, "correct")
+    if correction.setting not in {s.value for s in Setting}:
+        raise InvalidInputError("unknown setting")
+    province_code, commune_code = _resolve_place(correction.place_text, correction.province_code, correction.commune_code)
+    before = (case.accused_position, case.accused_agency, case.place_text, case.province_code, case.commune_code, case.setting)
+    case.accused_position = correction.accused_position.replace("\x00", "").strip()[:255]
+    case.accused_agency = correction.accused_agency.replace("\x00", "").strip()[:255]
+    case.place_text = correction.place_text.replace("\x00", "").strip()[:500] or case.place_text
+    case.province_code, case.commune_code, case.setting = province_code, commune_code, correction.setting
+    after = (case.accused_position, case.accused_agency, case.place_text, case.province_code, case.commune_code, case.setting)
+    if after == before:
+        raise InvalidInputError("nothing changed")
+    decision = route(province_code=province_code, commune_code=commune_code, role=role_text(case), setting=correction.setting)  # type: ignore[arg-type]
+    case.routing_reasons = [r.to_json() for r in decision.reasons]
+    case.needs_review, case.escalated = decision.needs_review, decision.escalated
+    case.search_text = fold_for_search(case)
+    changed = [name for name, old, new in zip(
+        ("position", "agency", "place", "province", "commune", "setting"), before, after, strict=True
+    ) if old != new]
+    _record(session, "case.corrected", case, actor, fields=changed, routed_to=decision.committee_code)
+    if not is_barred(session, case, case.committee_id):
+        return False
+    target = committee_by_code(session, decision.committee_code)
+    if target is None:
+        raise NotFoundError(f"committee {decision.committee_code} not loaded")
+    transfer = CaseTransfer(
+        case_id=case.id,  # type: ignore[arg-type]
+        kind="reroute",
+        from_committee_id=case.committee_id,
+        to_committee_id=target.id,  # type: ignore[arg-type]
+        reason=" ".join(decision.reason_texts("vi"))[:MAX_REASON_CHARS],
+        requested_by=actor.id,
+    )
+    session.add(transfer)
+    session.flush()
+    _apply_transfer(session, case=case, transfer=transfer, actor=actor)
+    return True
 
 
 @dataclass
@@ -404,25 +476,29 @@ def _kind_for(content_type: str) -> str:
     return "document"
 
 
-def _place(report: OfflineReport) -> tuple[str, str | None]:
+def _resolve_place(place_text: str, province_code: str | None, commune_code: str | None) -> tuple[str, str | None]:
     """The province and commune codes: as chosen, else read from the place text."""
     from intake.places import commune_province, get_gazetteer, resolve_place
 
     gaz = get_gazetteer()
-    if report.commune_code:
+    if commune_code:
         try:
-            return commune_province(report.commune_code).code, gaz.commune(report.commune_code).code
+            return commune_province(commune_code).code, gaz.commune(commune_code).code
         except KeyError as err:
             raise InvalidInputError("unknown commune") from err
-    if report.province_code:
+    if province_code:
         try:
-            return gaz.province(report.province_code).code, None
+            return gaz.province(province_code).code, None
         except KeyError as err:
             raise InvalidInputError("unknown province") from err
-    match = resolve_place(report.place_text) if report.place_text.strip() else None
+    match = resolve_place(place_text) if place_text.strip() else None
     if match is None or match.province is None:
         raise InvalidInputError("place not found")
     return match.province.code, match.commune.code if match.commune else None
+
+
+def _place(report: OfflineReport) -> tuple[str, str | None]:
+    return _resolve_place(report.place_text, report.province_code, report.commune_code)
 
 
 def record_report(session: Session, *, actor: StaffUser, report: OfflineReport) -> Filed:
@@ -468,6 +544,7 @@ def record_report(session: Session, *, actor: StaffUser, report: OfflineReport) 
     )
     filed = submit_report(session, draft=draft, channel=report.channel, language="vi")
     case = filed.case
+    ensure_allowed(session, case, filed.committee, action="record")
     if report.received_on != local_today():
         # A letter opened today may have arrived days ago: the date of receipt is what deadlines count from.
         case.received_at = datetime.combine(report.received_on, time(8, 0), VIETNAM_TZ)

@@ -26,6 +26,7 @@ class Perm(StrEnum):
     VIEW_IDENTITY = "view_identity"  # confidential identities: the chair only, with a reason
     EDIT_TEMPLATES = "edit_templates"
     MANAGE_ACCOUNTS = "manage_accounts"
+    COMMITTEE_SECURITY = "committee_security"  # require a second factor of the committee's officers and viewers
     DELIVERIES = "deliveries"  # counts per delivery state and the dead letters: case numbers, no content
     RETRY_DELIVERY = "retry_delivery"  # put a dead letter back in the queue (technical, audited)
 
@@ -38,7 +39,7 @@ ROLE_PERMS: dict[str, frozenset[Perm]] = {
     StaffRole.OFFICER.value: _OFFICER,
     # Reply templates are what the committee tells every reporter: casework content, decided by the
     # standing board that signs the committee's words (DOMAIN.md), not by whoever runs the system.
-    StaffRole.CHAIR.value: _OFFICER | {Perm.DECIDE_TRANSFER, Perm.VIEW_IDENTITY, Perm.EDIT_TEMPLATES},
+    StaffRole.CHAIR.value: _OFFICER | {Perm.DECIDE_TRANSFER, Perm.VIEW_IDENTITY, Perm.EDIT_TEMPLATES, Perm.COMMITTEE_SECURITY},
     # Least privilege: the system administrator runs accounts and deliveries, and reads no report,
     # no evidence, no figures and no template (SECURITY.md, "a curious or hostile insider").
     StaffRole.ADMIN.value: frozenset({Perm.MANAGE_ACCOUNTS, Perm.DELIVERIES, Perm.RETRY_DELIVERY}),
@@ -56,6 +57,7 @@ ACTIONS: dict[str, tuple[Perm, frozenset[CaseStatus]]] = {
     "accept": (Perm.WORK, frozenset({S.NEW})),
     "out_of_scope": (Perm.WORK, _EARLY),
     "reclassify": (Perm.WORK, _OPEN),
+    "correct": (Perm.WORK, _OPEN),
     "assign": (Perm.WORK, _OPEN),
     "ask_info": (Perm.WORK, frozenset({S.NEW, S.VERIFYING, S.FORWARDED})),
     "note": (Perm.WORK, frozenset(CaseStatus)),
@@ -89,9 +91,14 @@ def require(user: StaffUser, perm: Perm) -> None:
         raise PermissionDeniedError(f"{perm.value} refused for role {user.role}")
 
 
-def requires_totp(user: StaffUser) -> bool:
-    """Chair and admin must use a second factor; anyone who enrolled one uses it too."""
-    return user.role in TOTP_ROLES or user.totp_secret_enc is not None
+def requires_totp(user: StaffUser, committee: Committee | None = None) -> bool:
+    """Chair and admin must use a second factor; so must everyone in a committee whose chair requires it,
+    and anyone who enrolled one."""
+    return (
+        user.role in TOTP_ROLES
+        or user.totp_secret_enc is not None
+        or (committee is not None and committee.id == user.committee_id and committee.require_totp)
+    )
 
 
 def visible_case(session: Session, user: StaffUser, case_id: int) -> Case:

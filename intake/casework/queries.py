@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -175,8 +176,13 @@ def child_committees(session: Session, committee: Committee) -> list[Committee]:
     return list(session.exec(select(Committee).where(Committee.parent_id == committee.id).order_by(Committee.name_vi)).all())
 
 
-def transfer_targets(session: Session, committee: Committee) -> list[tuple[str, list[Committee]]]:
-    """Committees a case is usually passed to: above, beside and below this one (any other by its code)."""
+def transfer_targets(
+    session: Session, committee: Committee, *, exclude: Collection[int] = frozenset()
+) -> list[tuple[str, list[Committee]]]:
+    """Committees a case is usually passed to: above, beside and below this one (any other by its code).
+
+    `exclude` holds committees that may not receive the case (the conflict rule): they are not offered.
+    """
     groups: list[tuple[str, list[Committee]]] = []
     parent = session.get(Committee, committee.parent_id) if committee.parent_id else None
     if parent is not None:
@@ -190,7 +196,7 @@ def transfer_targets(session: Session, committee: Committee) -> list[tuple[str, 
             select(Committee).where(Committee.level == CommitteeLevel.PROVINCE.value, Committee.id != committee.id).order_by(Committee.name_vi)
         ).all()
         groups.append(("provinces", [p for p in provinces if parent is None or p.id != parent.id]))
-    return [(name, items) for name, items in groups if items]
+    return [(name, kept) for name, items in groups if (kept := [c for c in items if c.id not in exclude])]
 
 
 @dataclass

@@ -12,6 +12,7 @@ import dataclasses
 import secrets
 import time
 from collections.abc import Callable
+from typing import Any
 
 from intake.categories import CATEGORIES, NOT_A_REPORT, REPORT_CODES
 from intake.dialog import buttons as B
@@ -472,11 +473,16 @@ class _Ctx:
             if action == "start":
                 self.greet(t)
                 return self.done()
-            self.draft = Draft()
+            self.draft = self.new_draft()
             return self.advance()
         self.say(t._("Unknown command. Type /trogiup to see what you can do."))
         self.ask(self.state.step)
         return self.done()
+
+    def new_draft(self, **fields: Any) -> Draft:
+        """An empty report; a receipt not yet confirmed as shown stays with it (it is the only key to the last
+        case), and so does the case this chat has looked up."""
+        return Draft(pending_receipt=self.draft.pending_receipt, followup_case_id=self.draft.followup_case_id, **fields)
 
     def help_text(self) -> str:
         return self.t._(
@@ -495,7 +501,7 @@ class _Ctx:
     def on_idle(self, message: Inbound) -> Step:
         chosen = self.choice(message)
         if chosen == B_REPORT:
-            self.draft = Draft(followup_case_id=self.draft.followup_case_id)
+            self.draft = self.new_draft()
             return self.advance()
         if chosen == B_LOOKUP:
             return self.start_lookup([])
@@ -512,7 +518,7 @@ class _Ctx:
         text = clean_text(message.text)
         if self.state.greeted and len(text) > SHORT_GREETING_CHARS and has_meaning(text) and len(text) <= self.limits.max_message_chars:
             # The resident began with the story itself: keep it and ask only what is left.
-            self.draft = Draft(description_parts=[text], followup_case_id=self.draft.followup_case_id)
+            self.draft = self.new_draft(description_parts=[text])
             self.say(self.t._("Thank you, we have noted what you wrote. First, a question about your identity."))
             return self.advance()
         if not self.state.greeted:
@@ -1055,7 +1061,7 @@ class _Ctx:
         return self.reask()
 
     def cancel_draft(self) -> Step:
-        self.draft = Draft()
+        self.draft = self.new_draft()
         self.state.resume = None
         self.say(self.t._("Your unfinished report has been deleted."))
         self.greet(self.t)
@@ -1204,12 +1210,16 @@ class _Ctx:
     # -- outcomes of effects ------------------------------------------------------------------
 
     def show_receipt_again(self, pending: PendingReceipt) -> None:
-        """Shows a receipt the channel never confirmed as delivered, once, and forgets it."""
+        """Shows a receipt the channel has not confirmed as shown; it stays pending until the channel does.
+
+        An anonymous reporter's receipt is the only key to the case: every answer carries it again
+        until the channel calls Conversation.receipt_shown for it (the page once it is on screen,
+        Telegram and Zalo once the send succeeded).
+        """
         t = self.t
         lead = t._("Your report was sent. In case you did not receive its receipt, here it is again:")
         # No buttons: the answer to the message itself follows with the ones that apply now.
         self.replies.append(receipt_reply(t, pending, lead=lead))
-        self.draft.pending_receipt = None
 
     def on_event(self, message: Inbound) -> Step:
         t = self.t
@@ -1234,7 +1244,14 @@ class _Ctx:
                 if self.state.lookup_failures >= LOOKUP_MAX_FAILURES:
                     self.state.lookup_failures = 0
                     self.state.lookup_locked_until = self.now + LOOKUP_LOCK_SECONDS
-                self.say(t._("We found no report with this receipt code and passphrase. Please check them and try again."))
+                if event.locked_minutes:
+                    self.say(t._(
+                        "This receipt code has had too many unsuccessful attempts, so it is locked for now. "
+                        "Please try again in {minutes} minutes. Your report is safe.",
+                        minutes=event.locked_minutes,
+                    ))
+                else:
+                    self.say(t._("We found no report with this receipt code and passphrase. Please check them and try again."))
                 return self.finish_lookup()
             self.state.lookup_failures = 0
             self.draft.followup_case_id = event.case_id

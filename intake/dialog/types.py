@@ -121,6 +121,7 @@ class LookupResult:
     forwarded_on: str = ""
     due_on: str = ""
     show_all: bool = False
+    locked_minutes: int = 0  # the receipt is locked after too many failed look-ups: wait this long
 
 
 @dataclass(frozen=True)

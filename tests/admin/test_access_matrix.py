@@ -193,6 +193,9 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/admin/language"): Rule(STAFF, "session", form=_form(lang="vi", back="/admin")),
     ("POST", "/admin/logout"): Rule(STAFF, "session", last=True),
     ("GET", "/admin/password"): Rule(STAFF, "session", ok=200),
+    ("GET", "/admin/totp"): Rule(STAFF, "session", ok=200),
+    # A code without the set-up form's sealed key: refused with the form again.
+    ("POST", "/admin/totp"): Rule(STAFF, "session", ok=400, form=_form(code="000000", sealed="")),
     # A wrong current password: refused with the form again (a right one would end the session).
     ("POST", "/admin/password"): Rule(STAFF, "session", ok=400, form=_form(current="not-the-password", new="x" * 16, confirm="x" * 16)),
     # The committee's own pages.
@@ -204,6 +207,9 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/admin/record"): Rule(HANDLE, "committee", ok=200, form=_record_form, audit=("case.recorded",)),
     ("GET", "/admin/templates"): Rule(TEMPLATES, "committee", ok=200),
     ("POST", "/admin/templates"): Rule(TEMPLATES, "committee", form=_form(kind="closed", lang="vi", body="Cảm ơn Anh/Chị."), audit=("template.saved",)),
+    ("GET", "/admin/security"): Rule(CHAIR, "committee", ok=200),
+    # Saved as it is (off): turning it on would sign out the matrix's officers and viewers.
+    ("POST", "/admin/security"): Rule(CHAIR, "committee", form=_form(required=""), audit=("committee.totp_required",)),
     ("GET", "/admin/accounts"): Rule(ADMIN, "committee", ok=200),
     ("POST", "/admin/accounts"): Rule(ADMIN, "committee", ok=200, form=lambda w, c: {"username": "moi_" + secrets.token_hex(4), "role": "officer"}, audit=("staff.created",)),
     ("GET", "/admin/deliveries"): Rule(STAFF, "committee", ok=200, lists=True),
@@ -217,6 +223,8 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/admin/cases/{case_id}/ask-info"): Rule(HANDLE, "case", form=_form(question="Việc xảy ra khi nào?"), audit=("case.info_requested",)),
     ("POST", "/admin/cases/{case_id}/note"): Rule(HANDLE, "case", form=_form(text="ghi chú nội bộ"), audit=("case.note_added",)),
     ("POST", "/admin/cases/{case_id}/transfer"): Rule(HANDLE, "case", form=_transfer_form, audit=("case.transfer_requested", "case.transferred")),
+    ("POST", "/admin/cases/{case_id}/correct"): Rule(HANDLE, "case", form=_form(accused_position="cán bộ tư pháp", commune_code=BEN_THANH, setting="workplace"),
+                                                     audit=("case.corrected",)),
     ("POST", "/admin/cases/{case_id}/escalate"): Rule(HANDLE, "case", form=_form(reason="liên quan lãnh đạo"), audit=("case.escalate_requested", "case.escalated"),
                                                       impossible=frozenset({"central"})),
     ("POST", "/admin/transfers/{transfer_id}/decide"): Rule(CHAIR, "case", prepare=_pending_transfer, form=_form(decision="approve"), audit=("case.transferred",)),

@@ -106,12 +106,15 @@ def test_forged_or_missing_pending_cookie_goes_back_to_login(db: Session) -> Non
 
 
 def test_login_throttled_after_five_failures(db: Session) -> None:
-    """Five wrong passwords block the account name for a while, even with the right password after."""
+    """Five wrong passwords lock the account for a while (the page says how long), even against the right password."""
     make_staff(db, "cb", BEN_THANH)
     client = TestClient(create_app())
-    for _ in range(5):
+    for _ in range(4):
         assert _password_step(client, "cb", "sai-mat-khau") == "/admin/login?error=invalid"
-    assert _password_step(client, "cb") == "/admin/login?error=throttled"
+    assert _password_step(client, "cb", "sai-mat-khau") == "/admin/login?error=throttled&minutes=5"
+    assert _password_step(client, "cb") == "/admin/login?error=throttled&minutes=5"
+    page = client.get("/admin/login?error=throttled&minutes=5").text
+    assert "5 phút" in page
 
 
 def test_code_step_throttled_too(db: Session) -> None:
@@ -125,7 +128,7 @@ def test_code_step_throttled_too(db: Session) -> None:
     page = client.get("/admin/login/totp")
     assert chair.secret
     r = client.post("/admin/login/totp", data={"code": pyotp.TOTP(chair.secret).now(), "csrf": csrf_of(page.text)}, follow_redirects=False)
-    assert r.headers["location"] == "/admin/login?error=throttled"
+    assert r.headers["location"] == "/admin/login?error=throttled&minutes=5"
 
 
 def test_idle_session_times_out(db: Session) -> None:

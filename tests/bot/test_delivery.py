@@ -28,6 +28,7 @@ from intake.crypto import encrypt
 from intake.models import Case, ChatLink, Committee, OutboxMessage, OutboxStatus, utcnow
 from intake.outbox import DeliveryError, deliver_batch
 from phananh.web import create_app
+from tests.chat import chat_post
 from tests.admin.conftest import Account, csrf_for, file_case, make_staff, signed_in
 from tests.bot import test_telegram as tgt
 from tests.bot import test_zalo as zt
@@ -129,7 +130,7 @@ def test_a_staff_reply_to_a_web_chat_resident_waits_for_the_look_up(db: Session)
     assert _status(db) == {OutboxStatus.HELD.value}
 
     chat = TestClient(create_app())
-    looked = chat.post("/api/chat", json={"text": f"/tracuu {filed.receipt} {filed.passphrase}"}).json()["replies"]
+    looked = chat_post(chat, text=f"/tracuu {filed.receipt} {filed.passphrase}").json()["replies"]
     assert REPLY in "\n".join(r["text"] for r in looked)
     followup = next(b["payload"] for r in looked for b in r["buttons"] if b["payload"].endswith(":followup"))
     chat.post("/api/chat", json={"button": followup})

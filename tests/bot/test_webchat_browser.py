@@ -26,7 +26,7 @@ def test_a_429_shows_the_polite_message_and_leaves_the_draft_in_the_box(
     page.goto(server + "/")
     page.wait_for_selector(".msg.bot")
     typed = "Chủ tịch xã đòi 5 triệu mới ký giấy xác nhận đất"
-    monkeypatch.setattr(webchat.pace, "admit", lambda *a, **k: "chat")
+    monkeypatch.setattr(webchat.pace, "admit", lambda *a, **k: False)
     page.fill("#text", typed)
     page.press("#text", "Enter")
     page.wait_for_selector(".msg.error")

@@ -21,6 +21,7 @@ from phananh import web
 from intake.i18n import translator
 from phananh.middleware import HSTS, SECURITY_HEADERS, TOO_LARGE, body_limits
 from phananh.web import create_app
+from tests.chat import chat_post
 from tests.admin.conftest import BEN_THANH, file_case, make_staff, signed_in
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -184,7 +185,7 @@ def test_an_oversized_body_is_refused_with_413(db: Session, monkeypatch: pytest.
 def test_uploads_and_admin_forms_may_be_larger_than_ordinary_bodies(db: Session, monkeypatch: pytest.MonkeyPatch) -> None:
     """A 300 KiB file passes the middleware on the upload route; over the attachment limit it is refused."""
     client = TestClient(_app_with(monkeypatch, max_attachment_mb=1))
-    client.post("/api/chat", json={"resume": True})
+    chat_post(client, resume=True)
     r = client.post("/api/chat/upload", files={"file": ("a.pdf", b"%PDF-1.4 " + b"x" * (300 * KIB), "application/pdf")})
     assert r.status_code != 413
     r = client.post("/api/chat/upload", files={"file": ("a.pdf", b"x" * (1200 * KIB), "application/pdf")})
