@@ -17,6 +17,7 @@ class StepName(str, Enum):
     IDLE = "idle"
     MODE = "mode"
     DESCRIBE = "describe"
+    FACTS = "facts"
     CATEGORY = "category"
     NOT_REPORT = "not_report"
     ACCUSED_NAME = "accused_name"

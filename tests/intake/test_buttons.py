@@ -335,3 +335,10 @@ def test_category_names_are_labels_of_the_type_question_only() -> None:
     labels = B.known_labels()
     for code in range(1, 10):
         assert {step for step, _ in labels[fold(vi._(CATEGORIES[code].short))]} == {StepName.CATEGORY}
+
+
+def test_every_change_of_the_edit_menu_clears_its_question() -> None:
+    """Each button of the edit menu names what it clears, so its question is asked again."""
+    from intake.dialog.report import EDIT_CLEARS
+
+    assert set(EDIT_CLEARS) == {choice for choice, _ in B.EDITS}

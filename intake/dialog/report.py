@@ -1,0 +1,720 @@
+"""The report flow: from the identity mode to the summary and the receipt, one question per step.
+
+The order below decides what is asked next: a step is asked when its answer is still missing, so the
+same rule drives a first pass, an edit from the summary, and a change of identity mode.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+from intake.categories import CATEGORIES, NOT_A_REPORT, REPORT_CODES
+from intake.dialog import buttons as B
+from intake.dialog.buttons import (
+    B_BACK,
+    B_CANCEL,
+    B_CAT_EXPLAIN,
+    B_CAT_OTHER,
+    B_CONTINUE,
+    B_DONE,
+    B_EDIT,
+    B_KEEP,
+    B_NO,
+    B_NO_COMMUNE,
+    B_RETYPE,
+    B_SEND,
+    B_SKIP,
+    B_UNKNOWN,
+    B_YES,
+)
+from intake.dialog.context import MAX_FIELD_CHARS, Context, Question, number
+from intake.dialog.types import Draft, Inbound, PendingReceipt, Reply, Step, StepName, Submitted, SubmitReport
+from intake.i18n import N_, Translator
+from intake.labels import ANONYMITY_LABELS, SETTING_LABELS
+from intake.models import Anonymity, Setting
+from intake.validation import normalize_vn_phone
+
+MAX_DESCRIPTION_CHARS = 20000
+
+ORDER: tuple[StepName, ...] = (
+    StepName.MODE,
+    StepName.DESCRIBE,
+    StepName.CATEGORY,
+    StepName.ACCUSED_NAME,
+    StepName.ACCUSED_POSITION,
+    StepName.ACCUSED_AGENCY,
+    StepName.PLACE,
+    StepName.SETTING,
+    StepName.WHEN,
+    StepName.EVIDENCE,
+    StepName.REPORTER_NAME,
+    StepName.REPORTER_PHONE,
+    StepName.NOTIFY,
+    StepName.REVIEW,
+)
+
+_PLACE_CLEARED: dict[str, Any] = {
+    "place_text": None, "province_code": None, "province_name": None, "commune_code": None, "commune_name": None, "place_candidates": [],
+}  # fmt: skip
+# What each «change» of the edit menu clears in the draft, so that its question is asked again.
+EDIT_CLEARS: dict[str, dict[str, Any]] = {
+    "edit:description": {"description_parts": [], "description_done": False, "suggestion": None},
+    "edit:category": {"category": None},
+    "edit:accused_name": {"accused_name": None},
+    "edit:accused_position": {"accused_position": None},
+    "edit:accused_agency": {"accused_agency": None},
+    "edit:place": _PLACE_CLEARED,
+    "edit:setting": {"setting": None},
+    "edit:when": {"occurred": None},
+    "edit:evidence": {"evidence_done": False},
+    "edit:mode": {"mode": None},
+    "edit:identity": {"reporter_name": None, "reporter_phone": None},
+}
+
+# How to keep a receipt where the chat app itself can: the message above, forwarded to oneself.
+KEEP_RECEIPT: dict[str, str] = {
+    "telegram": N_("To keep it: touch and hold the message above, choose «Forward», then «Saved Messages»."),
+    "zalo": N_("To keep it: touch and hold the message above, choose «Forward», then «Cloud của tôi» (My Cloud)."),
+}
+
+
+def receipt_text(t: Translator, *, committee: str, receipt: str, passphrase: str, received_on: str) -> str:
+    """The message that gives the resident the receipt code and passphrase of a filed report."""
+    return t._(
+        "Thank you. Your report has been sent to {committee} on {date}.\n\n"
+        "Receipt code: {receipt}\nPassphrase: {passphrase}\n\n"
+        "Please keep both somewhere safe: nobody else has them, and without them the report cannot be found again. "
+        "With them you can check the status of your report at any time with /tracuu.",
+        committee=committee,
+        date=received_on,
+        receipt=receipt,
+        passphrase=passphrase,
+    )
+
+
+def receipt_reply(t: Translator, receipt: PendingReceipt, *, lead: str = "") -> Reply:
+    """The receipt in a message of its own, easy to forward or save (no buttons)."""
+    text = receipt_text(t, committee=receipt.committee_name, receipt=receipt.receipt, passphrase=receipt.passphrase, received_on=receipt.received_on)
+    return Reply(
+        text=f"{lead}\n\n{text}" if lead else text,
+        receipt=receipt.receipt,
+        passphrase=receipt.passphrase,
+        received_on=receipt.received_on,
+    )
+
+
+class ReportFlow(Context):
+    """The questions of a report, its summary, and what happens once it is filed."""
+
+    def missing(self, name: StepName) -> bool:
+        d = self.draft
+        anonymous = d.mode == Anonymity.ANONYMOUS.value
+        checks: dict[StepName, Callable[[], bool]] = {
+            StepName.MODE: lambda: d.mode is None,
+            StepName.DESCRIBE: lambda: not d.description_done,
+            StepName.CATEGORY: lambda: d.category is None,
+            StepName.ACCUSED_NAME: lambda: d.accused_name is None,
+            StepName.ACCUSED_POSITION: lambda: d.accused_position is None,
+            StepName.ACCUSED_AGENCY: lambda: d.accused_agency is None,
+            StepName.PLACE: lambda: d.province_code is None,
+            StepName.SETTING: lambda: d.setting is None,
+            StepName.WHEN: lambda: d.occurred is None,
+            StepName.EVIDENCE: lambda: not d.evidence_done,
+            StepName.REPORTER_NAME: lambda: not anonymous and d.reporter_name is None,
+            StepName.REPORTER_PHONE: lambda: not anonymous and d.reporter_phone is None,
+            StepName.NOTIFY: lambda: self.state.can_push and d.notify is None,
+            StepName.REVIEW: lambda: True,
+        }
+        return checks[name]()
+
+    def advance(self) -> Step:
+        """Moves to the first question still unanswered and asks it."""
+        for name in ORDER:
+            if self.missing(name):
+                self.state.step = name
+                self.ask(name)
+                return self.done()
+        raise AssertionError("REVIEW is always missing")  # pragma: no cover
+
+    # -- identity mode ------------------------------------------------------------------------
+
+    def ask_mode(self) -> None:
+        t = self.t
+        self.say(
+            t._(
+                "How would you like to send your report?\n\n"
+                "• Anonymous: we keep no name or phone number. A concrete report (who, what, when, evidence) is still acted on.\n"
+                "• Confidential identity: you give your name and phone number; they are encrypted and only the committee's chair can see them.\n"
+                "• Open: you give your name and phone number, and the officers handling the case may see them.\n\n"
+                "For a formal denunciation under the Law on Denunciation, please choose confidential or open."
+            ),
+            self.fixed(StepName.MODE, *(f"mode:{m}" for m in ANONYMITY_LABELS)),
+        )
+
+    def on_mode(self, message: Inbound) -> Step:
+        chosen = self.choice(message)
+        if chosen is None or not chosen.startswith("mode:"):
+            return self.reask()
+        self.draft.mode = chosen.split(":", 1)[1]
+        if self.draft.mode == Anonymity.ANONYMOUS.value:
+            self.draft.reporter_name = None
+            self.draft.reporter_phone = None
+        return self.advance()
+
+    # -- what happened ------------------------------------------------------------------------
+
+    def ask_describe(self) -> None:
+        t = self.t
+        if self.draft.description_parts:
+            self.say(
+                t._("We have noted what you wrote. You can add more details, or press «I have finished» to continue."),
+                self.fixed(StepName.DESCRIBE, B_DONE),
+            )
+            return
+        self.say(
+            t._(
+                "Please tell us what happened: what the person did, how, and any amounts of money involved. "
+                "You can send several messages. Press «I have finished» when you are done."
+            ),
+            [],
+        )
+
+    def on_describe(self, message: Inbound) -> Step:
+        chosen = self.choice(message)
+        if chosen == B_DONE:
+            self.draft.description_done = True
+            self.draft.category = None
+            return self.advance()
+        answer = self.text_answer(message)
+        if isinstance(answer, Step):
+            return answer
+        if len(self.draft.description) + len(answer) > MAX_DESCRIPTION_CHARS:
+            return self.reprompt(
+                N_("Your description has reached its maximum length ({limit} characters). Please press «I have finished» to continue."),
+                limit=number(MAX_DESCRIPTION_CHARS),
+            )
+        self.draft.description_parts.append(answer)
+        self.ask_describe()
+        return self.done()
+
+    # -- category -----------------------------------------------------------------------------
+
+    def suggestion_top(self) -> list[tuple[int, float]]:
+        if self.draft.suggestion is None:
+            suggestion = self.tools.suggest(self.draft.description)
+            self.draft.suggestion = {
+                "category": suggestion.category,
+                "top": [[int(c), float(s)] for c, s in suggestion.top],
+                "scores": {str(k): float(v) for k, v in suggestion.scores.items()},
+                "terms": list(suggestion.terms)[:10],
+            }
+        return [(int(c), float(s)) for c, s in self.draft.suggestion["top"]]
+
+    def all_categories(self) -> list[tuple[str, str]]:
+        return self.fixed(StepName.CATEGORY, *(f"cat:{code}" for code in REPORT_CODES), B_CAT_EXPLAIN)
+
+    def ask_category(self) -> None:
+        t = self.t
+        top = self.suggestion_top()
+        first, confidence = top[0] if top else (NOT_A_REPORT, 0.0)
+        if first == NOT_A_REPORT and confidence >= self.tools.threshold and not self.draft.not_report_ack:
+            self.state.step = StepName.NOT_REPORT
+            # No verdict on the report (a guess of the classifier's): what the channel is for, and one tap to go on.
+            self.say(
+                t._(
+                    "This channel takes reports about the conduct of cadres and party members, hamlet and residential-group heads "
+                    "included, at work or where they live; for roads, power, water, disputes between neighbours or paperwork, "
+                    "the People's Committee of your commune or ward can help you sooner."
+                ),
+                self.fixed(StepName.NOT_REPORT, B_CONTINUE, B_CANCEL),
+            )
+            return
+        likely = [(c, s) for c, s in top if c != NOT_A_REPORT and s >= self.tools.threshold / 3][:3]
+        if confidence < self.tools.threshold or not likely:
+            self.say(t._("Which of these best describes the conduct you are reporting?"), self.all_categories())
+            return
+        lines = "\n".join(f"• {t._(CATEGORIES[c].short)}" for c, _ in likely)
+        self.say(
+            t._("From what you wrote, this looks like:\n{lines}\n\nPlease choose the closest one, or another type.", lines=lines),
+            self.fixed(StepName.CATEGORY, *(f"cat:{c}" for c, _ in likely), B_CAT_OTHER, B_CAT_EXPLAIN),
+        )
+
+    def on_category(self, message: Inbound) -> Step:
+        chosen = self.choice(message)
+        t = self.t
+        if chosen == B_CAT_OTHER:
+            self.say(t._("Which of these best describes the conduct you are reporting?"), self.all_categories())
+            return self.done()
+        if chosen == B_CAT_EXPLAIN:
+            lines = "\n".join(f"{c}. {t._(CATEGORIES[c].short)}: {t._(CATEGORIES[c].description)}" for c in REPORT_CODES)
+            self.say(lines)
+            self.say(t._("Which of these best describes the conduct you are reporting?"), self.all_categories())
+            return self.done()
+        if chosen is None or not chosen.startswith("cat:"):
+            return self.reask()
+        self.draft.category = int(chosen.split(":", 1)[1])
+        return self.advance()
+
+    def on_not_report(self, message: Inbound) -> Step:
+        chosen = self.choice(message)
+        if chosen == B_CONTINUE:
+            self.state.step = StepName.CATEGORY
+            self.draft.not_report_ack = True  # do not explain twice
+            self.say(self.t._("Which of these best describes the conduct you are reporting?"), self.all_categories())
+            return self.done()
+        if chosen == B_CANCEL:
+            return self.confirm_cancel()
+        return self.reask()
+
+    # -- the person reported ------------------------------------------------------------------
+
+    def ask_accused_name(self) -> None:
+        t = self.t
+        self.say(t._("What is the name of the person you are reporting? You can skip this if you do not know it."), self.fixed(StepName.ACCUSED_NAME, B_SKIP))
+
+    def ask_accused_position(self) -> None:
+        t = self.t
+        self.say(
+            t._("What is their position? For example: commune chair, hamlet head, land officer, commune police officer, school principal."),
+            self.fixed(StepName.ACCUSED_POSITION, B_UNKNOWN),
+        )
+
+    def ask_accused_agency(self) -> None:
+        t = self.t
+        self.say(
+            t._("Which agency or unit do they work for? For example: the commune People's Committee, a school, the tax office."),
+            self.fixed(StepName.ACCUSED_AGENCY, B_UNKNOWN),
+        )
+
+    def on_short_field(self, message: Inbound, field: str, skip: str) -> Step:
+        """Answers to the person's name, position or agency, or the time: short text, or the «not known» button."""
+        if self.choice(message) == skip:
+            setattr(self.draft, field, "")
+            return self.advance()
+        answer = self.text_answer(message, limit=MAX_FIELD_CHARS)
+        if isinstance(answer, Step):
+            return answer
+        setattr(self.draft, field, answer)
+        return self.advance()
+
+    # -- place --------------------------------------------------------------------------------
+
+    def ask_place(self) -> None:
+        t = self.t
+        self.say(
+            t._("Where does this happen? Please write the commune or ward and the province, for example: «xã Tân Phú, Đồng Nai»."),
+            [],
+        )
+
+    def on_place(self, message: Inbound) -> Step:
+        answer = self.text_answer(message, limit=500)
+        if isinstance(answer, Step):
+            return answer
+        return self.resolve_place(answer, province_code=None)
+
+    def resolve_place(self, text: str, *, province_code: str | None) -> Step:
+        t = self.t
+        match = self.tools.locate(text, province_code)
+        if match.commune is not None and match.province is not None and not match.ambiguous:
+            self.set_place(text, match.province.code, match.province.name, match.commune.code, match.commune.name)
+            if match.legacy:
+                self.say(
+                    t._(
+                        "Since 1 July 2025 this address belongs to {commune}, {province}. We have recorded it that way.",
+                        commune=match.commune.name,
+                        province=match.province.name,
+                    )
+                )
+            else:
+                self.say(t._("Place recorded: {commune}, {province}.", commune=match.commune.name, province=match.province.name))
+            return self.advance()
+        candidates = [c for c in match.candidates if c.province is not None][:6]
+        if candidates and (match.ambiguous or match.commune is None):
+            if any(c.commune is not None for c in candidates):
+                self.draft.place_text = text
+                self.draft.place_candidates = [
+                    {
+                        "province_code": c.province.code,
+                        "province_name": c.province.name,
+                        "commune_code": c.commune.code if c.commune else None,
+                        "commune_name": c.commune.name if c.commune else None,
+                    }
+                    for c in candidates
+                    if c.province is not None
+                ]
+                self.state.step = StepName.PLACE_CHOICE
+                self.ask(StepName.PLACE_CHOICE)
+                return self.done()
+        if match.province is not None and match.commune is None:
+            self.draft.place_text = text
+            self.draft.place_candidates = [{"province_code": match.province.code, "province_name": match.province.name}]
+            self.state.step = StepName.PLACE_CHOICE
+            self.ask(StepName.PLACE_CHOICE)
+            return self.done()
+        return self.reprompt(
+            N_("We could not find this place. Please write the commune or ward and the province again, for example: «phường Bến Thành, TP. Hồ Chí Minh».")
+        )
+
+    def set_place(self, text: str, pcode: str, pname: str, ccode: str | None, cname: str | None) -> None:
+        d = self.draft
+        d.place_text, d.province_code, d.province_name = text, pcode, pname
+        d.commune_code, d.commune_name = ccode, cname
+        d.place_candidates = []
+
+    def ask_place_choice(self) -> None:
+        t = self.t
+        cands = self.draft.place_candidates
+        if len(cands) == 1 and not cands[0].get("commune_code"):
+            self.say(
+                t._("Which commune or ward of {province}? Please write its name.", province=cands[0]["province_name"]),
+                self.fixed(StepName.PLACE_CHOICE, B_NO_COMMUNE, B_RETYPE),
+            )
+            return
+        buttons = [
+            (f"place:{i}", f"{c['commune_name']}, {c['province_name']}" if c.get("commune_name") else c["province_name"])
+            for i, c in enumerate(cands)
+        ]
+        self.say(
+            t._("Several places match «{text}». Which one do you mean?", text=self.draft.place_text or ""),
+            buttons + self.fixed(StepName.PLACE_CHOICE, B_RETYPE),
+        )
+
+    def on_place_choice(self, message: Inbound) -> Step:
+        chosen = self.choice(message)
+        cands = self.draft.place_candidates
+        if chosen == B_RETYPE:
+            self.draft.place_candidates = []
+            self.draft.place_text = None
+            self.state.step = StepName.PLACE
+            self.ask(StepName.PLACE)
+            return self.done()
+        if chosen == B_NO_COMMUNE and cands:
+            c = cands[0]
+            self.set_place(self.draft.place_text or "", c["province_code"], c["province_name"], None, None)
+            return self.advance()
+        if chosen and chosen.startswith("place:") and chosen[6:].isascii() and chosen[6:].isdigit() and int(chosen[6:]) < len(cands):
+            c = cands[int(chosen[6:])]
+            if c.get("commune_code"):
+                self.set_place(self.draft.place_text or "", c["province_code"], c["province_name"], c["commune_code"], c["commune_name"])
+                return self.advance()
+        if chosen is None:
+            # Typed words that are none of the choices: the place, written again.
+            answer = self.text_answer(message, limit=500)
+            if isinstance(answer, Step):
+                return answer
+            single_province = cands[0]["province_code"] if len(cands) == 1 and not cands[0].get("commune_code") else None
+            return self.resolve_place(answer, province_code=single_province)
+        return self.reask()
+
+    # -- setting, time, evidence --------------------------------------------------------------
+
+    def ask_setting(self) -> None:
+        t = self.t
+        self.say(
+            t._("Is this about the person's conduct at their workplace, or where they live?"),
+            self.fixed(StepName.SETTING, *(f"setting:{s}" for s in SETTING_LABELS)),
+        )
+
+    def on_setting(self, message: Inbound) -> Step:
+        chosen = self.choice(message)
+        if chosen is None or not chosen.startswith("setting:"):
+            return self.reask()
+        self.draft.setting = chosen.split(":", 1)[1]
+        return self.advance()
+
+    def ask_when(self) -> None:
+        t = self.t
+        self.say(
+            t._("When did it happen? For example: «March 2026», «last week», «many times since 2024»."),
+            self.fixed(StepName.WHEN, B_UNKNOWN),
+        )
+
+    def ask_evidence(self) -> None:
+        t = self.t
+        count, cap = len(self.draft.attachments), self.limits.max_attachments
+        if count and count >= cap:
+            self.say(
+                t._("We have received {count} file(s), as many as one report can take. Press «No more files» to continue.", count=count),
+                self.fixed(StepName.EVIDENCE, B_DONE),
+            )
+            return
+        if count:
+            self.say(
+                t._("We have received {count} file(s). Send more, or press «No more files».", count=count),
+                self.fixed(StepName.EVIDENCE, B_DONE),
+            )
+            return
+        if cap == 0:
+            self.say(
+                t._("Do you have evidence? Files cannot be received here: please describe the evidence you have in a message. Press «No evidence» to skip."),
+                self.fixed(StepName.EVIDENCE, B_SKIP),
+            )
+            return
+        self.say(
+            t._(
+                "Do you have photos, documents or recordings as evidence? Send them here: on this website with the button "
+                "«Send photos, documents» under the message box; in Telegram or Zalo with the attach button (a paperclip or a picture) "
+                "beside where you type. Location, device and author data are removed from photos, videos, recordings, PDFs and "
+                "Office documents.\n\n"
+                "If you cannot send files, describe the evidence you have in a message. Press «No evidence» to skip."
+            ),
+            self.fixed(StepName.EVIDENCE, B_SKIP),
+        )
+
+    def on_evidence(self, message: Inbound) -> Step:
+        t = self.t
+        if message.attachments:
+            room = max(0, self.limits.max_attachments - len(self.draft.attachments))
+            taken, refused = message.attachments[:room], message.attachments[room:]
+            # Only ids in the draft are filed with the report; the runner deletes the refused files.
+            self.draft.attachments.extend(a.id for a in taken)
+            if any(a.metadata_removed for a in taken):
+                self.say(t._("Location and device data were removed from your file(s) before saving."))
+            if any(not a.metadata_removed for a in taken):
+                # Said plainly: this kind of file could not be cleaned, so the resident can choose another.
+                self.say(
+                    t._(
+                        "A file was saved as you sent it: hidden data (such as location or device) cannot be removed "
+                        "from this kind of file. If that worries you, send a photo, a PDF or a video instead."
+                    )
+                )
+            if refused and self.limits.max_attachments == 0:
+                self.say(t._("Sorry, files cannot be received here. Your file was not saved."))
+            elif refused:
+                self.say(
+                    t._(
+                        "Sorry, one report can take at most {limit} files. {count} file(s) beyond that were not saved.",
+                        limit=self.limits.max_attachments,
+                        count=len(refused),
+                    )
+                )
+            self.ask_evidence()
+            return self.done()
+        chosen = self.choice(message)
+        if chosen in (B_DONE, B_SKIP):
+            self.draft.evidence_done = True
+            return self.advance()
+        answer = self.text_answer(message)
+        if isinstance(answer, Step):
+            return answer
+        self.draft.description_parts.append(t._("Evidence: {note}", note=answer))
+        self.say(t._("Noted."))
+        self.ask_evidence_after_note()
+        return self.done()
+
+    def ask_evidence_after_note(self) -> None:
+        t = self.t
+        self.say(t._("You can send files or describe more evidence, or press «No more files»."), self.fixed(StepName.EVIDENCE, B_DONE))
+
+    # -- the reporter -------------------------------------------------------------------------
+
+    def ask_reporter_name(self) -> None:
+        t = self.t
+        if self.draft.mode == Anonymity.CONFIDENTIAL.value:
+            self.say(t._("Please give your full name. It is encrypted, and only the committee's chair can see it."), [])
+        else:
+            self.say(t._("Please give your full name. The officers handling your report will see it."), [])
+
+    def ask_reporter_phone(self) -> None:
+        self.say(self.t._("Please give a phone number where the Front can reach you, for example 0912 345 678."), [])
+
+    def on_reporter_name(self, message: Inbound) -> Step:
+        answer = self.text_answer(message, limit=MAX_FIELD_CHARS)
+        if isinstance(answer, Step):
+            return answer
+        self.draft.reporter_name = answer
+        return self.advance()
+
+    def on_reporter_phone(self, message: Inbound) -> Step:
+        answer = self.text_answer(message, limit=40)
+        if isinstance(answer, Step):
+            return answer
+        phone = normalize_vn_phone(answer)
+        if phone is None:
+            return self.reprompt(N_("This does not look like a Vietnamese phone number. Please check it, for example 0912 345 678."))
+        self.draft.reporter_phone = phone
+        return self.advance()
+
+    def ask_notify(self) -> None:
+        t = self.t
+        self.say(
+            t._(
+                "Would you like to receive updates on this report in this chat? If you agree, we keep this chat's address encrypted "
+                "and delete it some time after the case is closed. If not, you can still check the status with your receipt code."
+            ),
+            self.fixed(StepName.NOTIFY, B_YES, B_NO),
+        )
+
+    def on_notify(self, message: Inbound) -> Step:
+        chosen = self.choice(message)
+        if chosen not in (B_YES, B_NO):
+            return self.reask()
+        self.draft.notify = chosen == B_YES
+        return self.advance()
+
+    # -- review, edit, submit -----------------------------------------------------------------
+
+    def summary(self) -> str:
+        t, d = self.t, self.draft
+        unknown = t._("not given")
+        text = d.description if len(d.description) <= 600 else d.description[:600] + "…"
+        who = ", ".join(x for x in (d.accused_name, d.accused_position, d.accused_agency) if x) or unknown
+        place = ", ".join(x for x in (d.commune_name, d.province_name) if x) or unknown
+        lines = [
+            t._("What happened: {text}", text=text),
+            t._("Type: {category}", category=t._(CATEGORIES[d.category].short) if d.category is not None else unknown),
+            t._("Person reported: {who}", who=who),
+            t._("Place: {place}", place=place),
+            t._("Setting: {setting}", setting=t._(SETTING_LABELS[d.setting]) if d.setting else unknown),
+            t._("When: {when}", when=d.occurred or unknown),
+            t._("Evidence files: {count}", count=len(d.attachments)),
+            t._("Identity: {mode}", mode=t._(ANONYMITY_LABELS[d.mode]) if d.mode else unknown),
+        ]
+        if d.mode != Anonymity.ANONYMOUS.value:
+            lines.append(t._("Your name: {name}", name=d.reporter_name or unknown))
+            lines.append(t._("Your phone: {phone}", phone=d.reporter_phone or unknown))
+        committee = self.expected_committee()
+        if committee:
+            lines.append(t._("Will be sent to: {committee}", committee=committee))
+        return "\n".join(lines)
+
+    def expected_committee(self) -> str | None:
+        d = self.draft
+        if d.province_code is None:
+            return None
+        decision = self.tools.route(
+            province_code=d.province_code,
+            commune_code=d.commune_code,
+            role=" ".join(x for x in (d.accused_position, d.accused_agency) if x),
+            setting=d.setting or Setting.WORKPLACE.value,
+        )
+        return str(decision.committee_name)
+
+    def ask_review(self) -> None:
+        t = self.t
+        self.say(
+            t._("Please check your report:\n\n{summary}\n\nIf everything is right, press «Send this report».", summary=self.summary()),
+            self.fixed(StepName.REVIEW, B_SEND, B_EDIT, B_CANCEL),
+        )
+
+    def on_review(self, message: Inbound) -> Step:
+        chosen = self.choice(message)
+        if chosen == B_SEND:
+            return self.done(SubmitReport())
+        if chosen == B_EDIT:
+            self.state.step = StepName.EDIT_MENU
+            self.ask(StepName.EDIT_MENU)
+            return self.done()
+        if chosen == B_CANCEL:
+            return self.confirm_cancel()
+        return self.reask()
+
+    def ask_edit_menu(self) -> None:
+        anonymous = self.draft.mode == Anonymity.ANONYMOUS.value
+        edits = [choice for choice, _ in B.EDITS if not (choice == "edit:identity" and anonymous)]
+        self.say(self.t._("What would you like to change?"), self.fixed(StepName.EDIT_MENU, *edits, B_BACK))
+
+    def on_edit_menu(self, message: Inbound) -> Step:
+        chosen = self.choice(message)
+        if chosen == B_BACK:
+            return self.advance()
+        if chosen in EDIT_CLEARS:
+            # Cleared, the field's question is missing again: advance() asks it, then comes back here.
+            self.draft = self.draft.model_copy(update=copy.deepcopy(EDIT_CLEARS[chosen]))
+            return self.advance()
+        return self.reask()
+
+    # -- cancel -------------------------------------------------------------------------------
+
+    def ask_confirm_cancel(self) -> None:
+        t = self.t
+        self.say(
+            t._("Cancel this report? Everything you have written will be deleted."),
+            self.fixed(StepName.CONFIRM_CANCEL, B_YES, B_KEEP),
+        )
+
+    def confirm_cancel(self) -> Step:
+        """Asks before deleting the draft; «No» comes back to the question now asked."""
+        if self.state.step != StepName.CONFIRM_CANCEL:  # asked twice, it still comes back to where the resident was
+            self.state.resume = self.state.step
+        self.state.step = StepName.CONFIRM_CANCEL
+        self.ask(StepName.CONFIRM_CANCEL)
+        return self.done()
+
+    def on_confirm_cancel(self, message: Inbound) -> Step:
+        chosen = self.choice(message)
+        if chosen == B_YES:
+            return self.cancel_draft()
+        if chosen == B_KEEP:
+            resume = self.state.resume or StepName.IDLE
+            self.state.resume = None
+            self.state.step = resume
+            self.ask(resume)
+            return self.done()
+        return self.reask()
+
+    def cancel_draft(self) -> Step:
+        self.draft = self.new_draft()
+        self.state.resume = None
+        self.say(self.t._("Your unfinished report has been deleted."))
+        self.greet(self.t)
+        return self.done()
+
+    # -- once filed ---------------------------------------------------------------------------
+
+    def on_submitted(self, event: Submitted) -> Step:
+        """The report was filed: the receipt in a message of its own, then how to keep it and what next."""
+        t = self.t
+        pending = PendingReceipt(
+            receipt=event.receipt, passphrase=event.passphrase, committee_name=event.committee_name, received_on=event.received_on
+        )
+        # Kept (encrypted) until the channel confirms the reply was shown: see Conversation.receipt_shown.
+        self.draft = Draft(pending_receipt=pending)
+        self.state.step = StepName.IDLE
+        self.state.resume = None
+        self.replies.append(receipt_reply(t, pending))
+        tip = KEEP_RECEIPT.get(self.state.channel)
+        question = t._(self.questions[StepName.IDLE].short or "")
+        self.say(f"{t._(tip)}\n\n{question}" if tip else question, self.menu_buttons())
+        return self.done()
+
+    def show_receipt_again(self, pending: PendingReceipt) -> None:
+        """Shows a receipt the channel has not confirmed as shown; it stays pending until the channel does.
+
+        An anonymous reporter's receipt is the only key to the case: every answer carries it again
+        until the channel calls Conversation.receipt_shown for it (the page once it is on screen,
+        Telegram and Zalo once the send succeeded).
+        """
+        t = self.t
+        lead = t._("Your report was sent. In case you did not receive its receipt, here it is again:")
+        # No buttons: the answer to the message itself follows with the ones that apply now.
+        self.replies.append(receipt_reply(t, pending, lead=lead))
+
+
+QUESTIONS: tuple[Question, ...] = (
+    Question(StepName.MODE, ReportFlow.ask_mode, ReportFlow.on_mode,
+             short=N_("How would you like to send your report? Please choose one of the three ways below.")),
+    Question(StepName.DESCRIBE, ReportFlow.ask_describe, ReportFlow.on_describe),
+    Question(StepName.CATEGORY, ReportFlow.ask_category, ReportFlow.on_category,
+             short=N_("Which of these best describes the conduct you are reporting?")),
+    Question(StepName.NOT_REPORT, ReportFlow.ask_category, ReportFlow.on_not_report, short=N_("Would you like to go on with your report?")),
+    Question(StepName.ACCUSED_NAME, ReportFlow.ask_accused_name, lambda c, m: c.on_short_field(m, "accused_name", B_SKIP)),
+    Question(StepName.ACCUSED_POSITION, ReportFlow.ask_accused_position, lambda c, m: c.on_short_field(m, "accused_position", B_UNKNOWN)),
+    Question(StepName.ACCUSED_AGENCY, ReportFlow.ask_accused_agency, lambda c, m: c.on_short_field(m, "accused_agency", B_UNKNOWN)),
+    Question(StepName.PLACE, ReportFlow.ask_place, ReportFlow.on_place),
+    Question(StepName.PLACE_CHOICE, ReportFlow.ask_place_choice, ReportFlow.on_place_choice, short=N_("Which of these places do you mean?")),
+    Question(StepName.SETTING, ReportFlow.ask_setting, ReportFlow.on_setting,
+             short=N_("Is this about the person's conduct at their workplace, or where they live?")),
+    Question(StepName.WHEN, ReportFlow.ask_when, lambda c, m: c.on_short_field(m, "occurred", B_UNKNOWN)),
+    Question(StepName.EVIDENCE, ReportFlow.ask_evidence, ReportFlow.on_evidence),
+    Question(StepName.REPORTER_NAME, ReportFlow.ask_reporter_name, ReportFlow.on_reporter_name),
+    Question(StepName.REPORTER_PHONE, ReportFlow.ask_reporter_phone, ReportFlow.on_reporter_phone),
+    Question(StepName.NOTIFY, ReportFlow.ask_notify, ReportFlow.on_notify,
+             short=N_("Would you like to receive updates on this report in this chat?")),
+    Question(StepName.REVIEW, ReportFlow.ask_review, ReportFlow.on_review, short=N_("Shall we send your report as summarised above?")),
+    Question(StepName.EDIT_MENU, ReportFlow.ask_edit_menu, ReportFlow.on_edit_menu, short=N_("What would you like to change?")),
+    Question(StepName.CONFIRM_CANCEL, ReportFlow.ask_confirm_cancel, ReportFlow.on_confirm_cancel,
+             short=N_("Cancel this report? Everything you have written will be deleted.")),
+)  # fmt: skip
