@@ -504,16 +504,12 @@ class ZaloChannel:
             except ZaloError as err:
                 log.warning("a zalo file could not be fetched: %s", err.reason)
                 problems.append(Reply(t._(FILE_AGAIN)))
-        if not stored:
+        if not stored and not event.text.strip():
             await self._inbox(inbox.finish, CHANNEL, mark.row_id, mark.key)  # nothing to step: done all the same
             return Stepped(problems, None, None)
-        stepped = await self._step(user, Inbound(attachments=tuple(stored)), t, mark)
-        replies = problems + stepped.replies
-        if event.text.strip():
-            # Words sent with the file are a second thing the resident did.
-            caption = await self._step(user, Inbound(text=event.text), t)
-            return Stepped(replies + caption.replies, caption.step, caption.lang)
-        return Stepped(replies, stepped.step, stepped.lang)
+        # One step: the files kept and the words sent with them, acknowledged once.
+        stepped = await self._step(user, Inbound(attachments=tuple(stored), text=event.text), t, mark)
+        return Stepped(problems + stepped.replies, stepped.step, stepped.lang)
 
     # -- output (also what the outbox worker calls) -------------------------------------------
 

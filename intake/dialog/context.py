@@ -113,9 +113,9 @@ class Context:
         return Step(replies=self.replies, state=self.state, draft=self.draft, effect=effect)
 
     def reprompt(self, problem: str, **params: object) -> Step:
-        """Says what was wrong, then asks the current question again; nothing changes."""
+        """Says what was wrong, then asks the current question again (its short form); nothing changes."""
         self.say(self.t._(problem, **params))
-        self.ask(self.state.step)
+        self.ask(self.state.step, short=True)
         return self.done()
 
     def ask(self, name: StepName, *, short: bool = False) -> None:
@@ -158,6 +158,7 @@ class Context:
     def help_text(self) -> str:
         return self.t._(
             "How to use this channel:\n"
+            "/batdau: start again from the menu\n"
             "/baocao: send a new report\n"
             "/tracuu: check the status of a report\n"
             "/huy: cancel the report you are writing\n"

@@ -46,6 +46,7 @@ COMMANDS = {
     "language": "language",
 }
 NOT_WRITING = (StepName.IDLE, StepName.LOOKUP_CODE, StepName.LOOKUP_PASS, StepName.FOLLOWUP)
+REPORT_STEPS = frozenset(q.step for q in report.QUESTIONS)
 
 
 def step(
@@ -75,6 +76,8 @@ def step(
         return ctx.on_event(message)
     if message.resume:
         return ctx.on_resume()
+    if message.unsupported == "edited_message":
+        return ctx.reprompt(N_("Changes to a message already sent are not taken. Please send the correction as a new message."))
     if message.unsupported:
         return ctx.reprompt(N_("This kind of message cannot be used here. Please send text, or photos and documents as evidence."))
     if ctx.too_long(message.text):
@@ -83,6 +86,8 @@ def step(
             N_("That message is too long (at most {limit} characters). Please shorten it or split it into several messages."),
             limit=number(ctx.limits.max_message_chars),
         )
+    if message.attachments and message.button is None and state.step in REPORT_STEPS and state.step != StepName.EVIDENCE:
+        return ctx.on_files(message)  # evidence sent before its question is kept all the same
     if message.button is not None:
         chosen = ctx.pressed(message.button)
         if chosen is None:
@@ -131,7 +136,7 @@ class _Ctx(ReportFlow, FollowupFlow):
         action = COMMANDS.get(name)
         if action == "help":
             self.say(self.help_text())
-            self.ask(self.state.step)
+            self.ask(self.state.step, short=True)
             return self.done()
         if action == "language":
             wanted = args[0].lower() if args and args[0].lower() in LANGUAGES else None

@@ -7,6 +7,7 @@ same rule drives a first pass, an edit from the summary, and a change of identit
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -30,11 +31,11 @@ from intake.dialog.buttons import (
     B_YES,
 )
 from intake.dialog.context import MAX_FIELD_CHARS, Context, Question, number
-from intake.dialog.types import Draft, Inbound, PendingReceipt, Reply, Step, StepName, Submitted, SubmitReport
+from intake.dialog.types import AttachmentInfo, Draft, Inbound, PendingReceipt, Reply, Step, StepName, Submitted, SubmitReport
 from intake.i18n import N_, Translator
 from intake.labels import ANONYMITY_LABELS, SETTING_LABELS
 from intake.models import Anonymity, Setting
-from intake.validation import normalize_vn_phone
+from intake.validation import clean_text, has_meaning, normalize_vn_phone
 
 MAX_DESCRIPTION_CHARS = 20000
 
@@ -463,33 +464,55 @@ class ReportFlow(Context):
             self.fixed(StepName.EVIDENCE, B_SKIP),
         )
 
+    def take_files(self, files: tuple[AttachmentInfo, ...]) -> None:
+        """Keeps the files the report still has room for, and says plainly what was removed from them."""
+        t = self.t
+        room = max(0, self.limits.max_attachments - len(self.draft.attachments))
+        taken, refused = files[:room], files[room:]
+        # Only ids in the draft are filed with the report; the runner deletes the refused files.
+        self.draft.attachments.extend(a.id for a in taken)
+        if taken and self.state.step != StepName.EVIDENCE:
+            self.say(t._("Thank you: your file(s) are kept with the report as evidence."))
+        if any(a.metadata_removed for a in taken):
+            self.say(t._("Location and device data were removed from your file(s) before saving."))
+        if any(not a.metadata_removed for a in taken):
+            # Said plainly: this kind of file could not be cleaned, so the resident can choose another.
+            self.say(
+                t._(
+                    "A file was saved as you sent it: hidden data (such as location or device) cannot be removed "
+                    "from this kind of file. If that worries you, send a photo, a PDF or a video instead."
+                )
+            )
+        if refused and self.limits.max_attachments == 0:
+            self.say(t._("Sorry, files cannot be received here. Your file was not saved."))
+        elif refused:
+            self.say(
+                t._(
+                    "Sorry, one report can take at most {limit} files. {count} file(s) beyond that were not saved.",
+                    limit=self.limits.max_attachments,
+                    count=len(refused),
+                )
+            )
+
+    def on_files(self, message: Inbound) -> Step:
+        """Files sent at another question than the evidence one: kept as evidence all the same, and the
+        words sent with them (a caption) added once, to the story while it is being told."""
+        self.take_files(message.attachments)
+        words = clean_text(message.text)
+        if words and has_meaning(words) and len(self.draft.description) + len(words) <= MAX_DESCRIPTION_CHARS:
+            if self.state.step == StepName.DESCRIBE:
+                return self.on_describe(dataclasses.replace(message, attachments=()))
+            self.draft.description_parts.append(self.t._("Sent with a file: {note}", note=words))
+        self.ask(self.state.step)
+        return self.done()
+
     def on_evidence(self, message: Inbound) -> Step:
         t = self.t
         if message.attachments:
-            room = max(0, self.limits.max_attachments - len(self.draft.attachments))
-            taken, refused = message.attachments[:room], message.attachments[room:]
-            # Only ids in the draft are filed with the report; the runner deletes the refused files.
-            self.draft.attachments.extend(a.id for a in taken)
-            if any(a.metadata_removed for a in taken):
-                self.say(t._("Location and device data were removed from your file(s) before saving."))
-            if any(not a.metadata_removed for a in taken):
-                # Said plainly: this kind of file could not be cleaned, so the resident can choose another.
-                self.say(
-                    t._(
-                        "A file was saved as you sent it: hidden data (such as location or device) cannot be removed "
-                        "from this kind of file. If that worries you, send a photo, a PDF or a video instead."
-                    )
-                )
-            if refused and self.limits.max_attachments == 0:
-                self.say(t._("Sorry, files cannot be received here. Your file was not saved."))
-            elif refused:
-                self.say(
-                    t._(
-                        "Sorry, one report can take at most {limit} files. {count} file(s) beyond that were not saved.",
-                        limit=self.limits.max_attachments,
-                        count=len(refused),
-                    )
-                )
+            self.take_files(message.attachments)
+            note = clean_text(message.text)
+            if note and has_meaning(note) and len(self.draft.description) + len(note) <= MAX_DESCRIPTION_CHARS:
+                self.draft.description_parts.append(t._("Evidence: {note}", note=note))  # a caption: words about the file
             self.ask_evidence()
             return self.done()
         chosen = self.choice(message)

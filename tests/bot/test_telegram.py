@@ -185,10 +185,39 @@ async def test_a_telegram_photo_with_caption(tg: Harness, db: Session) -> None:
     """A photo's largest size is fetched; its caption reaches the engine as words about the evidence."""
     original = gps_jpeg()
     await walk_report(tg.resident, tg.deliver, evidence=lambda: tg.resident.photo(original, caption="Ảnh chụp tại UBND xã hôm 3/3"))
-    assert any("Đã ghi nhận" in t for t in tg.texts())
+    assert any("Đã nhận 1 tệp" in t for t in tg.texts())
     attachment = db.exec(select(Attachment)).one()
     assert attachment.sha256_original == hashlib.sha256(original).hexdigest()
     assert "Ảnh chụp tại UBND xã" in db.exec(select(Case)).one().description
+
+
+async def test_a_photo_with_a_caption_sent_while_telling_the_story_is_kept_and_acknowledged_once(tg: Harness, db: Session) -> None:
+    """Issue 16, item 7: such a photo was fetched, stored and deleted as refused, the caption merged
+    silently, and "Chúng tôi đã ghi nhận… [Xong]" sent twice. Now the photo is evidence, the caption is
+    part of the story once, and one answer acknowledges both."""
+    r = tg.resident
+    await tg.deliver(r.text("/start"))
+    await tg.deliver(r.press("menu:report"))
+    await tg.deliver(r.press("mode:anonymous"))
+    mark = len(tg.fake.calls)
+    await tg.deliver(r.photo(gps_jpeg(), caption="Chủ tịch xã nhận phong bì ngay tại phòng làm việc, ảnh tôi chụp đây"))
+    said = [plain(c.params["text"]) for c in tg.calls_after(mark, "sendMessage")]
+    assert sum("ghi nhận" in t for t in said) == 1, said
+    assert any("chứng cứ" in t for t in said), "told the photo is kept as evidence"
+    row = db.exec(select(DialogSession)).one()
+    draft = decrypt(row.draft_enc)
+    assert draft.count("nhận phong bì") == 1
+    kept = db.exec(select(Attachment)).one()
+    assert str(kept.id) in draft and kept.case_id is None, "kept for the report, not deleted"
+
+
+async def test_an_edited_message_is_answered_with_what_to_do(tg: Harness) -> None:
+    """Issue 16, item 7: an edit got the sticker wording; now the resident is told edits are not taken."""
+    await tg.deliver(tg.resident.text("/baocao"))
+    mark = len(tg.fake.calls)
+    await tg.deliver(tg.resident.edit("sửa lại"))
+    said = plain(tg.calls_after(mark, "sendMessage")[0].params["text"])
+    assert "tin nhắn mới" in said and "không dùng được" not in said
 
 
 async def test_commands_registered_in_vietnamese_and_english(tg: Harness) -> None:
@@ -284,12 +313,12 @@ async def test_group_chats_take_no_report(tg: Harness, db: Session) -> None:
     assert db.exec(select(DialogSession)).all() == []
 
 
-@pytest.mark.parametrize("kind", ["sticker", "location", "contact", "poll", "edit"])
+@pytest.mark.parametrize("kind", ["sticker", "location", "contact", "poll"])
 async def test_unsupported_updates_get_a_short_explanation(tg: Harness, kind: str) -> None:
-    """Stickers, locations, contacts, polls and edited messages are explained, and the question asked again."""
+    """Stickers, locations, contacts and polls are explained, and the question asked again (edits: see below)."""
     await tg.deliver(tg.resident.text("/baocao"))
     mark = len(tg.fake.calls)
-    make = {"edit": lambda: tg.resident.edit("sửa lại"), **{k: getattr(tg.resident, k) for k in ("sticker", "location", "contact", "poll")}}
+    make = {k: getattr(tg.resident, k) for k in ("sticker", "location", "contact", "poll")}
     await tg.deliver(make[kind]())
     sent = tg.calls_after(mark, "sendMessage")
     assert "không dùng được" in plain(sent[0].params["text"])

@@ -64,3 +64,24 @@ def test_a_printed_receipt_is_confirmed(db: Session) -> None:
     again = io.StringIO()
     run_chat(io.StringIO("/trogiup\n"), again, as_json=True, session_name="term-1")
     assert not any("receipt" in json.loads(line) for line in again.getvalue().splitlines())
+
+
+def test_the_terminal_chat_ends_its_last_prompt_with_a_newline(db: Session) -> None:
+    """Issue 16, item 7: at the end of input the shell's prompt no longer lands after "> "."""
+    out = io.StringIO()
+    run_chat(io.StringIO("/trogiup\n"), out, as_json=False)
+    assert out.getvalue().endswith("> \n")
+    assert "/batdau" in out.getvalue(), "the help names every command"
+
+
+def test_the_readmes_json_example_files_a_report(db: Session) -> None:
+    """Issue 16, item 7: the README's `phananh chat --json` example stopped at the category question; it reaches a receipt."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    example = re.search(r"printf '(.+?)' \| phananh chat --json", readme)
+    assert example, "the example is in the README"
+    lines = example.group(1).split("\\n")
+    messages = _run([line for line in lines if line])
+    assert any("receipt" in m and "passphrase" in m for m in messages), messages[-1]

@@ -193,15 +193,21 @@ def test_a_refused_file_is_deleted_and_never_filed_with_the_report(db: Session, 
     assert len(db.exec(select(Attachment)).all()) == 2
 
 
-def test_a_file_sent_at_another_question_is_deleted(db: Session) -> None:
-    """A file sent where no file is asked for is refused by the engine and removed at once."""
+def test_a_file_sent_before_its_question_is_kept_and_one_sent_outside_a_report_is_deleted(db: Session) -> None:
+    """Issue 16, item 7: evidence sent while the story is told is kept for the report; a file sent when no
+    report is being written is refused by the engine and removed at once."""
     conv = Conversation(channel="terminal")
     _walk(conv, "chat-a2", TO_EVIDENCE[:4])
-    message = _upload(conv, "chat-a2")
-    replies = conv.handle("chat-a2", message)
+    replies = conv.handle("chat-a2", _upload(conv, "chat-a2"))
     assert "chứng cứ" in replies[0].text
     db.expire_all()
-    assert db.exec(select(Attachment)).all() == []
+    kept = db.exec(select(Attachment)).one()
+    assert kept.case_id is None and kept.id in Draft.model_validate_json(decrypt(db.exec(select(DialogSession)).one().draft_enc)).attachments
+    idle = Conversation(channel="terminal")
+    idle.handle("chat-a4", Inbound(resume=True))
+    idle.handle("chat-a4", _upload(idle, "chat-a4"))
+    db.expire_all()
+    assert db.exec(select(Attachment)).all() == [kept]
 
 
 def test_an_overlong_message_changes_nothing_in_the_database(db: Session, monkeypatch: pytest.MonkeyPatch) -> None:
