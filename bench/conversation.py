@@ -21,11 +21,10 @@ SCRIPT = [
     ("button", "menu:report"),
     ("button", "mode:anonymous"),
     ("text", "Ông phó chủ tịch xã đòi tiền 5 triệu mới ký giấy xác nhận đất cho nhà tôi, nói không đưa thì để đó"),
-    ("text", "Việc này xảy ra nhiều lần, nhiều hộ trong xóm cũng bị như vậy"),
-    ("button", "done"),
+    ("text", "Việc này xảy ra nhiều lần, nhiều hộ trong xóm cũng bị như vậy"),  # more of the story, at its confirmation
+    ("text", "đúng"),  # the story named the post: confirmed
     ("category", ""),
     ("text", "Nguyễn Văn B"),
-    ("text", "phó chủ tịch UBND xã"),
     ("text", "UBND xã"),
     ("text", "phường Bến Thành, TP Hồ Chí Minh"),
     ("button", "setting:workplace"),

@@ -10,7 +10,7 @@ way Telegram does (at most 40 connections, an update redelivered until it is ans
 web chat's /api/chat with their cookie, or signed events to /webhook/zalo (answered by the OA API
 later). "both" is Telegram and the web chat; "all" adds Zalo. Each resident files report after
 report, each from a new chat, for the set time: /start, the menu, anonymity, what happened,
-category, who, where, setting, when, no evidence, notifications, send, and the receipt. A resident takes --think seconds to read each answer and write
+what the story said confirmed, category, who, where, setting, when, no evidence, notifications, send, and the receipt. A resident takes --think seconds to read each answer and write
 the next message (a person takes far longer; at 0, Telegram's pace of one message a second per chat,
 which the bot keeps, is what the latency shows).
 

@@ -36,7 +36,7 @@ import httpx
 STORY = "Ông phó chủ tịch UBND xã đòi 5 triệu mới ký giấy xác nhận đất cho nhà tôi, nói không đưa thì cứ để đó"
 # What a resident sends, as the texts Zalo delivers (a pressed button arrives as its label).
 REPORT = [
-    "Gửi phản ánh mới", "Ẩn danh", STORY, "Đã kể xong", "1", "Không rõ tên", "phó chủ tịch UBND xã", "UBND xã",
+    "Gửi phản ánh mới", "Ẩn danh", STORY, "đúng", "1", "Không rõ tên",
     "phường Bến Thành, TP Hồ Chí Minh", "Tại nơi làm việc", "Không nhớ thời gian", "Không có chứng cứ",
     "Không nhận thông báo", "Gửi phản ánh này",
 ]  # fmt: skip

@@ -46,7 +46,7 @@ EXIF_OWNER = "Dang Quoc Bao XQEXIF owner"  # written into the photos' EXIF as th
 # What each resident wrote: allowed in the case (the Front's record), never in a log.
 TEXTS = {
     "web": "Chủ tịch xã Đông Hưng nhận phong bì của nhà thầu để nghiệm thu công trình XQWEB",
-    "web-anon": "Cán bộ địa chính phường thu tiền ngoài quy định khi làm sổ đỏ XQANON",
+    "web-anon": "Cán bộ địa chính UBND phường thu tiền ngoài quy định khi làm sổ đỏ XQANON",
     "telegram": "Phó chủ tịch UBND phường đòi tiền mới ký giấy xác nhận đất cho dân XQTELE",
     "zalo": "Trưởng công an xã nhận tiền bảo kê của các quán karaoke XQZALO",
     "terminal": "Bí thư đảng ủy xã tổ chức đánh bạc ăn tiền tại nhà riêng XQTERM",
@@ -104,9 +104,9 @@ def web_report(mode: str, text: str, name: str = "", phone: str = "") -> str:
 
     say(resume=True)
     for body in (
-        {"button": "menu:report"}, {"button": f"mode:{mode}"}, {"text": text}, {"button": "done"}, {"button": "cat:7"},
-        {"button": "skip"}, {"text": "chủ tịch UBND xã"}, {"text": "UBND xã"}, {"text": PLACE},
-        {"button": "setting:workplace"}, {"button": "unknown"},
+        # Each story names the post and the agency: confirmed in one press.
+        {"button": "menu:report"}, {"button": f"mode:{mode}"}, {"text": text}, {"text": "đúng"}, {"button": "cat:7"},
+        {"button": "skip"}, {"text": PLACE}, {"button": "setting:workplace"}, {"button": "unknown"},
     ):  # fmt: skip
         say(**body)
     upload = client.post("/api/chat/upload", files={"file": ("anh.jpg", owner_photo(), "image/jpeg")})
@@ -129,8 +129,8 @@ async def telegram_report() -> None:
     tg = Harness(telegram_settings())
     try:
         r = Resident(tg.fake, TG_USER_ID, first_name=TG_FIRST, username=TG_USERNAME)
-        steps = [r.text("/start"), "menu:report", "mode:confidential", r.text(TEXTS["telegram"]), "done", "cat:7", "skip"]
-        steps += [r.text("phó chủ tịch UBND phường"), r.text("UBND phường"), r.text(PLACE), "setting:workplace", "unknown"]
+        steps = [r.text("/start"), "menu:report", "mode:confidential", r.text(TEXTS["telegram"]), r.text("đúng"), "cat:7", "skip"]
+        steps += [r.text(PLACE), "setting:workplace", "unknown"]
         steps += [r.photo(owner_photo(), caption="ảnh chụp hồ sơ"), "done", r.text(TG_NAME), r.text(TG_PHONE), "yes", "send"]
         for step in steps:
             await tg.deliver(r.press(step) if isinstance(step, str) else step)
@@ -149,10 +149,10 @@ async def zalo_report() -> None:
     z.user = ZaloUser(ZALO_USER)
     try:
         assert await z.post(z.user.follow()) == 200
-        for answer in (vi("New report"), vi("Confidential identity"), TEXTS["zalo"], vi("I have finished")):
+        for answer in (vi("New report"), vi("Confidential identity"), TEXTS["zalo"], "đúng"):
             await z.say(answer)
         await z.say(z.fake.to(ZALO_USER)[-1].buttons[0])  # the suggested category
-        for answer in (vi("Name not known"), "trưởng công an xã", "Công an xã", PLACE, vi("At their workplace"), vi("I don't remember when")):
+        for answer in (vi("Name not known"), PLACE, vi("At their workplace"), vi("I don't remember when")):
             await z.say(answer)
         assert await z.post(z.user.image(fake.host_file(owner_photo(), "image/jpeg", "IMG_0001.jpg"))) == 200
         for answer in (vi("No more files"), ZALO_NAME, ZALO_PHONE, vi("Yes, notify me")):
@@ -164,12 +164,12 @@ async def zalo_report() -> None:
 
 def terminal_report() -> None:
     """An open report through `phananh chat --json`, in a named session."""
-    press = [vi(label) for label in ("New report", "Open", "I have finished", "Name not known", SETTING_LABELS["residence"])]
+    press = [vi(label) for label in ("New report", "Open", "That's right, go on", "Name not known")]
     press += [vi(label) for label in ("I don't remember when", "No evidence", "Send this report")]
-    lines = [
+    lines = [  # the story names the post, the agency and that it was at home: confirmed in one press
         f"[{press[0]}]", f"[{press[1]}]", TEXTS["terminal"], f"[{press[2]}]",
-        "[Tệ nạn xã hội, vi phạm thuần phong mỹ tục]", f"[{press[3]}]", "bí thư đảng ủy xã", "Đảng ủy xã", PLACE,
-        f"[{press[4]}]", f"[{press[5]}]", f"[{press[6]}]", TERM_NAME, TERM_PHONE, f"[{press[7]}]",
+        "[Tệ nạn xã hội, vi phạm thuần phong mỹ tục]", f"[{press[3]}]", PLACE,
+        f"[{press[4]}]", f"[{press[5]}]", TERM_NAME, TERM_PHONE, f"[{press[6]}]",
     ]  # fmt: skip
     out = io.StringIO()
     run_chat(io.StringIO("\n".join(lines) + "\n"), out, as_json=True, session_name=TERM_SESSION)

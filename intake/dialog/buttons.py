@@ -32,6 +32,7 @@ B_CONTINUE, B_CANCEL, B_KEEP = "continue", "cancel", "keep"
 B_SEND, B_EDIT, B_BACK = "send", "edit", "back"
 B_RETYPE, B_NO_COMMUNE = "place:retype", "place:no_commune"
 B_YES, B_NO = "yes", "no"
+B_FACTS_OK = "facts:ok"
 
 EDITS: tuple[tuple[str, str], ...] = (
     ("edit:description", N_("What happened")),
@@ -58,7 +59,17 @@ FIXED: dict[StepName, tuple[tuple[str, str], ...]] = {
         (B_THREAD, N_("See all messages")),
     ),
     StepName.MODE: tuple((f"mode:{m}", label) for m, label in ANONYMITY_LABELS.items()),
-    StepName.DESCRIBE: ((B_DONE, N_("I have finished")),),
+    StepName.FACTS: (
+        (B_FACTS_OK, N_("That's right, go on")),
+        (f"{B_FACTS_OK}:workplace", N_("Right, at their workplace")),
+        (f"{B_FACTS_OK}:residence", N_("Right, where they live")),
+        ("fix:name", N_("Correct the name")),
+        ("fix:position", N_("Correct the position")),
+        ("fix:agency", N_("Correct the agency")),
+        ("fix:place", N_("Correct the place")),
+        ("fix:setting", N_("Correct workplace or residence")),
+        ("fix:occurred", N_("Correct the time")),
+    ),
     StepName.CATEGORY: (
         *((f"cat:{code}", CATEGORIES[code].short) for code in REPORT_CODES),
         (B_CAT_OTHER, N_("Another type")),
@@ -85,6 +96,7 @@ FIXED: dict[StepName, tuple[tuple[str, str], ...]] = {
 # any of the nine types answers the type question, even when only the likeliest were suggested.
 ALWAYS_OFFERED: dict[StepName, tuple[str, ...]] = {
     StepName.CATEGORY: tuple(f"cat:{code}" for code in REPORT_CODES),
+    StepName.FACTS: (B_FACTS_OK,),  # "đúng" typed confirms, also when the buttons ask the setting with it
 }
 
 # Short words that clearly answer a question, folded (no diacritics, lower case).
@@ -94,6 +106,8 @@ NOT_KNOWN_WORDS = NO_WORDS | frozenset(
     {"khong ro", "ko ro", "k ro", "khong biet", "ko biet", "k biet", "kb", "chiu", "khong nho", "ko nho", "k nho", "khong co", "ko co", "k co"}
 )
 DONE_WORDS = frozenset({"xong", "xong roi", "het", "het roi", "vay thoi", "the thoi", "done", "finished"})
+WORKPLACE_WORDS = frozenset({"noi lam viec", "tai noi lam viec", "lam viec", "co quan", "o co quan", "cong viec"})
+RESIDENCE_WORDS = frozenset({"noi o", "noi cu tru", "tai noi cu tru", "cu tru", "o nha", "tai nha", "khu dan cu", "noi song"})
 
 # The questions with a yes and a no: (the choice "có" means, the choice "không" means).
 YES_NO: dict[StepName, tuple[str, str]] = {
@@ -104,16 +118,17 @@ YES_NO: dict[StepName, tuple[str, str]] = {
 }
 # Other typed words, per question.
 WORDS: dict[StepName, tuple[tuple[frozenset[str], str], ...]] = {
-    StepName.DESCRIBE: ((DONE_WORDS, B_DONE),),
+    StepName.FACTS: (
+        (YES_WORDS, B_FACTS_OK),
+        (WORKPLACE_WORDS, f"{B_FACTS_OK}:workplace"),
+        (RESIDENCE_WORDS, f"{B_FACTS_OK}:residence"),
+    ),
     StepName.ACCUSED_NAME: ((NOT_KNOWN_WORDS, B_SKIP),),
     StepName.ACCUSED_POSITION: ((NOT_KNOWN_WORDS, B_UNKNOWN),),
     StepName.ACCUSED_AGENCY: ((NOT_KNOWN_WORDS, B_UNKNOWN),),
     StepName.WHEN: ((NOT_KNOWN_WORDS, B_UNKNOWN),),
     StepName.EVIDENCE: ((DONE_WORDS, B_DONE), (NOT_KNOWN_WORDS, B_SKIP)),
-    StepName.SETTING: (
-        (frozenset({"noi lam viec", "lam viec", "co quan", "o co quan", "cong viec"}), "setting:workplace"),
-        (frozenset({"noi o", "noi cu tru", "cu tru", "o nha", "tai nha", "khu dan cu", "noi song"}), "setting:residence"),
-    ),
+    StepName.SETTING: ((WORKPLACE_WORDS, "setting:workplace"), (RESIDENCE_WORDS, "setting:residence")),
 }
 
 

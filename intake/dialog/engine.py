@@ -187,8 +187,9 @@ class _Ctx(ReportFlow, FollowupFlow):
             return self.done(ShowThread(case_id=self.draft.followup_case_id))
         text = clean_text(message.text)
         if self.state.greeted and len(text) > SHORT_GREETING_CHARS and has_meaning(text) and len(text) <= self.limits.max_message_chars:
-            # The resident began with the story itself: keep it and ask only what is left.
+            # The resident began with the story itself: keep it, read it, and ask only what is left.
             self.draft = self.new_draft(description_parts=[text])
+            self.story_told()
             self.say(self.t._("Thank you, we have noted what you wrote. First, a question about your identity."))
             return self.advance()
         if not self.state.greeted:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from intake.categories import CATEGORIES, NOT_A_REPORT, REPORT_CODES
@@ -21,6 +22,7 @@ from intake.dialog.buttons import (
     B_CONTINUE,
     B_DONE,
     B_EDIT,
+    B_FACTS_OK,
     B_KEEP,
     B_NO,
     B_NO_COMMUNE,
@@ -42,6 +44,7 @@ MAX_DESCRIPTION_CHARS = 20000
 ORDER: tuple[StepName, ...] = (
     StepName.MODE,
     StepName.DESCRIBE,
+    StepName.FACTS,
     StepName.CATEGORY,
     StepName.ACCUSED_NAME,
     StepName.ACCUSED_POSITION,
@@ -72,6 +75,29 @@ EDIT_CLEARS: dict[str, dict[str, Any]] = {
     "edit:evidence": {"evidence_done": False},
     "edit:mode": {"mode": None},
     "edit:identity": {"reporter_name": None, "reporter_phone": None},
+}
+
+MORE_STORY_CHARS = 25  # typed at a question after the story, longer words than this that are no choice add to it
+
+
+@dataclass(frozen=True)
+class StoryField:
+    """A fact the story may give: the draft field it fills, its line in the confirmation, the question that corrects it."""
+
+    attr: str
+    line: str
+    step: StepName
+    clears: dict[str, Any]
+
+
+# In the order the confirmation lists them (the keys of intake.dialog.story.StoryFacts).
+STORY_FIELDS: dict[str, StoryField] = {
+    "name": StoryField("accused_name", N_("Person reported: {value}"), StepName.ACCUSED_NAME, {"accused_name": None}),
+    "position": StoryField("accused_position", N_("Their position: {value}"), StepName.ACCUSED_POSITION, {"accused_position": None}),
+    "agency": StoryField("accused_agency", N_("Their agency or unit: {value}"), StepName.ACCUSED_AGENCY, {"accused_agency": None}),
+    "place": StoryField("province_code", N_("Where: {value}"), StepName.PLACE, _PLACE_CLEARED),
+    "setting": StoryField("setting", N_("Setting: {value}"), StepName.SETTING, {"setting": None}),
+    "occurred": StoryField("occurred", N_("When: {value}"), StepName.WHEN, {"occurred": None}),
 }
 
 # How to keep a receipt where the chat app itself can: the message above, forwarded to oneself.
@@ -115,6 +141,7 @@ class ReportFlow(Context):
         checks: dict[StepName, Callable[[], bool]] = {
             StepName.MODE: lambda: d.mode is None,
             StepName.DESCRIBE: lambda: not d.description_done,
+            StepName.FACTS: lambda: bool(d.unconfirmed),
             StepName.CATEGORY: lambda: d.category is None,
             StepName.ACCUSED_NAME: lambda: d.accused_name is None,
             StepName.ACCUSED_POSITION: lambda: d.accused_position is None,
@@ -167,38 +194,123 @@ class ReportFlow(Context):
     # -- what happened ------------------------------------------------------------------------
 
     def ask_describe(self) -> None:
-        t = self.t
-        if self.draft.description_parts:
-            self.say(
-                t._("We have noted what you wrote. You can add more details, or press «I have finished» to continue."),
-                self.fixed(StepName.DESCRIBE, B_DONE),
-            )
-            return
         self.say(
-            t._(
-                "Please tell us what happened: what the person did, how, and any amounts of money involved. "
-                "You can send several messages. Press «I have finished» when you are done."
+            self.t._(
+                "Please tell us what happened: who did what, their position, where and when, and any amounts of money "
+                "involved. You can add more later by writing it here."
             ),
             [],
         )
 
     def on_describe(self, message: Inbound) -> Step:
-        chosen = self.choice(message)
-        if chosen == B_DONE:
-            self.draft.description_done = True
-            self.draft.category = None
-            return self.advance()
+        """The story: kept, read for what it already says, and the conversation goes on at once."""
         answer = self.text_answer(message)
         if isinstance(answer, Step):
             return answer
         if len(self.draft.description) + len(answer) > MAX_DESCRIPTION_CHARS:
             return self.reprompt(
-                N_("Your description has reached its maximum length ({limit} characters). Please press «I have finished» to continue."),
+                N_("Your description has reached its maximum length ({limit} characters)."),
                 limit=number(MAX_DESCRIPTION_CHARS),
             )
         self.draft.description_parts.append(answer)
-        self.ask_describe()
-        return self.done()
+        self.story_told()
+        return self.advance()
+
+    def story_told(self) -> None:
+        """The story is in the draft: what it says is pre-filled, and the type is suggested anew."""
+        self.draft.description_done = True
+        self.draft.category = None
+        self.draft.suggestion = None
+        self.read_story()
+
+    def read_story(self) -> None:
+        """Pre-fills what the story says and the resident has not answered; each such item waits to be confirmed.
+
+        A place the gazetteer settles only to a province is not pre-filled: its commune is asked next,
+        within that province.
+        """
+        d = self.draft
+        for key, found in self.tools.read_story(d.description).found().items():
+            if key != "place" and getattr(d, STORY_FIELDS[key].attr) is not None and key not in d.unconfirmed:
+                continue  # answered by the resident, or confirmed
+            if key == "place":
+                if d.province_code is not None and "place" not in d.unconfirmed:
+                    continue
+                if not found.commune_code:
+                    if d.province_code is None:
+                        d.place_text = found.value
+                        d.place_candidates = [{"province_code": found.province_code, "province_name": found.province_name}]
+                    continue
+                self.set_place(found.value, found.province_code, found.province_name, found.commune_code, found.commune_name)
+            else:
+                setattr(d, STORY_FIELDS[key].attr, found.value)
+            d.unconfirmed = [k for k in STORY_FIELDS if k in d.unconfirmed or k == key]
+            d.story_found = [k for k in STORY_FIELDS if k in d.story_found or k == key]
+
+    def more_story(self, message: Inbound) -> Step | None:
+        """Words at a question after the story that are no choice but more of the story: added, read again."""
+        text = clean_text(message.text)
+        if message.button is not None or message.attachments or len(text) <= MORE_STORY_CHARS or not has_meaning(text):
+            return None
+        if len(self.draft.description) + len(text) > MAX_DESCRIPTION_CHARS:
+            return None
+        self.draft.description_parts.append(text)
+        self.story_told()
+        self.say(self.t._("Thank you, we have added this to your story."))
+        return self.advance()
+
+    # -- what the story said ------------------------------------------------------------------
+
+    def fact_value(self, key: str) -> str:
+        d, t = self.draft, self.t
+        if key == "place":
+            return ", ".join(x for x in (d.commune_name, d.province_name) if x)
+        if key == "setting":
+            return t._(SETTING_LABELS[d.setting]) if d.setting in SETTING_LABELS else ""
+        return str(getattr(d, STORY_FIELDS[key].attr) or "")
+
+    def ask_facts(self) -> None:
+        """What the story said, in one message; the setting, when it did not say it, is asked in the same tap."""
+        t = self.t
+        shown = [k for k in STORY_FIELDS if k in self.draft.unconfirmed]
+        lines = "\n".join(f"• {t._(STORY_FIELDS[k].line, value=self.fact_value(k))}" for k in shown)
+        fixes = [f"fix:{k}" for k in shown]
+        if self.draft.setting is None:
+            self.say(
+                t._(
+                    "From what you wrote, we understood:\n{lines}\n\nIf this is right, tell us also whether it is about "
+                    "their conduct at work or where they live. If not, press the item to correct.",
+                    lines=lines,
+                ),
+                self.fixed(StepName.FACTS, f"{B_FACTS_OK}:workplace", f"{B_FACTS_OK}:residence", *fixes),
+            )
+            return
+        self.say(
+            t._(
+                "From what you wrote, we understood:\n{lines}\n\nIs this right? Press «That's right, go on», or the item to "
+                "correct. Then we ask only what is still missing.",
+                lines=lines,
+            ),
+            self.fixed(StepName.FACTS, B_FACTS_OK, *fixes),
+        )
+
+    def on_facts(self, message: Inbound) -> Step:
+        chosen = self.choice(message)
+        if chosen is not None and chosen.startswith(B_FACTS_OK):
+            setting = chosen[len(B_FACTS_OK) + 1 :]
+            if setting in SETTING_LABELS and self.draft.setting is None:
+                self.draft.setting = setting
+            self.draft.unconfirmed = []
+            return self.advance()
+        key = chosen[4:] if chosen and chosen.startswith("fix:") else ""
+        if key in self.draft.unconfirmed:
+            # Cleared, its question is asked now; once answered, the rest is shown again to confirm.
+            self.draft.unconfirmed.remove(key)
+            self.draft = self.draft.model_copy(update=copy.deepcopy(STORY_FIELDS[key].clears))
+            self.state.step = STORY_FIELDS[key].step
+            self.ask(self.state.step)
+            return self.done()
+        return self.more_story(message) or self.reask()
 
     # -- category -----------------------------------------------------------------------------
 
@@ -220,7 +332,9 @@ class ReportFlow(Context):
         t = self.t
         top = self.suggestion_top()
         first, confidence = top[0] if top else (NOT_A_REPORT, 0.0)
-        if first == NOT_A_REPORT and confidence >= self.tools.threshold and not self.draft.not_report_ack:
+        # Nobody is turned away by a guess: a story that names an official's post is in scope whatever the classifier says.
+        named_post = "position" in self.draft.story_found
+        if first == NOT_A_REPORT and confidence >= self.tools.threshold and not self.draft.not_report_ack and not named_post:
             self.state.step = StepName.NOT_REPORT
             # No verdict on the report (a guess of the classifier's): what the channel is for, and one tap to go on.
             self.say(
@@ -254,7 +368,7 @@ class ReportFlow(Context):
             self.say(t._("Which of these best describes the conduct you are reporting?"), self.all_categories())
             return self.done()
         if chosen is None or not chosen.startswith("cat:"):
-            return self.reask()
+            return self.more_story(message) or self.reask()
         self.draft.category = int(chosen.split(":", 1)[1])
         return self.advance()
 
@@ -267,7 +381,7 @@ class ReportFlow(Context):
             return self.done()
         if chosen == B_CANCEL:
             return self.confirm_cancel()
-        return self.reask()
+        return self.more_story(message) or self.reask()
 
     # -- the person reported ------------------------------------------------------------------
 
@@ -304,6 +418,12 @@ class ReportFlow(Context):
 
     def ask_place(self) -> None:
         t = self.t
+        cands = self.draft.place_candidates
+        if self.draft.province_code is None and len(cands) == 1 and not cands[0].get("commune_code"):
+            # The story named the province only: its commune is asked, within it.
+            self.state.step = StepName.PLACE_CHOICE
+            self.ask_place_choice()
+            return
         self.say(
             t._("Where does this happen? Please write the commune or ward and the province, for example: «xã Tân Phú, Đồng Nai»."),
             [],
@@ -720,6 +840,8 @@ QUESTIONS: tuple[Question, ...] = (
     Question(StepName.MODE, ReportFlow.ask_mode, ReportFlow.on_mode,
              short=N_("How would you like to send your report? Please choose one of the three ways below.")),
     Question(StepName.DESCRIBE, ReportFlow.ask_describe, ReportFlow.on_describe),
+    Question(StepName.FACTS, ReportFlow.ask_facts, ReportFlow.on_facts,
+             short=N_("Is this right? Please choose below, or press the item to correct.")),
     Question(StepName.CATEGORY, ReportFlow.ask_category, ReportFlow.on_category,
              short=N_("Which of these best describes the conduct you are reporting?")),
     Question(StepName.NOT_REPORT, ReportFlow.ask_category, ReportFlow.on_not_report, short=N_("Would you like to go on with your report?")),

@@ -198,6 +198,10 @@ class Draft(BaseModel):
     mode: str | None = None
     description_parts: list[str] = Field(default_factory=list)
     description_done: bool = False
+    # What the story said (intake.dialog.story): the fields it filled, and those still to be confirmed
+    # by the resident (shown together in one message, each with a way to correct it).
+    story_found: list[str] = Field(default_factory=list)
+    unconfirmed: list[str] = Field(default_factory=list)
     suggestion: dict[str, Any] | None = None
     category: int | None = None
     not_report_ack: bool = False  # the resident chose to go on after the "not a report" answer

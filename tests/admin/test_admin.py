@@ -39,10 +39,9 @@ def _report(chat: str, place: str) -> None:
         Inbound(button="menu:report"),
         Inbound(button="mode:anonymous"),
         Inbound(text="Cán bộ địa chính đòi tiền mới làm sổ đỏ cho dân"),
-        Inbound(button="done"),
+        Inbound(text="đúng"),  # the story named the post: confirmed
         Inbound(button="cat:7"),
         Inbound(button="skip"),
-        Inbound(text="cán bộ địa chính"),
         Inbound(text="UBND"),
         Inbound(text=place),
         Inbound(button="setting:workplace"),

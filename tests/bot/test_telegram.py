@@ -90,12 +90,10 @@ async def walk_report(resident: Resident, deliver: Deliver, *, evidence: Callabl
     await deliver(resident.press("menu:report"))
     await deliver(resident.press("mode:anonymous"))
     await deliver(resident.text(STORY))
-    await deliver(resident.press("done"))
+    await deliver(resident.text("đúng"))  # the story named the post and the agency: confirmed
     category = next(p for p in resident.buttons() if p.startswith("cat:") and p[4:].isdigit())
     await deliver(resident.press(category))
     await deliver(resident.press("skip"))
-    await deliver(resident.text("phó chủ tịch UBND xã"))
-    await deliver(resident.text("UBND xã"))
     await deliver(resident.text("phường Bến Thành, TP Hồ Chí Minh"))
     await deliver(resident.press("setting:workplace"))
     await deliver(resident.press("unknown"))
@@ -123,7 +121,7 @@ async def test_a_full_report_from_start_to_receipt(tg: Harness, db: Session) -> 
     assert case.channel == "telegram" and case.anonymity == "anonymous"
     presses = [c for c in tg.fake.calls if c.method == "answerCallbackQuery"]
     edits = tg.fake.sent("editMessageText", USER_ID)
-    assert len(presses) == len(edits) == 10
+    assert len(presses) == len(edits) == 9
     assert all("reply_markup" not in e.params for e in edits)
     assert plain(edits[1].params["text"]).endswith("✓ Ẩn danh")
     question = tg.fake.sent("sendMessage", USER_ID)[0]
@@ -139,11 +137,10 @@ async def test_a_button_of_another_question_is_refused_and_its_message_not_marke
     await tg.deliver(r.press("menu:report"))
     await tg.deliver(r.press("mode:anonymous"))
     await tg.deliver(r.text(STORY))
-    await tg.deliver(r.press("done"))
+    await tg.deliver(r.text("đúng"))
     await tg.deliver(r.press(next(p for p in r.buttons() if p.startswith("cat:") and p[4:].isdigit())))
     await tg.deliver(r.press("skip"))
-    for text in ("phó chủ tịch UBND xã", "UBND xã", "phường Bến Thành, TP Hồ Chí Minh"):
-        await tg.deliver(r.text(text))
+    await tg.deliver(r.text("phường Bến Thành, TP Hồ Chí Minh"))
     for choice in ("setting:workplace", "unknown", "skip"):
         await tg.deliver(r.press(choice))
     assert "yes" in r.buttons(), "the opt-in question"
@@ -202,8 +199,8 @@ async def test_a_photo_with_a_caption_sent_while_telling_the_story_is_kept_and_a
     mark = len(tg.fake.calls)
     await tg.deliver(r.photo(gps_jpeg(), caption="Chủ tịch xã nhận phong bì ngay tại phòng làm việc, ảnh tôi chụp đây"))
     said = [plain(c.params["text"]) for c in tg.calls_after(mark, "sendMessage")]
-    assert sum("ghi nhận" in t for t in said) == 1, said
-    assert any("chứng cứ" in t for t in said), "told the photo is kept as evidence"
+    assert sum("làm chứng cứ" in t for t in said) == 1, "told once that the photo is kept as evidence"
+    assert len(said) == len(set(said)) and sum(bool(c.params.get("reply_markup")) for c in tg.calls_after(mark, "sendMessage")) == 1, "one question"
     row = db.exec(select(DialogSession)).one()
     draft = decrypt(row.draft_enc)
     assert draft.count("nhận phong bì") == 1
@@ -247,9 +244,10 @@ async def test_resident_text_is_escaped_where_echoed(tg: Harness) -> None:
     await tg.deliver(r.press("mode:anonymous"))
     typed = "Chủ tịch xã <b>nhận</b> tiền & <a href='http://x'>quà</a> của dân để cấp sổ đỏ"
     await tg.deliver(r.text(typed))
-    await tg.deliver(r.press("done"))
+    if any(b.startswith("facts:ok") for b in r.buttons()):
+        await tg.deliver(r.text("đúng"))
     await tg.deliver(r.press(next(p for p in r.buttons() if p.startswith("cat:") and p[4:].isdigit())))
-    for text in ("Trần Văn B", "chủ tịch UBND xã", "UBND xã", "phường Bến Thành, TP Hồ Chí Minh"):
+    for text in ("Trần Văn B", "UBND xã", "phường Bến Thành, TP Hồ Chí Minh"):
         await tg.deliver(r.text(text))
     for payload in ("setting:workplace", "unknown", "skip", "no"):
         await tg.deliver(r.press(payload))

@@ -92,10 +92,9 @@ WEB_REPORT: list[dict[str, object]] = [
     {"button": "menu:report"},
     {"button": "mode:anonymous"},
     {"text": "Cán bộ địa chính xã gây khó dễ, bắt đi lại 5 lần mới nhận hồ sơ, nói năng hỗn láo với dân"},
-    {"button": "done"},
+    {"text": "đúng"},  # the story named the post: confirmed
     {"text": "Quan liêu, xa dân, vô cảm"},  # typed: any of the nine types answers, suggested or not
     {"button": "skip"},
-    {"text": "cán bộ địa chính"},
     {"text": "UBND phường"},
     {"text": "phường Bến Thành, TP Hồ Chí Minh"},
     {"button": "setting:workplace"},
@@ -123,10 +122,9 @@ def test_evidence_photo_is_stored_without_metadata(client: TestClient, db: Sessi
         {"button": "menu:report"},
         {"button": "mode:anonymous"},
         {"text": "Trưởng thôn thu tiền sai quy định của các hộ nghèo"},
-        {"button": "done"},
+        {"text": "đúng"},
         {"button": "cat:7"},
         {"button": "skip"},
-        {"text": "trưởng thôn"},
         {"text": "thôn 3"},
         {"text": "phường Bến Thành, TP Hồ Chí Minh"},
         {"button": "setting:workplace"},
@@ -193,7 +191,7 @@ def test_killed_server_resumes_the_conversation(db: Session) -> None:
             proc = _start(port)
             replies = _say(web, resume=True)
             assert "tiếp tục từ chỗ đang dừng" in str(replies[0]["text"])
-            replies = _say(web, button="done")
+            replies = _say(web, text="đúng")
             assert any(":cat:" in b["payload"] for r in replies for b in r["buttons"])  # type: ignore[attr-defined]
     finally:
         proc.kill()

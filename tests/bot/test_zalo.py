@@ -133,11 +133,9 @@ async def walk_report(z: Harness, *, notify: bool = False, evidence: dict[str, A
     await z.say(vi._("New report"))
     await z.say(vi._("Anonymous"))
     await z.say(STORY)
-    await z.say(vi._("I have finished"))
+    await z.say("đúng")  # the story named the post and the agency: confirmed
     await z.say(z.last().buttons[0])  # the suggested category
     await z.say(vi._("Name not known"))
-    await z.say("phó chủ tịch UBND xã")
-    await z.say("UBND xã")
     await z.say("phường Bến Thành, TP Hồ Chí Minh")
     await z.say(vi._("At their workplace"))
     await z.say(vi._("I don't remember when"))
@@ -215,23 +213,26 @@ async def test_choices_are_numbered_where_numbers_are_taken_and_listed_as_words_
     assert f"1. {vi._('Anonymous')}" in numbered.last().text
     await numbered.say("1")
     await numbered.say(STORY)
-    # "Done" while the description is still open: free text is the answer there, so no number is offered.
-    done = numbered.last().text
-    assert f"• {vi._('I have finished')}" in done and "1." not in done and vi._("To choose, send one of these answers as it is written.") in done
-    await numbered.say(vi._("I have finished"))
+    # The confirmation of what the story said is a choice: numbered, and "1" confirms.
+    facts = numbered.last().text
+    confirm = vi._("Right, at their workplace")  # the story does not say work or home: the confirmation asks it
+    assert f"1. {confirm}" in facts and vi._("Reply with the number of your choice.") in facts
+    await numbered.say("1")
     await numbered.say(vi._("Another type"))
     categories = numbered.last().text
     assert "9. " in categories and "10. " in categories, "ten choices: more than Zalo's buttons, numbered"
     await numbered.say("7")
     assert db.exec(select(DialogSession)).one().state["step"] == "accused_name"
-    await numbered.say("1")  # a name question: "1" is an answer, not a choice
-    assert db.exec(select(DialogSession)).one().state["step"] == "accused_position"
+    # A name question: "1" is an answer, not a choice; and "Không rõ tên" is offered as words to send.
+    assert f"• {vi._('Name not known')}" in numbered.last().text and vi._("To choose, send one of these answers as it is written.") in numbered.last().text
+    await numbered.say("1")
+    assert db.exec(select(DialogSession)).one().state["step"] == "place"
 
 
 async def test_more_choices_than_buttons_fall_back_to_numbers_in_template_mode(zalo: Harness) -> None:
     """The ten categories do not fit Zalo's five buttons: they are numbered in the text, and a number picks one."""
     await zalo.post(zalo.user.follow())
-    for text in (vi._("New report"), vi._("Anonymous"), STORY, vi._("I have finished"), vi._("Another type")):
+    for text in (vi._("New report"), vi._("Anonymous"), STORY, "đúng", vi._("Another type")):
         await zalo.say(text)
     message = zalo.last()
     assert not message.buttons and "10. " in message.text

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from intake.dialog.buttons import payload
 from intake.dialog.engine import fresh_state, step
+from intake.dialog.tools import DEFAULT_TOOLS, Tools
 from intake.dialog.types import DialogState, Draft, Inbound, Reply, Step, StepName
 
 
@@ -16,9 +17,10 @@ class Talk:
     state: DialogState = field(default_factory=fresh_state)
     draft: Draft = field(default_factory=Draft)
     last: Step | None = None
+    tools: Tools = DEFAULT_TOOLS
 
     def send(self, text: str = "", *, button: str | None = None, **kwargs: object) -> list[Reply]:
-        result = step(self.state, self.draft, Inbound(text=text, button=button, **kwargs))  # type: ignore[arg-type]
+        result = step(self.state, self.draft, Inbound(text=text, button=button, **kwargs), self.tools)  # type: ignore[arg-type]
         self.state, self.draft, self.last = result.state, result.draft, result
         return result.replies
 

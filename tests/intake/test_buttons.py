@@ -102,9 +102,8 @@ def _to_next(talk: Talk) -> None:
     answers = {
         StepName.IDLE: lambda: talk.press("menu:report"),
         StepName.MODE: lambda: talk.press("mode:confidential"),
-        StepName.DESCRIBE: lambda: talk.press("done") if talk.draft.description_parts else talk.send(
-            "Ông phó chủ tịch UBND xã đòi 5 triệu mới ký giấy xác nhận đất cho nhà tôi"
-        ),
+        StepName.DESCRIBE: lambda: talk.send("Ông phó chủ tịch UBND xã đòi 5 triệu mới ký giấy xác nhận đất cho nhà tôi"),
+        StepName.FACTS: lambda: talk.press("facts:ok"),
         StepName.CATEGORY: lambda: talk.press("cat:7"),
         StepName.NOT_REPORT: lambda: talk.press("continue"),
         StepName.ACCUSED_NAME: lambda: talk.press("skip"),
@@ -132,7 +131,7 @@ def test_no_two_questions_share_a_payload() -> None:
         assert read is not None and read.question == question
         questions.setdefault(data, set()).add(question)
     assert all(len(q) == 1 for q in questions.values())
-    assert len({q for q, _ in seen}) >= 12, "each question asked its own token"
+    assert len({q for q, _ in seen}) >= 10, "each question asked its own token"
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
@@ -299,6 +298,8 @@ class OldButtons(RuleBasedStateMachine):
                 return  # a place's name: typed, it is an answer like any other
             if any(fold(label) == fold(lab) for q, _, lab in self.shown if q == state.question):
                 return  # the same label under the question now asked: that is its answer
+            if any(step == state.step and choice in state.offered for step, choice in B.known_labels().get(fold(label), ())):
+                return  # a choice the question now asked takes (any of the nine types, at the type question)
             result = step(state, draft, Inbound(text=label))
         else:
             result = step(state, draft, Inbound(button=payload))
