@@ -70,6 +70,7 @@ ACTION_LABELS: dict[str, str] = {
 }
 
 ERROR_MESSAGES: dict[str, str] = {
+    "busy": N_("The system is busy right now. Please wait a moment and try again: nothing has been changed."),
     "conflict_of_interest": N_(
         "This committee cannot receive or see the case: the person it accuses leads it or a committee above it. "
         "The attempt was recorded."

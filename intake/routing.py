@@ -12,6 +12,8 @@ import functools
 import logging
 import re
 import tomllib
+import unicodedata
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,11 +41,21 @@ _PARENT: dict[Level, Level | None] = {"commune": "province", "province": "centra
 _RANK: dict[Level, int] = {"commune": 0, "province": 1, "central": 2}
 
 # Level words in a position, read as today's two local levels (no districts since 1 July 2025).
-_LEVEL_WORDS = (
-    (re.compile(r"\b(phuong|dac khu|thi tran)\b"), "xa"),
-    (re.compile(r"\bthanh uy\b"), "tinh uy"),
-    (re.compile(r"\bthanh pho\b"), "tinh"),
-)
+_LEVEL_WORDS: dict[tuple[str, ...], tuple[str, ...]] = {
+    ("phuong",): ("xa",),
+    ("dac", "khu"): ("xa",),
+    ("thi", "tran"): ("xa",),
+    ("thanh", "uy"): ("tinh", "uy"),
+    ("thanh", "pho"): ("tinh",),
+}
+_LEVEL_WIDTH = max(len(k) for k in _LEVEL_WORDS)
+# Words that say a level or a unit: after one, a plain syllable-like abbreviation ('ca xa') is one.
+_UNIT_WORDS = frozenset("xa phuong huyen quan tinh thon ap ban to khu xom".split())
+# A word as the text holds it: letters and digits, combining marks included (text typed in NFD).
+_WORD = re.compile(r"(?:[^\W_]|[\u0300-\u036f])+")
+# The shape of a Vietnamese syllable, folded: an abbreviation of this shape ('ca', 'tu', 'du') is
+# also an ordinary word ('cả', 'từ', 'dù') when a resident types without diacritics.
+_SYLLABLE = re.compile(r"(?:ngh|ng|nh|ch|gh|gi|kh|ph|qu|th|tr|[bcdghklmnpqrstvx])?[aeiouy]+(?:ch|ng|nh|[cmnpt])?")
 
 
 class RoutingRulesError(ValueError):
@@ -103,6 +115,7 @@ class Position:
     level: Level
     label: LocalText
     aliases: tuple[str, ...]
+    written: tuple[str, ...] = ()  # the aliases as the rules file writes them, diacritics kept
 
 
 @dataclass(frozen=True)
@@ -112,6 +125,46 @@ class PositionMatch:
     position: Position
     score: float
     alias: str
+
+
+@dataclass(frozen=True)
+class PositionMention:
+    """A position named inside a longer text: where (text[start:end]), which, and how it was matched.
+
+    `complete` is true when a whole alias was found ('cán bộ địa chính'); false for the opening words
+    of aliases ('phó chủ tịch UBND' opens the commune's and the province's), which a caller may accept
+    when what follows says the unit. `position` is None when those opening words belong to several
+    positions.
+    """
+
+    start: int
+    end: int
+    position: Position | None
+    words: tuple[str, ...]
+    complete: bool
+
+
+@dataclass(frozen=True)
+class _Word:
+    """One word of a text: its offsets, as typed in lower case (NFC), and folded."""
+
+    start: int
+    end: int
+    typed: str
+    folded: str
+
+
+@dataclass(frozen=True)
+class _AliasIndex:
+    """The aliases in force, as word tuples: whole ones with their positions, and every opening."""
+
+    whole: Mapping[tuple[str, ...], Position]
+    openings: Mapping[tuple[str, ...], frozenset[str]]  # opening words -> ids of positions whose aliases start so
+    by_id: Mapping[str, Position]
+    longest: int
+    # opening words -> the diacritics of each word in the written aliases that open so (None: any)
+    marks: Mapping[tuple[str, ...], frozenset[tuple[str | None, ...]]]
+    whole_marks: Mapping[tuple[str, ...], frozenset[tuple[str | None, ...]]]  # the same, of whole aliases
 
 
 @dataclass(frozen=True)
@@ -134,14 +187,43 @@ class RoutingRules:
     review_below: float = 95.0
     provinces: Mapping[str, ProvinceOverride] = field(default_factory=dict)
     source: str = ""
+    spelled: Mapping[str, str] = field(default_factory=dict)  # abbreviation -> as written in the rules file
 
     def normalize(self, role: str) -> str:
-        """A role as the aliases are compared: folded, lower case, abbreviations expanded, levels unified."""
-        words = re.findall(r"[a-z0-9]+", fold(role).lower())
-        text = " ".join(self.abbreviations.get(w, w) for w in words)
-        for pattern, replacement in _LEVEL_WORDS:
-            text = pattern.sub(replacement, text)
-        return text
+        """A role as the aliases are compared: folded, lower case, abbreviations expanded, levels unified.
+
+        Only a word typed without diacritics (đ aside) is an abbreviation: 'tu' may be tỉnh ủy, 'từ' is not.
+        """
+        return self._normalize(role, syllables=True)
+
+    def _normalize(self, role: str, *, syllables: bool) -> str:
+        """normalize(); syllables=False leaves abbreviations that are also syllables ('tu', 'ca') as words."""
+        words = _words(role)
+        expanded = [
+            (part, i)
+            for i, w in enumerate(words)
+            for part in (
+                self._expand(w, strict=False, nxt=None)
+                if syllables or not _SYLLABLE.fullmatch(w.folded)
+                else re.findall(r"[a-z0-9]+", w.folded)
+            )
+        ]
+        return " ".join(w for w, _, _ in _unify_levels(expanded))
+
+    def _expand(self, word: _Word, *, strict: bool, nxt: _Word | None) -> list[str]:
+        """A word's normalized parts: its abbreviation's words when it was typed as one, else itself.
+
+        strict: the text carries no diacritics at all, so an abbreviation that is also a syllable
+        ('ca' for công an, or 'cả') counts only in capitals or before a unit word ('ca xã').
+        """
+        parts = re.findall(r"[a-z0-9]+", word.folded)
+        if len(parts) != 1 or parts[0] not in self.abbreviations or not _typed_plain(word.typed):
+            return parts
+        key = parts[0]
+        if strict and _SYLLABLE.fullmatch(key) and not word.typed.isupper():
+            if nxt is None or nxt.folded not in _UNIT_WORDS:
+                return parts
+        return self.abbreviations[key].split()
 
     def positions_for(self, province_code: str | None) -> tuple[Position, ...]:
         """The positions in force in a province: defaults, moved and extended by its override."""
@@ -149,7 +231,7 @@ class RoutingRules:
         if override is None:
             return self.positions
         moved = tuple(
-            Position(p.id, override.levels[p.id], p.label, p.aliases) if p.id in override.levels else p
+            Position(p.id, override.levels[p.id], p.label, p.aliases, p.written) if p.id in override.levels else p
             for p in self.positions
         )
         return moved + override.positions
@@ -175,24 +257,222 @@ class RoutingRules:
 
     def match_position(self, role: str, province_code: str | None = None) -> PositionMatch | None:
         """The position a role names, tolerating typos and abbreviations; None below the threshold."""
-        text = self.normalize(role)
-        if not text:
-            return None
+        # Typed without diacritics, 'tu' is tỉnh ủy or 'tư' ('can bo tu phap'): both readings are tried.
+        readings = dict.fromkeys((self.normalize(role), self._normalize(role, syllables=False)))
         best: tuple[float, int, Position, str] | None = None
-        for position in self.positions_for(province_code):
-            for alias in position.aliases:
-                # An alias inside a longer text counts in full ('ông A, cán bộ địa chính xã');
-                # a text shorter than the alias must match it as a whole.
-                if len(alias) <= len(text):
-                    score = fuzz.partial_ratio(alias, text)
-                else:
-                    score = fuzz.ratio(alias, text)
-                rank = (score, len(alias))
-                if best is None or rank > (best[0], best[1]):
-                    best = (score, len(alias), position, alias)
+        for text in filter(None, readings):
+            for position in self.positions_for(province_code):
+                for alias in position.aliases:
+                    # An alias inside a longer text counts in full ('ông A, cán bộ địa chính xã');
+                    # a text shorter than the alias must match it as a whole.
+                    if len(alias) <= len(text):
+                        score = fuzz.partial_ratio(alias, text)
+                    else:
+                        score = fuzz.ratio(alias, text)
+                    rank = (score, len(alias))
+                    if best is None or rank > (best[0], best[1]):
+                        best = (score, len(alias), position, alias)
         if best is None or best[0] < self.threshold:
             return None
         return PositionMatch(best[2], float(best[0]), best[3])
+
+    def find_positions(self, text: str, province_code: str | None = None) -> list[PositionMention]:
+        """Every position named in a longer text (a resident's story), leftmost and longest first.
+
+        Words are read as match_position reads a role, but matched exactly, word for word, and never
+        across punctuation: inside a story, a near match is more often another word than a typo.
+        """
+        words = _words(text)
+        if not words:
+            return []
+        strict = all(_typed_plain(w.typed) for w in words)
+        breaks = frozenset(i for i in range(1, len(words)) if not text[words[i - 1].end : words[i].start].isspace())
+        norm, signs = self._signed(text, strict=strict, marked=not strict, breaks=breaks)
+        index = self._alias_index(province_code)
+        mentions: list[PositionMention] = []
+        i = 0
+        while i < len(norm):
+            found = self._match_at(norm, signs, words, text, index, i)
+            if found is None:
+                i += 1
+                continue
+            end, mention = found
+            if not mention.complete and any(
+                (later := self._match_at(norm, signs, words, text, index, k)) is not None and later[1].complete
+                for k in range(i + 1, end)
+            ):
+                i += 1  # a whole alias starts inside these opening words: prefer it
+                continue
+            mentions.append(mention)
+            i = end
+        return mentions
+
+    def _signed(
+        self, text: str, *, strict: bool, marked: bool, breaks: frozenset[int] = frozenset()
+    ) -> tuple[list[tuple[str, int, int]], list[str | None]]:
+        """Normalized words with their sources, and the diacritics each was typed with.
+
+        A word's diacritics are known when it is one typed word of its own (not an abbreviation's
+        expansion nor a level phrase) in a text typed with diacritics: there 'ban' is not 'bản'.
+        """
+        words = _words(text)
+        expanded = [
+            (part, i)
+            for i, w in enumerate(words)
+            for part in self._expand(w, strict=strict, nxt=words[i + 1] if i + 1 < len(words) else None)
+        ]
+        parts = Counter(src for _, src in expanded)
+        typed_as = {src: part for part, src in expanded}
+        norm = _unify_levels(expanded, breaks)
+        signs: list[str | None] = []
+        for word, lo, hi in norm:
+            # a word of its own, not rewritten ('phường' read as 'xa' keeps no diacritics to compare)
+            own = marked and lo == hi and parts[lo] == 1 and typed_as[lo] == word
+            signs.append(_marks(words[lo].typed) if own else None)
+        return norm, signs
+
+    def _match_at(
+        self,
+        norm: list[tuple[str, int, int]],
+        signs: list[str | None],
+        words: list[_Word],
+        text: str,
+        index: _AliasIndex,
+        i: int,
+    ) -> tuple[int, PositionMention] | None:
+        """The longest whole alias starting at norm[i], else the longest opening of two words or more.
+
+        norm holds (word, first source word, last source word): an abbreviation gives several words
+        of one source word, a level phrase ('thị trấn' -> 'xa') one word of several.
+        """
+        if i > 0 and norm[i - 1][2] >= norm[i][1]:
+            return None  # inside a word's expansion ('ubnd' -> 'uy ban nhan dan')
+        whole: tuple[int, Position] | None = None
+        opening: tuple[int, frozenset[str]] | None = None
+        for j in range(i, min(len(norm), i + index.longest)):
+            if j > i and norm[j][1] > norm[j - 1][2]:
+                gap = text[words[norm[j - 1][2]].end : words[norm[j][1]].start]
+                if not gap.isspace():
+                    break  # punctuation between two words
+            key = tuple(w for w, _, _ in norm[i : j + 1])
+            ids = index.openings.get(key)
+            if ids is None or not _signs_fit(signs[i : j + 1], index.marks.get(key, frozenset())):
+                break
+            if j + 1 < len(norm) and norm[j + 1][1] <= norm[j][2]:
+                continue  # would end inside a word's expansion
+            if key in index.whole and _signs_fit(signs[i : j + 1], index.whole_marks.get(key, frozenset())):
+                whole = (j + 1, index.whole[key])
+            elif len(key) >= 2:
+                opening = (j + 1, ids)
+        if whole is not None:
+            end, position = whole
+            mention_position: Position | None = position
+            complete = True
+        elif opening is not None:
+            end, ids = opening
+            mention_position = index.by_id[next(iter(ids))] if len(ids) == 1 else None
+            complete = False
+        else:
+            return None
+        key = tuple(w for w, _, _ in norm[i:end])
+        mention = PositionMention(words[norm[i][1]].start, words[norm[end - 1][2]].end, mention_position, key, complete)
+        return end, mention
+
+    @functools.cached_property
+    def _alias_indexes(self) -> dict[str | None, _AliasIndex]:
+        """Alias indexes built so far, by province (None: the defaults)."""
+        return {}
+
+    def _alias_index(self, province_code: str | None) -> _AliasIndex:
+        """The aliases in force in a province as word tuples, built once per province."""
+        key = province_code if province_code in self.provinces else None
+        index = self._alias_indexes.get(key)
+        if index is None:
+            whole: dict[tuple[str, ...], Position] = {}
+            openings: dict[tuple[str, ...], set[str]] = {}
+            marks: dict[tuple[str, ...], set[tuple[str | None, ...]]] = {}
+            whole_marks: dict[tuple[str, ...], set[tuple[str | None, ...]]] = {}
+            positions = self.positions_for(key)
+            for position in positions:
+                for alias in position.aliases:
+                    words = tuple(alias.split())
+                    whole.setdefault(words, position)  # the first position listing an alias keeps it
+                    for n in range(1, len(words) + 1):
+                        openings.setdefault(words[:n], set()).add(position.id)
+                for written in position.written:
+                    norm, signs = self._signed(written, strict=False, marked=True)
+                    words = tuple(w for w, _, _ in norm)
+                    for n in range(1, len(words) + 1):
+                        marks.setdefault(words[:n], set()).add(tuple(signs[:n]))
+                    whole_marks.setdefault(words, set()).add(tuple(signs))
+            index = _AliasIndex(
+                whole=whole,
+                openings={k: frozenset(v) for k, v in openings.items()},
+                by_id={p.id: p for p in positions},
+                longest=max((len(k) for k in whole), default=0),
+                marks={k: frozenset(v) for k, v in marks.items()},
+                whole_marks={k: frozenset(v) for k, v in whole_marks.items()},
+            )
+            self._alias_indexes[key] = index
+        return index
+
+
+def _words(text: str) -> list[_Word]:
+    """The words of a text with their offsets, lower case as typed (NFC) and folded."""
+    out: list[_Word] = []
+    for m in _WORD.finditer(text):
+        typed = unicodedata.normalize("NFC", m.group()).lower()
+        out.append(_Word(m.start(), m.end(), typed, fold(typed)))
+    return out
+
+
+def _marks(word: str) -> str:
+    """The diacritics of a word, wherever the tone mark sits ('hoà' and 'hòa' alike); đ counts as one."""
+    decomposed = unicodedata.normalize("NFD", word)
+    return "".join(sorted(c for c in decomposed if unicodedata.combining(c))) + ("đ" if "đ" in word else "")
+
+
+def _signs_fit(typed: list[str | None], written: frozenset[tuple[str | None, ...]]) -> bool:
+    """Whether typed words' diacritics fit one written alias (a word with none known fits any)."""
+    if all(t is None for t in typed) or not written:
+        return True
+    return any(all(t is None or w is None or t == w for t, w in zip(typed, alias, strict=False)) for alias in written)
+
+
+def _typed_plain(word: str) -> bool:
+    """Whether a lower-case word was typed without diacritics (đ allowed: 'đu' for đảng ủy)."""
+    return word.replace("đ", "d").isascii()
+
+
+def _unify_levels(words: list[tuple[str, int]], breaks: frozenset[int] = frozenset()) -> list[tuple[str, int, int]]:
+    """District-era and city level words read as today's ('phuong' -> 'xa'), keeping each word's sources.
+
+    words are (normalized word, source word) pairs; a level phrase of two words forms only from two
+    source words of their own (never from an abbreviation's expansion: 'Thành PCT' is not 'thành phố'),
+    and not across a source word in breaks (one that follows punctuation).
+    """
+    parts = Counter(src for _, src in words)
+    out: list[tuple[str, int, int]] = []
+    i = 0
+    while i < len(words):
+        for width in range(_LEVEL_WIDTH, 0, -1):
+            run = words[i : i + width]
+            key = tuple(w for w, _ in run)
+            replacement = _LEVEL_WORDS.get(key) if len(key) == width else None
+            if replacement is not None and width > 1:
+                sources = [src for _, src in run]
+                whole = all(parts[src] == 1 for src in sources)
+                consecutive = all(b == a + 1 and b not in breaks for a, b in zip(sources, sources[1:], strict=False))
+                if not (whole and consecutive):
+                    replacement = None
+            if replacement is not None:
+                out.extend((r, run[0][1], run[-1][1]) for r in replacement)
+                i += width
+                break
+        else:
+            out.append((words[i][0], words[i][1], words[i][1]))
+            i += 1
+    return out
 
 
 @dataclass(frozen=True)
@@ -251,7 +531,9 @@ def default_rules() -> RoutingRules:
 
 def _parse_rules(data: Mapping[str, Any], source: str) -> RoutingRules:
     """Validates the TOML document and builds the rules; every mistake names where it is."""
-    abbreviations = {_plain(k): _plain(str(v)) for k, v in _table(data, "abbreviations", source).items()}
+    raw_abbreviations = _table(data, "abbreviations", source)
+    abbreviations = {_plain(k): _plain(str(v)) for k, v in raw_abbreviations.items()}
+    spelled = {_plain(k): " ".join(str(v).split()) for k, v in raw_abbreviations.items()}
     rules_for_norm = RoutingRules((), {}, abbreviations)
     positions = tuple(
         _parse_position(p, f"{source}: positions[{i}]", rules_for_norm)
@@ -293,7 +575,7 @@ def _parse_rules(data: Mapping[str, Any], source: str) -> RoutingRules:
         local_conflict = _parse_conflict(dict(section.get("conflict", {})), local_known, f"{where}.conflict")
         provinces[code] = ProvinceOverride(levels, local_conflict, extra)
 
-    return RoutingRules(positions, conflict, abbreviations, threshold, review_below, provinces, source)
+    return RoutingRules(positions, conflict, abbreviations, threshold, review_below, provinces, source, spelled)
 
 
 def _parse_position(raw: Any, where: str, norm: RoutingRules) -> Position:
@@ -311,7 +593,8 @@ def _parse_position(raw: Any, where: str, norm: RoutingRules) -> Position:
         raise RoutingRulesError(f"{where} ({pid}): name is required")
     normalized = tuple(dict.fromkeys(norm.normalize(a) for a in aliases))
     label = LocalText(name, str(raw.get("name_en", "")))
-    return Position(pid, _level(raw.get("level"), f"{where} ({pid}).level"), label, normalized)
+    written = tuple(dict.fromkeys(" ".join(a.split()) for a in aliases))
+    return Position(pid, _level(raw.get("level"), f"{where} ({pid}).level"), label, normalized, written)
 
 
 def _parse_conflict(raw: Mapping[str, Any], known: set[str], where: str) -> dict[Level, frozenset[str]]:

@@ -26,7 +26,19 @@ def has_meaning(text: str) -> bool:
     return any(unicodedata.category(ch)[0] in ("L", "N") for ch in text)
 
 
+# Characters that change how text around them is shown without being seen: right-to-left and other
+# bidirectional controls (U+200E-U+200F, U+202A-U+202E, U+2066-U+2069) would let a message display
+# differently from what it says; zero-width ones (U+200B-U+200D, U+2060, U+FEFF) hide inside words.
+_INVISIBLE = frozenset(
+    [*range(0x200B, 0x2010), *range(0x202A, 0x202F), *range(0x2060, 0x2061), *range(0x2066, 0x206A), 0xFEFF]
+)
+
+
 def clean_text(text: str) -> str:
-    """Normalizes to NFC and strips control characters and surrounding space."""
-    text = unicodedata.normalize("NFC", text)
-    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc").strip()
+    """Text as it may be stored and shown: NFC, no control, invisible or bidirectional characters, no
+    lone surrogates (which no encoding can write), no surrounding space."""
+    return "".join(
+        ch
+        for ch in unicodedata.normalize("NFC", text)
+        if ch in "\n\t" or (unicodedata.category(ch) not in ("Cc", "Cs") and ord(ch) not in _INVISIBLE)
+    ).strip()

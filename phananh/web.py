@@ -6,9 +6,10 @@ import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from sqlalchemy import exc as sa_exc
 
 from admin.app import router as admin_router
 from admin.auth import LoginRequired
@@ -16,16 +17,26 @@ from admin.views import error_page as admin_error_page
 from bot.assets import Assets
 from bot.telegram.webhook import router as telegram_router
 from bot.webchat import STATIC as chat_static
+from bot.webchat import TOO_BUSY
 from bot.webchat import router as chat_router
 from bot.zalo.webhook import enabled as zalo_enabled
 from bot.zalo.webhook import router as zalo_router
 from intake.config import get_settings
-from intake.errors import PhananhError
-from intake.i18n import translator
+from intake.errors import NotFoundError, PhananhError
+from intake.i18n import normalize_language, translator
 from phananh import heap
 from phananh.middleware import SECURITY_HEADERS, BodyLimit, SecurityHeaders, body_limits
 
 log = logging.getLogger(__name__)
+MAX_ID = 2**63 - 1  # the databases' 64-bit integer keys
+BUSY_RETRY_SECONDS = 30
+
+
+def ids_in_range(request: Request) -> None:
+    """A number in the path past any key the database can hold names nothing: 404, not an overflow's 500."""
+    for value in request.path_params.values():
+        if isinstance(value, str) and value.isdigit() and (len(value) > 19 or int(value) > MAX_ID):
+            raise NotFoundError("id out of range")
 
 
 def create_app(*, with_chat: bool = True, with_admin: bool = True, settle_heap: bool = False) -> FastAPI:
@@ -34,7 +45,7 @@ def create_app(*, with_chat: bool = True, with_admin: bool = True, settle_heap: 
     `settle_heap` (serve only): after start, what start loaded is kept out of the cycle
     collector's full passes (see phananh.heap)."""
     settings = get_settings()
-    app = FastAPI(title="phananh", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(title="phananh", docs_url=None, redoc_url=None, openapi_url=None, dependencies=[Depends(ids_in_range)])
     # The last added runs first: headers go on every answer, the 413 included.
     app.add_middleware(BodyLimit, limit_for=body_limits(settings))
     app.add_middleware(SecurityHeaders, hsts=settings.public_url.lower().startswith("https://"))
@@ -80,6 +91,20 @@ def create_app(*, with_chat: bool = True, with_admin: bool = True, settle_heap: 
         return JSONResponse(
             {"error": "invalid_input", "message": translator("vi")._("The input is not valid.")}, status_code=422
         )
+
+    @app.exception_handler(sa_exc.OperationalError)
+    @app.exception_handler(sa_exc.TimeoutError)
+    async def _busy(request: Request, exc: Exception) -> Response:
+        # SQLite's write lock held too long, the pool exhausted, or the database unreachable: not the
+        # request's fault. 503 with a time to come back; the page puts the resident's text back in the box.
+        log.warning("database busy or unreachable: %s", type(exc).__name__)
+        headers = {"Retry-After": str(BUSY_RETRY_SECONDS)}
+        if request.url.path.startswith("/admin"):
+            response = admin_error_page(request, "busy", 503)
+            response.headers.update(headers)
+            return response
+        text = translator(normalize_language(request.query_params.get("lang")))._(TOO_BUSY)
+        return JSONResponse({"error": "busy", "message": text, "replies": [{"text": text, "buttons": []}]}, status_code=503, headers=headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> Response:

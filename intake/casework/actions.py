@@ -24,6 +24,7 @@ from intake.deadlines import VIETNAM_TZ, answer_due, local_today
 from intake.dialog.types import Draft
 from intake.errors import InvalidInputError, InvalidTransitionError, NotFoundError
 from intake.i18n import N_
+from intake.validation import clean_text
 from intake.models import (
     Anonymity,
     Attachment,
@@ -71,8 +72,8 @@ OFFLINE_CHANNELS: tuple[str, ...] = (
 
 
 def _text(value: str | None, limit: int, what: str) -> str:
-    """Staff input trimmed; empty or too long is refused."""
-    text = (value or "").replace("\x00", "").strip()
+    """Staff input cleaned as residents' is (no control, invisible or bidirectional characters); empty or too long is refused."""
+    text = clean_text(value or "")
     if not text:
         raise InvalidInputError(f"{what} empty")
     if len(text) > limit:

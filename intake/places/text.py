@@ -187,6 +187,15 @@ def tokenize(text: str) -> list[Token]:
     return tokens
 
 
+def unit_at(words: list[tuple[str, str]], i: int) -> tuple[Mark | None, int, bool]:
+    """The unit word starting at words[i]: its mark, how many words it takes, whether abbreviated.
+
+    words are (folded, lower case as typed) pairs, punctuation as words of their own ('.', ','), as
+    tokenize() reads them; a caller reading places inside longer text uses this to find where they start.
+    """
+    return _unit_at(words, i)
+
+
 def _unit_at(words: list[tuple[str, str]], i: int) -> tuple[Mark | None, int, bool]:
     """The unit word starting at words[i]: its mark, how many words it takes, whether abbreviated."""
     nxt = _next_word(words, i + 1)

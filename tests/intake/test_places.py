@@ -21,7 +21,7 @@ from intake.places import (
     province,
     resolve_place,
 )
-from intake.places.text import STOPWORDS, Mark, fold_key, tokenize
+from intake.places.text import STOPWORDS, Mark, fold_key, tokenize, unit_at
 
 
 def _codes(match: PlaceMatch) -> tuple[str | None, str | None]:
@@ -276,3 +276,20 @@ def test_json_shape_of_a_match() -> None:
     assert data["commune"] == {"code": "26743", "name": "Phường Bến Thành"}
     assert data["legacy"] is False and data["score"] == 100
     assert all(set(c) == {"province", "commune", "score"} for c in data["candidates"])
+
+
+@pytest.mark.parametrize(
+    ("words", "mark", "width"),
+    [
+        ([("p", "p"), (".", "."), ("tan", "tân")], Mark.PHUONG, 1),
+        ([("thi", "thị"), ("tran", "trấn"), ("phong", "phong")], Mark.THI_TRAN, 2),
+        ([("thon", "thôn"), ("2", "2")], Mark.HAMLET, 1),
+        ([("phuong", "phương"), ("lan", "lan")], None, 0),  # a name: 'Phương' with its own diacritics
+    ],
+)
+def test_unit_words_are_recognised_in_words_read_elsewhere(
+    words: list[tuple[str, str]], mark: Mark | None, width: int
+) -> None:
+    """unit_at tells where a place starts in words a caller tokenized itself (the story reader does)."""
+    found, n, _ = unit_at(words, 0)
+    assert (found, n) == (mark, width)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from intake.routing import (
     CENTRAL_CODE,
@@ -271,3 +273,125 @@ def test_missing_rules_file_is_refused(tmp_path: Path) -> None:
     """A rules path that does not exist is an error, not silent defaults."""
     with pytest.raises(RoutingRulesError, match="cannot read"):
         load_rules(tmp_path / "absent.toml")
+
+
+# -- reading positions inside longer text ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("role", "not_position"),
+    [
+        ("ông ấy cả xã đều biết là cán bộ", "commune_police"),  # 'cả' is not 'ca' (công an)
+        ("bí thư xã từ năm 2020", "province_party_secretary"),  # 'từ' is not 'tu' (tỉnh ủy)
+    ],
+)
+def test_a_word_typed_with_diacritics_is_never_an_abbreviation(
+    rules: RoutingRules, role: str, not_position: str
+) -> None:
+    """Only a word typed without diacritics stands for an abbreviation ('từ' is a word, 'tu' may be tỉnh ủy)."""
+    match = rules.match_position(role)
+    assert match is None or match.position.id != not_position
+    assert "tinh uy" not in rules.normalize("bí thư xã từ năm 2020")
+
+
+@pytest.mark.parametrize(
+    ("role", "position"),
+    [
+        ("can bo tu phap", "commune_civil_servant"),  # tư pháp, not tỉnh ủy pháp
+        ("ca xa", "commune_police"),
+        ("bt du", "commune_party_secretary"),
+        ("bi thu TU", "province_party_secretary"),
+    ],
+)
+def test_plain_abbreviations_that_are_also_syllables_read_both_ways(
+    rules: RoutingRules, role: str, position: str
+) -> None:
+    """Typed without diacritics, 'tu', 'ca', 'du' are tried as abbreviation and as word; the closer alias wins."""
+    match = rules.match_position(role)
+    assert match is not None and match.position.id == position
+
+
+def test_a_level_phrase_never_joins_an_abbreviations_expansion(rules: RoutingRules) -> None:
+    """'Thành PCT' is a name and 'phó chủ tịch', not 'thành phố' read as 'tỉnh'."""
+    assert rules.normalize("Ông Thành PCT UBND phường") == "ong thanh pho chu tich uy ban nhan dan xa"
+
+
+def test_positions_are_found_inside_a_story(rules: RoutingRules) -> None:
+    """The issue's example: 'cán bộ địa chính' is found where it is written, as the commune civil servant."""
+    text = "Ông Trần Văn B là cán bộ địa chính xã Tân Phú đòi tôi đưa 20 triệu"
+    [mention] = rules.find_positions(text)
+    assert text[mention.start : mention.end] == "cán bộ địa chính"
+    assert mention.complete and mention.position is not None and mention.position.id == "commune_civil_servant"
+
+
+@pytest.mark.parametrize(
+    ("text", "found", "position"),
+    [
+        ("e bj ô ct xã Tân Hòa đòi 5tr", "ct xã", "commune_people_committee_chair"),
+        ("thg ca xã đánh e", "ca xã", "commune_police"),
+        ("Phó chủ tịch UBND thị trấn ký sai", "Phó chủ tịch UBND thị trấn", "commune_people_committee_vice_chair"),
+        (
+            "Phó Chủ Tịch Uỷ Ban Nhân Dân Phường",
+            "Phó Chủ Tịch Uỷ Ban Nhân Dân Phường",
+            "commune_people_committee_vice_chair",
+        ),
+        ("ông trưởng bản Nà Khoang thu tiền", "trưởng bản", "hamlet_head"),
+    ],
+)
+def test_positions_in_a_story_with_shorthand_and_levels(
+    rules: RoutingRules, text: str, found: str, position: str
+) -> None:
+    """Abbreviations, 'phường'/'thị trấn' as 'xã', and either placement of a tone mark ('Uỷ'/'Ủy') are read."""
+    mention = rules.find_positions(text)[0]
+    assert text[mention.start : mention.end] == found
+    assert mention.position is not None and mention.position.id == position
+
+
+def test_positions_in_a_story_keep_diacritics_apart(rules: RoutingRules) -> None:
+    """'trưởng ban' folds like 'trưởng bản' (a village head) but is only the opening of longer posts."""
+    text = "ông Lâm, trưởng ban quản lý chợ, thu tiền"
+    [mention] = rules.find_positions(text)
+    assert text[mention.start : mention.end] == "trưởng ban" and not mention.complete and mention.position is None
+
+
+def test_the_opening_of_several_posts_is_reported_as_such(rules: RoutingRules) -> None:
+    """'PCT UBND' opens the commune's and the province's vice-chair: no position, marked incomplete."""
+    text = "Ông A - PCT UBND P.Tân Phú"
+    [mention] = rules.find_positions(text)
+    assert text[mention.start : mention.end] == "PCT UBND"
+    assert not mention.complete and mention.position is None
+    assert mention.words == ("pho", "chu", "tich", "uy", "ban", "nhan", "dan")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ông ấy là bí thư. Xã thì không ai quản",  # not across a full stop
+        "ca nha toi deu biet",  # 'ca' in a story without diacritics, before no unit word: 'cả'
+        "tôi đi từ sáng, cả xã đều biết",
+    ],
+)
+def test_no_position_across_punctuation_or_from_ordinary_words(rules: RoutingRules, text: str) -> None:
+    """A post never spans punctuation, and ordinary words that fold like shorthand name none."""
+    assert [text[m.start : m.end] for m in rules.find_positions(text) if m.complete] == []
+
+
+def test_positions_a_province_adds_are_found_there_only(tmp_path: Path) -> None:
+    """A position a province's override adds is found in that province's stories, not elsewhere."""
+    path = tmp_path / "rules.toml"
+    path.write_text(OVERRIDE, encoding="utf-8")
+    rules = load_rules(path)
+    text = "ông A, thanh tra phường, đòi tiền"
+    assert [m.position.id for m in rules.find_positions(text, HCM) if m.position] == ["ward_inspector"]
+    assert not any(m.complete for m in rules.find_positions(text, DONG_NAI))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(max_size=400))
+def test_finding_positions_never_fails_and_stays_in_the_text(text: str) -> None:
+    """Any text is searched without error; every mention lies on whole words of the text."""
+    rules = default_rules()
+    for mention in rules.find_positions(text):
+        assert 0 <= mention.start < mention.end <= len(text)
+        written = text[mention.start : mention.end]
+        assert written.strip() == written and written
