@@ -198,8 +198,13 @@ def store_job(reports_per_day: int, chat_id: str, data: bytes, content_type: str
 
 
 def _start_worker() -> None:
-    """Set-up of a worker process: lower priority, an end when the web server's process ends, and
-    what it needs loaded."""
+    """Set-up of a worker process: the server's logging, lower priority, an end when the web server's
+    process ends, and what it needs loaded."""
+    # A spawned process starts with no logging set up: without this, "case filed via zalo" and
+    # "attachment stored" never reached the log. The same set-up as serve's (its privacy filters too).
+    from phananh.logging import configure
+
+    configure()
     try:
         os.nice(WORKER_NICENESS)  # the web server's answers are what Zalo times: they come first
     except OSError:  # not allowed here: run at the same priority

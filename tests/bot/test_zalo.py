@@ -392,19 +392,21 @@ async def test_logs_carry_no_user_id_and_no_message_text(zalo: Harness, caplog: 
     assert "refused" in text, "the failed send is logged, with Zalo's code"
 
 
-async def test_the_conversation_can_run_in_a_worker_process(db: Session) -> None:
-    """With a worker process (the default under serve), events are stepped there and answered the same."""
+async def test_the_conversation_can_run_in_a_worker_process(db: Session, capfd: pytest.CaptureFixture[str]) -> None:
+    """With a worker process (the default under serve), events are stepped there and answered the same,
+    and the worker logs like the server (issue 16, item 7: "case filed via zalo" was lost)."""
     fake = FakeZalo()
     z = Harness(zalo_settings(fake, zalo_worker_processes=1), fake)
     try:
         assert z.channel.processes == 1
-        await z.post(z.user.follow())
-        assert z.last().buttons == [vi._("New report"), vi._("Check a report"), vi._("Help")]
-        await z.say(vi._("New report"))
-        assert z.last().buttons == [vi._("Anonymous"), vi._("Confidential identity"), vi._("Open")]
-        assert db.exec(select(DialogSession)).one().state["step"] == "mode"
+        receipt = await walk_report(z)  # every step in the worker process
+        assert RECEIPT.search(receipt)
     finally:
         await z.close()
+    case = db.exec(select(Case)).one()
+    logged = capfd.readouterr().err
+    assert f"case {case.id} filed via zalo" in logged, "logged by the worker process"
+    assert USER not in logged
 
 
 def test_the_webhook_exists_only_when_zalo_is_configured(db: Session, classifier: None) -> None:
