@@ -47,5 +47,12 @@ class Tools:
     route: Callable[..., RouteDecision] = _route
     threshold: float = 0.35
 
+    def warm(self) -> None:
+        """Loads what the tools need (classifier, word segmenter, gazetteer, routing rules, story reader) now, not
+        at a resident's first message; the classifier is trained first if its artifact is missing."""
+        self.suggest("Chủ tịch xã nhận tiền của dân")
+        self.locate("phường Bến Thành, TP Hồ Chí Minh", None)
+        self.read_story("Ông Trần Văn B là cán bộ địa chính xã Tân Phú, tỉnh Đồng Nai, đòi tiền hôm qua.")
+
 
 DEFAULT_TOOLS = Tools()
