@@ -163,13 +163,14 @@ def main() -> None:
     args = parser.parse_args()
 
     from intake.classify import get_classifier
+    from intake.dialog.story import StoryFacts
     from intake.dialog.tools import DEFAULT_TOOLS
 
     get_classifier()
     paths = args.file or [DATA_DIR / name for name in FILES if (DATA_DIR / name).exists()]
     rows = [json.loads(line) for path in paths for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     read = DEFAULT_TOOLS
-    unread = replace(DEFAULT_TOOLS, read_story=lambda text: _Nothing())
+    unread = replace(DEFAULT_TOOLS, read_story=lambda text: StoryFacts())  # finds nothing: every question asked
     named = [r for r in rows if names_who_where_when(r)]
     print(f"{len(rows)} stories from {', '.join(p.name for p in paths)}; {len(named)} name who, where and when")
     for channel, can_push in (("web", False), ("Telegram, Zalo", True)):
@@ -188,13 +189,6 @@ def main() -> None:
                     print(f"    {r['id']:<6} {w.turns:>2}  {' '.join(w.asked)}")
     target = statistics.median(walk(r, can_push=True, tools=read).turns for r in named)
     print(f"\nmedian turns when the story names who, where and when, on Telegram and Zalo: {target:g} (target <= 8; 14 before)")
-
-
-class _Nothing:
-    """A story reader that finds nothing: every question is asked."""
-
-    def found(self) -> dict[str, Any]:
-        return {}
 
 
 if __name__ == "__main__":

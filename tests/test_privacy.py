@@ -26,7 +26,6 @@ from intake.config import get_settings
 from intake.crypto import decrypt
 from intake.db import get_engine
 from intake.i18n import translator
-from intake.labels import SETTING_LABELS
 from intake.models import Attachment, Case, ChatLink, ReporterIdentity
 from intake.search import fold
 from phananh.logging import NOISY

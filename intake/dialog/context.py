@@ -45,13 +45,17 @@ CHOICE_STEPS = frozenset(
 class Question:
     """One step of a flow: how its question is asked, how its answer is read, and its short form.
 
-    The short form is asked again, with the same buttons, when a typed answer is none of the choices
-    (the long explanation was already read); a step without one is asked again in full.
+    A question that is one sentence and fixed buttons is just its `text` (a msgid) and `choices`
+    (of buttons.FIXED); any other has an `ask` of its own. The short form is asked again, with the
+    same buttons, when a typed answer is none of the choices (the long explanation was already
+    read); a step without one is asked again in full.
     """
 
     step: StepName
-    ask: Callable[[Any], None]
     answer: Callable[[Any, Inbound], Step]
+    ask: Callable[[Any], None] | None = None
+    text: str = ""
+    choices: tuple[str, ...] = ()
     short: str | None = None
 
 
@@ -99,7 +103,7 @@ class Context:
 
     def fixed(self, step: StepName, *choices: str) -> list[tuple[str, str]]:
         """The translated (choice, label) of fixed buttons of a question, in the order asked for."""
-        labels = dict(B.FIXED[step])
+        labels = dict(B.FIXED.get(step, ()))
         return [(choice, self.t._(labels[choice])) for choice in choices]
 
     def attach(self, buttons: list[tuple[str, str]]) -> None:
@@ -126,6 +130,9 @@ class Context:
             return
         if short and question.short and self.state.buttons and self.state.question.startswith(f"{name.value}:"):
             self.say(self.t._(question.short), list(self.state.buttons))
+            return
+        if question.ask is None:
+            self.say(self.t._(question.text), self.fixed(name, *question.choices))
             return
         question.ask(self)
 

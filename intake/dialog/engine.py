@@ -220,7 +220,7 @@ def _ask_idle(ctx: _Ctx) -> None:
 _Ctx.questions = {
     q.step: q
     for q in (
-        Question(StepName.IDLE, _ask_idle, _Ctx.on_idle, short=N_("What would you like to do? Choose below, or simply write what happened.")),
+        Question(StepName.IDLE, _Ctx.on_idle, _ask_idle, short=N_("What would you like to do? Choose below, or simply write what happened.")),
         *report.QUESTIONS,
         *lookup.QUESTIONS,
         *followup.QUESTIONS,

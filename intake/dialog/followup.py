@@ -10,17 +10,11 @@ from intake.dialog.buttons import B_CANCEL
 from intake.dialog.context import Question
 from intake.dialog.lookup import LookupFlow
 from intake.dialog.types import AddInfo, Inbound, Step, StepName
+from intake.i18n import N_
 
 
 class FollowupFlow(LookupFlow):
     """Takes what the resident adds to the case this chat has looked up."""
-
-    def ask_followup(self) -> None:
-        t = self.t
-        self.say(
-            t._("Please write the information you want to add, or your answer to the Front's question. It will be added to your report's file."),
-            self.fixed(StepName.FOLLOWUP, B_CANCEL),
-        )
 
     def on_followup(self, message: Inbound) -> Step:
         if self.choice(message) == B_CANCEL or self.draft.followup_case_id is None:
@@ -37,4 +31,11 @@ class FollowupFlow(LookupFlow):
         return self.done()
 
 
-QUESTIONS: tuple[Question, ...] = (Question(StepName.FOLLOWUP, FollowupFlow.ask_followup, FollowupFlow.on_followup),)
+QUESTIONS: tuple[Question, ...] = (
+    Question(
+        StepName.FOLLOWUP,
+        FollowupFlow.on_followup,
+        text=N_("Please write the information you want to add, or your answer to the Front's question. It will be added to your report's file."),
+        choices=(B_CANCEL,),
+    ),
+)

@@ -53,10 +53,6 @@ class LookupFlow(Context):
         self.ask(StepName.LOOKUP_CODE)
         return self.done()
 
-    def ask_lookup_code(self) -> None:
-        t = self.t
-        self.say(t._("Please enter your receipt code, for example K7M2-P9XA-3FQT."), self.fixed(StepName.LOOKUP_CODE, B_CANCEL))
-
     def ask_lookup_pass(self) -> None:
         t = self.t
         self.say(t._("Please enter the passphrase you received with the receipt code."), self.fixed(StepName.LOOKUP_PASS, B_CANCEL))
@@ -162,6 +158,6 @@ class LookupFlow(Context):
 
 
 QUESTIONS: tuple[Question, ...] = (
-    Question(StepName.LOOKUP_CODE, LookupFlow.ask_lookup_code, LookupFlow.on_lookup_code),
-    Question(StepName.LOOKUP_PASS, LookupFlow.ask_lookup_pass, LookupFlow.on_lookup_pass),
+    Question(StepName.LOOKUP_CODE, LookupFlow.on_lookup_code, text=N_("Please enter your receipt code, for example K7M2-P9XA-3FQT."), choices=(B_CANCEL,)),
+    Question(StepName.LOOKUP_PASS, LookupFlow.on_lookup_pass, LookupFlow.ask_lookup_pass),
 )

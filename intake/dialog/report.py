@@ -230,20 +230,21 @@ class ReportFlow(Context):
         within that province.
         """
         d = self.draft
-        for key, found in self.tools.read_story(d.description).found().items():
-            if key != "place" and getattr(d, STORY_FIELDS[key].attr) is not None and key not in d.unconfirmed:
-                continue  # answered by the resident, or confirmed
-            if key == "place":
-                if d.province_code is not None and "place" not in d.unconfirmed:
-                    continue
-                if not found.commune_code:
-                    if d.province_code is None:
-                        d.place_text = found.value
-                        d.place_candidates = [{"province_code": found.province_code, "province_name": found.province_name}]
-                    continue
-                self.set_place(found.value, found.province_code, found.province_name, found.commune_code, found.commune_name)
-            else:
-                setattr(d, STORY_FIELDS[key].attr, found.value)
+        facts = self.tools.read_story(d.description)
+        said = {key: found.value for key, found in facts.found().items() if key != "place"}
+        place = facts.place
+        if place is not None and (d.province_code is None or "place" in d.unconfirmed):
+            if place.commune_code:
+                self.set_place(place.value, place.province_code, place.province_name, place.commune_code, place.commune_name)
+                said["place"] = place.value
+            elif d.province_code is None:
+                d.place_text = place.value
+                d.place_candidates = [{"province_code": place.province_code, "province_name": place.province_name}]
+        for key, value in said.items():
+            if key != "place":
+                if getattr(d, STORY_FIELDS[key].attr) is not None and key not in d.unconfirmed:
+                    continue  # answered by the resident, or confirmed
+                setattr(d, STORY_FIELDS[key].attr, value)
             d.unconfirmed = [k for k in STORY_FIELDS if k in d.unconfirmed or k == key]
             d.story_found = [k for k in STORY_FIELDS if k in d.story_found or k == key]
 
@@ -384,24 +385,6 @@ class ReportFlow(Context):
         return self.more_story(message) or self.reask()
 
     # -- the person reported ------------------------------------------------------------------
-
-    def ask_accused_name(self) -> None:
-        t = self.t
-        self.say(t._("What is the name of the person you are reporting? You can skip this if you do not know it."), self.fixed(StepName.ACCUSED_NAME, B_SKIP))
-
-    def ask_accused_position(self) -> None:
-        t = self.t
-        self.say(
-            t._("What is their position? For example: commune chair, hamlet head, land officer, commune police officer, school principal."),
-            self.fixed(StepName.ACCUSED_POSITION, B_UNKNOWN),
-        )
-
-    def ask_accused_agency(self) -> None:
-        t = self.t
-        self.say(
-            t._("Which agency or unit do they work for? For example: the commune People's Committee, a school, the tax office."),
-            self.fixed(StepName.ACCUSED_AGENCY, B_UNKNOWN),
-        )
 
     def on_short_field(self, message: Inbound, field: str, skip: str) -> Step:
         """Answers to the person's name, position or agency, or the time: short text, or the «not known» button."""
@@ -545,13 +528,6 @@ class ReportFlow(Context):
         self.draft.setting = chosen.split(":", 1)[1]
         return self.advance()
 
-    def ask_when(self) -> None:
-        t = self.t
-        self.say(
-            t._("When did it happen? For example: «March 2026», «last week», «many times since 2024»."),
-            self.fixed(StepName.WHEN, B_UNKNOWN),
-        )
-
     def ask_evidence(self) -> None:
         t = self.t
         count, cap = len(self.draft.attachments), self.limits.max_attachments
@@ -659,9 +635,6 @@ class ReportFlow(Context):
             self.say(t._("Please give your full name. It is encrypted, and only the committee's chair can see it."), [])
         else:
             self.say(t._("Please give your full name. The officers handling your report will see it."), [])
-
-    def ask_reporter_phone(self) -> None:
-        self.say(self.t._("Please give a phone number where the Front can reach you, for example 0912 345 678."), [])
 
     def on_reporter_name(self, message: Inbound) -> Step:
         answer = self.text_answer(message, limit=MAX_FIELD_CHARS)
@@ -771,13 +744,6 @@ class ReportFlow(Context):
 
     # -- cancel -------------------------------------------------------------------------------
 
-    def ask_confirm_cancel(self) -> None:
-        t = self.t
-        self.say(
-            t._("Cancel this report? Everything you have written will be deleted."),
-            self.fixed(StepName.CONFIRM_CANCEL, B_YES, B_KEEP),
-        )
-
     def confirm_cancel(self) -> Step:
         """Asks before deleting the draft; «No» comes back to the question now asked."""
         if self.state.step != StepName.CONFIRM_CANCEL:  # asked twice, it still comes back to where the resident was
@@ -837,29 +803,37 @@ class ReportFlow(Context):
 
 
 QUESTIONS: tuple[Question, ...] = (
-    Question(StepName.MODE, ReportFlow.ask_mode, ReportFlow.on_mode,
+    Question(StepName.MODE, ReportFlow.on_mode, ReportFlow.ask_mode,
              short=N_("How would you like to send your report? Please choose one of the three ways below.")),
-    Question(StepName.DESCRIBE, ReportFlow.ask_describe, ReportFlow.on_describe),
-    Question(StepName.FACTS, ReportFlow.ask_facts, ReportFlow.on_facts,
+    Question(StepName.DESCRIBE, ReportFlow.on_describe, ReportFlow.ask_describe),
+    Question(StepName.FACTS, ReportFlow.on_facts, ReportFlow.ask_facts,
              short=N_("Is this right? Please choose below, or press the item to correct.")),
-    Question(StepName.CATEGORY, ReportFlow.ask_category, ReportFlow.on_category,
+    Question(StepName.CATEGORY, ReportFlow.on_category, ReportFlow.ask_category,
              short=N_("Which of these best describes the conduct you are reporting?")),
-    Question(StepName.NOT_REPORT, ReportFlow.ask_category, ReportFlow.on_not_report, short=N_("Would you like to go on with your report?")),
-    Question(StepName.ACCUSED_NAME, ReportFlow.ask_accused_name, lambda c, m: c.on_short_field(m, "accused_name", B_SKIP)),
-    Question(StepName.ACCUSED_POSITION, ReportFlow.ask_accused_position, lambda c, m: c.on_short_field(m, "accused_position", B_UNKNOWN)),
-    Question(StepName.ACCUSED_AGENCY, ReportFlow.ask_accused_agency, lambda c, m: c.on_short_field(m, "accused_agency", B_UNKNOWN)),
-    Question(StepName.PLACE, ReportFlow.ask_place, ReportFlow.on_place),
-    Question(StepName.PLACE_CHOICE, ReportFlow.ask_place_choice, ReportFlow.on_place_choice, short=N_("Which of these places do you mean?")),
-    Question(StepName.SETTING, ReportFlow.ask_setting, ReportFlow.on_setting,
+    Question(StepName.NOT_REPORT, ReportFlow.on_not_report, ReportFlow.ask_category, short=N_("Would you like to go on with your report?")),
+    Question(StepName.ACCUSED_NAME, lambda c, m: c.on_short_field(m, "accused_name", B_SKIP),
+             text=N_("What is the name of the person you are reporting? You can skip this if you do not know it."), choices=(B_SKIP,)),
+    Question(StepName.ACCUSED_POSITION, lambda c, m: c.on_short_field(m, "accused_position", B_UNKNOWN),
+             text=N_("What is their position? For example: commune chair, hamlet head, land officer, commune police officer, school principal."),
+             choices=(B_UNKNOWN,)),
+    Question(StepName.ACCUSED_AGENCY, lambda c, m: c.on_short_field(m, "accused_agency", B_UNKNOWN),
+             text=N_("Which agency or unit do they work for? For example: the commune People's Committee, a school, the tax office."),
+             choices=(B_UNKNOWN,)),
+    Question(StepName.PLACE, ReportFlow.on_place, ReportFlow.ask_place),
+    Question(StepName.PLACE_CHOICE, ReportFlow.on_place_choice, ReportFlow.ask_place_choice, short=N_("Which of these places do you mean?")),
+    Question(StepName.SETTING, ReportFlow.on_setting, ReportFlow.ask_setting,
              short=N_("Is this about the person's conduct at their workplace, or where they live?")),
-    Question(StepName.WHEN, ReportFlow.ask_when, lambda c, m: c.on_short_field(m, "occurred", B_UNKNOWN)),
-    Question(StepName.EVIDENCE, ReportFlow.ask_evidence, ReportFlow.on_evidence),
-    Question(StepName.REPORTER_NAME, ReportFlow.ask_reporter_name, ReportFlow.on_reporter_name),
-    Question(StepName.REPORTER_PHONE, ReportFlow.ask_reporter_phone, ReportFlow.on_reporter_phone),
-    Question(StepName.NOTIFY, ReportFlow.ask_notify, ReportFlow.on_notify,
+    Question(StepName.WHEN, lambda c, m: c.on_short_field(m, "occurred", B_UNKNOWN),
+             text=N_("When did it happen? For example: «March 2026», «last week», «many times since 2024»."), choices=(B_UNKNOWN,)),
+    Question(StepName.EVIDENCE, ReportFlow.on_evidence, ReportFlow.ask_evidence),
+    Question(StepName.REPORTER_NAME, ReportFlow.on_reporter_name, ReportFlow.ask_reporter_name),
+    Question(StepName.REPORTER_PHONE, ReportFlow.on_reporter_phone,
+             text=N_("Please give a phone number where the Front can reach you, for example 0912 345 678.")),
+    Question(StepName.NOTIFY, ReportFlow.on_notify, ReportFlow.ask_notify,
              short=N_("Would you like to receive updates on this report in this chat?")),
-    Question(StepName.REVIEW, ReportFlow.ask_review, ReportFlow.on_review, short=N_("Shall we send your report as summarised above?")),
-    Question(StepName.EDIT_MENU, ReportFlow.ask_edit_menu, ReportFlow.on_edit_menu, short=N_("What would you like to change?")),
-    Question(StepName.CONFIRM_CANCEL, ReportFlow.ask_confirm_cancel, ReportFlow.on_confirm_cancel,
+    Question(StepName.REVIEW, ReportFlow.on_review, ReportFlow.ask_review, short=N_("Shall we send your report as summarised above?")),
+    Question(StepName.EDIT_MENU, ReportFlow.on_edit_menu, ReportFlow.ask_edit_menu, short=N_("What would you like to change?")),
+    Question(StepName.CONFIRM_CANCEL, ReportFlow.on_confirm_cancel,
+             text=N_("Cancel this report? Everything you have written will be deleted."), choices=(B_YES, B_KEEP),
              short=N_("Cancel this report? Everything you have written will be deleted.")),
 )  # fmt: skip

@@ -20,6 +20,14 @@ from tests.intake.test_dialog import _to
 vi = translator("vi")
 
 
+def _asked(at: StepName) -> Talk:
+    """A chat that opened the page and answered plausibly up to the question `at` (updates offered)."""
+    talk = Talk(state=fresh_state("vi", can_push=True))
+    talk.send(resume=True)
+    _to(talk, at)
+    return talk
+
+
 def _old_button(talk: Talk, choice: str) -> str:
     """The payload of a button for `choice` under the question now asked, kept to be pressed later."""
     return B.payload(talk.state.question, choice)
@@ -182,12 +190,7 @@ def test_the_menu_label_at_the_summary_does_not_send_and_the_summary_label_when_
 )
 def test_typed_answers_that_clearly_match_are_understood(at: StepName, typed: str, field: str, value: object) -> None:
     """A label without diacritics or case, its number, "có", "ko", "k", "không" are read as the choice."""
-    talk = Talk(state=fresh_state("vi", can_push=True))
-    if at == StepName.MODE:
-        talk.send(resume=True)
-        talk.press("menu:report")
-    else:
-        _to(talk, at)
+    talk = _asked(at)
     talk.send(typed)
     assert getattr(talk.draft, field) == value and talk.at != at
 
@@ -207,12 +210,7 @@ def test_yes_and_no_typed_at_the_cancel_question() -> None:
 @pytest.mark.parametrize("at", [StepName.MODE, StepName.NOTIFY, StepName.REVIEW, StepName.SETTING])
 def test_anything_else_repeats_only_the_short_question(at: StepName) -> None:
     """A typed answer that is no choice gets the short question with the same buttons, not the long text again."""
-    talk = Talk(state=fresh_state("vi", can_push=True))
-    if at == StepName.MODE:
-        talk.send(resume=True)
-        talk.press("menu:report")
-    else:
-        _to(talk, at)
+    talk = _asked(at)
     assert talk.last is not None
     long_text, shown = talk.last.replies[-1].text, talk.payloads()
     question = talk.state.question

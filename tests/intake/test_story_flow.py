@@ -1,14 +1,15 @@
 """Read the story before asking: what it says is shown in one message to confirm, each item correctable,
 and only what is missing is asked (issue 16, item 2, the conversation's side).
 
-The reader itself (intake.dialog.story) has its own tests; here a small stand-in with the same shape says
-exactly what a story "said", so that these tests pin the conversation alone.
+The reader itself (intake.dialog.story) has its own tests; here the facts a story "said" are given
+directly (the reader's own types), so that these tests pin the conversation alone.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
+from intake.dialog.story import Found, FoundPlace, StoryFacts
 from intake.dialog.tools import DEFAULT_TOOLS, Tools
 from intake.dialog.types import StepName, SubmitReport
 from tests.intake.conftest import Talk
@@ -16,43 +17,30 @@ from tests.intake.conftest import Talk
 STORY = "Ông Trần Văn B là cán bộ địa chính xã Tân Phú, tỉnh Đồng Nai, đòi tôi đưa 20 triệu. Chuyện xảy ra hôm 5/11 tại trụ sở UBND xã."
 
 
-@dataclass(frozen=True)
-class Said:
-    """A fact as the reader gives it (intake.dialog.story.Found and FoundPlace)."""
-
-    value: str
-    start: int = 0
-    end: int = 0
-    province_code: str = ""
-    province_name: str = ""
-    commune_code: str | None = None
-    commune_name: str | None = None
+def fact(value: str, **place: str) -> Found:
+    """A fact as the reader gives it: a FoundPlace when province codes are given, else a Found."""
+    return FoundPlace(value, 0, len(value), **place) if place else Found(value, 0, len(value))  # type: ignore[arg-type]
 
 
-@dataclass(frozen=True)
-class Facts:
-    """What a story says, with the reader's `found()`."""
-
-    said: dict[str, Said]
-
-    def found(self) -> dict[str, Said]:
-        return dict(self.said)
+def facts(said: dict[str, Found]) -> StoryFacts:
+    """What a story says, as intake.dialog.story.read_story returns it."""
+    return StoryFacts(**said)  # type: ignore[arg-type]
 
 
 EVERYTHING = {
-    "name": Said("Trần Văn B"),
-    "position": Said("cán bộ địa chính"),
-    "agency": Said("xã Tân Phú"),
-    "place": Said("xã Tân Phú, tỉnh Đồng Nai", province_code="75", province_name="Đồng Nai", commune_code="26116", commune_name="Xã Tân Phú"),
-    "setting": Said("workplace"),
-    "occurred": Said("hôm 5/11"),
+    "name": fact("Trần Văn B"),
+    "position": fact("cán bộ địa chính"),
+    "agency": fact("xã Tân Phú"),
+    "place": fact("xã Tân Phú, tỉnh Đồng Nai", province_code="75", province_name="Đồng Nai", commune_code="26116", commune_name="Xã Tân Phú"),
+    "setting": fact("workplace"),
+    "occurred": fact("hôm 5/11"),
 }
 
 
-def _talk(said: dict[str, Said], *, can_push: bool = False) -> Talk:
+def _talk(said: dict[str, Found], *, can_push: bool = False) -> Talk:
     from intake.dialog.engine import fresh_state
 
-    tools: Tools = replace(DEFAULT_TOOLS, read_story=lambda text: Facts(said))
+    tools: Tools = replace(DEFAULT_TOOLS, read_story=lambda text: facts(said))
     talk = Talk(state=fresh_state("vi", can_push=can_push), tools=tools)
     talk.send(resume=True)
     talk.press("menu:report")
@@ -112,7 +100,7 @@ def test_a_wrong_item_is_corrected_then_the_rest_confirmed() -> None:
 
 def test_only_what_the_story_says_is_shown_and_the_rest_is_asked() -> None:
     """A story that names the post and the time: the confirmation lists those two; name, agency and place come after."""
-    talk = _talk({"position": Said("chủ tịch xã"), "occurred": Said("tháng 10")})
+    talk = _talk({"position": fact("chủ tịch xã"), "occurred": fact("tháng 10")})
     replies = talk.send("Chủ tịch xã đòi tiền của dân từ tháng 10, ai không đưa thì không được ký giấy")
     assert talk.payloads() == ["facts:ok:workplace", "facts:ok:residence", "fix:position", "fix:occurred"]
     assert "Chức vụ: chủ tịch xã" in replies[-1].text
@@ -139,7 +127,7 @@ def test_a_story_that_says_nothing_goes_straight_to_the_questions() -> None:
 
 def test_a_province_without_its_commune_asks_the_commune_within_it() -> None:
     """A place settled only to a province is not pre-filled: the place question asks its commune, within it."""
-    talk = _talk({"place": Said("Đồng Nai", province_code="75", province_name="Đồng Nai")})
+    talk = _talk({"place": fact("Đồng Nai", province_code="75", province_name="Đồng Nai")})
     talk.send("Cán bộ ở Đồng Nai đòi tiền mới làm sổ đỏ cho dân")
     assert talk.at in (StepName.CATEGORY, StepName.NOT_REPORT) and talk.draft.province_code is None
     for _ in range(6):
@@ -157,9 +145,9 @@ def test_more_story_at_the_confirmation_is_added_and_read_again() -> None:
     """Words sent while the confirmation is on screen are more of the story: added, read, the confirmation shown again."""
     calls: list[str] = []
 
-    def reader(text: str) -> Facts:
+    def reader(text: str) -> StoryFacts:
         calls.append(text)
-        return Facts({"position": Said("chủ tịch xã")} | ({"occurred": Said("tháng 10")} if "tháng 10" in text else {}))
+        return facts({"position": fact("chủ tịch xã")} | ({"occurred": fact("tháng 10")} if "tháng 10" in text else {}))
 
     from intake.dialog.engine import fresh_state
 
@@ -178,7 +166,7 @@ def test_a_story_typed_before_any_button_is_read_too() -> None:
     """Starting with the story itself: after the identity question, the confirmation."""
     from intake.dialog.engine import fresh_state
 
-    talk = Talk(state=fresh_state("vi"), tools=replace(DEFAULT_TOOLS, read_story=lambda text: Facts(EVERYTHING)))
+    talk = Talk(state=fresh_state("vi"), tools=replace(DEFAULT_TOOLS, read_story=lambda text: facts(EVERYTHING)))
     talk.send(resume=True)
     talk.send(STORY)
     assert talk.at == StepName.MODE
@@ -219,7 +207,7 @@ def test_when_the_story_does_not_say_work_or_home_the_confirmation_asks_it_in_th
 
 def test_typed_words_for_work_or_home_at_the_confirmation() -> None:
     """In Zalo, or typing: «ở nhà» at the confirmation is «Đúng, ở nơi cư trú»."""
-    talk = _talk({"position": Said("trưởng thôn")})
+    talk = _talk({"position": fact("trưởng thôn")})
     talk.send("Trưởng thôn tổ chức đánh bạc ăn tiền, ai cũng biết")
     talk.send("ở nhà")
     assert talk.draft.setting == "residence" and talk.draft.unconfirmed == [] and talk.at != StepName.FACTS
