@@ -42,6 +42,37 @@ def _say(client: TestClient | httpx.Client, **body: object) -> list[dict[str, ob
     return client.last_replies  # type: ignore[union-attr, no-any-return]
 
 
+# What a resident answers to each question while filing whatever report (the step is in the payloads).
+_PLAIN_ANSWERS: dict[str, dict[str, object]] = {
+    "facts": {"text": "đúng"},
+    "not_report": {"button": "continue"},
+    "accused_name": {"button": "skip"},
+    "accused_position": {"button": "unknown"},
+    "accused_agency": {"button": "unknown"},
+    "setting": {"button": "setting:workplace"},
+    "when": {"button": "unknown"},
+    "evidence": {"button": "skip"},
+    "review": {"button": "send"},
+}
+
+
+def file_the_rest(client: TestClient | httpx.Client, place: str = "phường Bến Thành, TP Hồ Chí Minh") -> list[dict[str, object]]:
+    """Answers whatever is asked after the story, plainly (the first type suggested), until the receipt comes."""
+    for _ in range(20):
+        last: list[dict[str, Any]] = getattr(client, "last_replies", [])
+        if any(r.get("receipt") for r in last):
+            return last
+        payloads = [b["payload"] for r in last for b in r["buttons"]]
+        step = payloads[-1].split(":", 1)[0] if payloads else "place"
+        if step == "category":
+            _say(client, button=next(p for p in payloads if p.rsplit(":", 1)[-1].isdigit()))
+        elif step in ("place", "place_choice") and step not in _PLAIN_ANSWERS:
+            _say(client, text=place) if step == "place" else _say(client, button=payloads[0])
+        else:
+            _say(client, **dict(_PLAIN_ANSWERS[step]))
+    raise AssertionError("no receipt")
+
+
 def test_page_is_vietnamese_self_contained_and_strict(client: TestClient) -> None:
     """The page is in Vietnamese, loads only its own script and style, under a strict CSP."""
     response = client.get("/")
