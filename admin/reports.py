@@ -77,6 +77,8 @@ def periodic(
         report=report,
         period=period,
         figures=[(f, staff.t._(reports.FIGURE_LABELS[f])) for f in reports.FIGURES],
+        legend=[staff.t._(text) for text in reports.LEGEND],
+        ended=period.ended(today),
         years=list(range(today.year, today.year - 6, -1)),
         cell=reports.cell,
     )
@@ -92,7 +94,7 @@ def export(
     staff: Staff = Depends(current_staff),
     db: Session = Depends(db_session),
 ) -> Response:
-    """The periodic report as CSV or XLSX; counts under 5 suppressed unless kept inside the committee."""
+    """The periodic report as CSV or XLSX; every count rounded to a multiple of 5 unless kept inside the committee."""
     out = reports.export_report(
         db,
         actor=staff.user,

@@ -1,13 +1,12 @@
-"""Telegram webhook throughput and latency on loopback, beside a minimal python-telegram-bot echo bot.
+"""Telegram webhook throughput and latency on loopback.
 
     python -m bench.telegram [--residents 300] [--rate 100 30] [--postgres postgresql://127.0.0.1/tg_bench]
 
-Three processes besides this one: the fake Bot API (bot.telegram.fake, answering over HTTP),
-`phananh serve` with its webhook registered on the fake, and then the echo bot. Simulated
-residents post updates to /webhook/telegram the way Telegram does: at most 40 connections at a
-time, each answered once the update is processed. Each phananh resident files a whole report
-(14 updates: commands, button presses, free text, the story reader, the classifier, the gazetteer, the filing);
-each echo resident sends as many text messages. Two loads: saturation (every resident posts its
+Two processes besides this one: the fake Bot API (bot.telegram.fake, answering over HTTP) and
+`phananh serve` with its webhook registered on the fake. Simulated residents post updates to
+/webhook/telegram the way Telegram does: at most 40 connections at a time, each answered once the
+update is processed. Each resident files a whole report (14 updates: commands, button presses,
+free text, the story reader, the classifier, the gazetteer, the filing). Two loads: saturation (every resident posts its
 next update as soon as the previous one is answered) and a fixed rate (updates due on a
 schedule; latency counted from when an update was due, so queueing shows).
 
@@ -19,12 +18,12 @@ describing, a few filing, as in a real population. (Until December 2026 they all
 so every filing of a load fell in the same two seconds: a burst, not a load.)
 
 Beside rates and latencies, each load prints the bot process's CPU time per update: on a shared
-machine whose speed varies from run to run (the echo bot measured 200 to 350 updates/s on the same
-code), it is the steadier figure for comparing two versions. `--calls` measures only what one Bot
-API call costs through python-telegram-bot with its HTTPXRequest and with phananh's StreamRequest.
+machine whose speed varies from run to run, it is the steadier figure for comparing two versions.
+`--calls` measures only what one Bot API call costs through python-telegram-bot's HTTPXRequest,
+the client the bot uses.
 
-Issue 5's targets: at least half the echo bot's throughput; p99 <= 100 ms at 100 updates/s; no
-update lost; on SQLite and on PostgreSQL (the PostgreSQL database given is emptied).
+Targets (issues 5 and 18): p99 <= 100 ms at 100 updates/s; no update lost; on SQLite and on
+PostgreSQL (the PostgreSQL database given is emptied).
 """
 
 from __future__ import annotations
@@ -66,7 +65,6 @@ REPORT: list[tuple[str, str]] = [
     ("press", "no"),
     ("press", "send"),  # the filing: Argon2 hashes the passphrase here
 ]
-ECHO = [("text", f"tin nhắn {i}") for i in range(len(REPORT))]
 
 
 # -- the updates, in Telegram's JSON shapes -------------------------------------------------------
@@ -319,42 +317,11 @@ def serve_fake(port: int) -> None:
         time.sleep(3600)
 
 
-def serve_echo(port: int, api_url: str) -> None:
-    """The smallest python-telegram-bot webhook bot: Starlette, process_update, reply_text."""
-    import uvicorn
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import Response
-    from starlette.routing import Route
-    from telegram import Update
-    from telegram.ext import Application, ContextTypes, MessageHandler, filters
-
-    async def echo(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
-        assert update.message is not None and update.message.text is not None
-        await update.message.reply_text(update.message.text)
-
-    application = Application.builder().token(BOT_TOKEN).base_url(f"{api_url}/bot").updater(None).concurrent_updates(True).build()
-    application.add_handler(MessageHandler(filters.TEXT, echo))
-
-    async def webhook(request: Request) -> Response:
-        await application.process_update(Update.de_json(await request.json(), application.bot))
-        return Response()
-
-    async def lifespan(_app: Starlette) -> Any:
-        async with application:
-            yield
-
-    app = Starlette(routes=[Route("/webhook/telegram", webhook, methods=["POST"])], lifespan=lifespan)  # type: ignore[arg-type]
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-
-
 def bench_calls(api: str, calls: int = 2000) -> None:
-    """CPU time per `send_message` through python-telegram-bot, with its HTTPXRequest and with phananh's StreamRequest."""
+    """CPU and wall time per `send_message` through python-telegram-bot's HTTPXRequest, one call after another."""
     import uvloop
     from telegram import Bot
     from telegram.request import BaseRequest, HTTPXRequest
-
-    from bot.telegram.transport import StreamRequest
 
     async def measure(request: BaseRequest) -> tuple[float, float]:
         async with Bot(BOT_TOKEN, base_url=f"{api}/bot", request=request) as bot:
@@ -366,9 +333,8 @@ def bench_calls(api: str, calls: int = 2000) -> None:
             return (time.process_time() - cpu) * 1000 / calls, (time.perf_counter() - wall) * 1000 / calls
 
     print(f"{'request class':<15} {'cpu ms/call':>11} {'wall ms/call':>12}  ({calls} calls one after another, uvloop)")
-    for name, make in (("HTTPXRequest", lambda: HTTPXRequest(connection_pool_size=8)), ("StreamRequest", lambda: StreamRequest())):
-        cpu, wall = uvloop.run(measure(make()))
-        print(f"{name:<15} {cpu:>11.3f} {wall:>12.3f}")
+    cpu, wall = uvloop.run(measure(HTTPXRequest(connection_pool_size=8)))
+    print(f"{'HTTPXRequest':<15} {cpu:>11.3f} {wall:>12.3f}")
 
 
 # -- the benchmark --------------------------------------------------------------------------------
@@ -433,17 +399,6 @@ def bench_phananh(db_name: str, db_url: str, api: str, tmp: Path, args: argparse
         _stop(proc)
 
 
-def bench_echo(api: str, tmp: Path, args: argparse.Namespace, next_chat: list[int]) -> float:
-    """Runs the loads against the echo bot; returns its saturation throughput."""
-    port = _free_port()
-    proc = _start(["-m", "bench.telegram", "--serve-echo", str(port), "--api", api], dict(os.environ), tmp / "echo.log")
-    try:
-        _wait_http(f"http://127.0.0.1:{port}/webhook/telegram")
-        return _loads("echo (PTB)", "-", f"http://127.0.0.1:{port}/webhook/telegram", ECHO, api, args, next_chat, proc.pid)
-    finally:
-        _stop(proc)
-
-
 def _loads(
     bot: str, db: str, url: str, script: list[tuple[str, str]], api: str, args: argparse.Namespace, next_chat: list[int], pid: int
 ) -> float:
@@ -487,16 +442,11 @@ def main() -> None:
     parser.add_argument("--rate-residents", type=int, default=200, help="simulated residents sharing the fixed rate")
     parser.add_argument("--postgres", default="", help="also run on this PostgreSQL database (it is emptied)")
     parser.add_argument("--sends-per-second", type=int, default=1000, help="PHANANH_TELEGRAM_SENDS_PER_SECOND for the run")
-    parser.add_argument("--calls", action="store_true", help="only measure the CPU cost of one Bot API call, per request class")
+    parser.add_argument("--calls", action="store_true", help="only measure the CPU cost of one Bot API call")
     parser.add_argument("--serve-fake", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--serve-echo", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--api", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_fake:
         serve_fake(args.serve_fake)
-        return
-    if args.serve_echo:
-        serve_echo(args.serve_echo, args.api)
         return
 
     gc.freeze()  # this generator's own full collections (up to 80 ms) would be counted as the bots' latency
@@ -519,12 +469,9 @@ def main() -> None:
         ours: dict[str, float] = {}
         for name, url in dbs:
             ours[name] = bench_phananh(name, url, api, tmp, args, next_chat)
-        echo = bench_echo(api, tmp, args, next_chat)
     finally:
         _stop(fake)
-    for name, value in ours.items():
-        print(f"phananh on {name}: {value / echo:.0%} of the echo bot's throughput (target >= 50%)")
-    print(json.dumps({"echo_updates_per_s": round(echo, 1), **{f"phananh_{k}_updates_per_s": round(v, 1) for k, v in ours.items()}}))
+    print(json.dumps({f"phananh_{k}_updates_per_s": round(v, 1) for k, v in ours.items()}))
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from intake.crypto import keyed_hash, token
+from intake.ratelimit import Limiter, Rate
 
 _ID = r"[A-Za-z0-9_-]{24}"
 _COOKIE_RE = re.compile(rf"^({_ID})\.([0-9a-f]{{32}})$")
@@ -64,30 +65,66 @@ class Challenge:
     bits: int
 
 
+class Arrivals:
+    """When recent new chats were started, in this process's memory (one server, tests)."""
+
+    def __init__(self) -> None:
+        self._started: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def count(self, now: float) -> int:
+        """New chats started in the last minute."""
+        with self._lock:
+            while self._started and self._started[0] <= now - WINDOW:
+                self._started.popleft()
+            return len(self._started)
+
+    def add(self, now: float, n: int = 1) -> None:
+        with self._lock:
+            self._started.extend([now] * n)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._started.clear()
+
+
+class SharedArrivals(Arrivals):
+    """The same count on the deployment's limiter (intake.ratelimit): every server sees every new chat."""
+
+    def __init__(self, limiter: Limiter, ceiling: int) -> None:
+        super().__init__()
+        self.limiter = limiter
+        # Past this many a minute the puzzle is already at its hardest: no need to count further.
+        self.rate = Rate("web-new-chats", ceiling, int(WINDOW))
+
+    def count(self, now: float) -> int:
+        return self.rate.amount - self.limiter.remaining(self.rate)
+
+    def add(self, now: float, n: int = 1) -> None:
+        self.limiter.hit(self.rate, cost=n)
+
+    def reset(self) -> None:
+        self.limiter.clear(self.rate)
+
+
 class Admission:
     """Issues challenges, checks answers, and signs and reads chat cookies."""
 
-    def __init__(self, *, base_bits: int, new_per_minute: int, max_extra_bits: int = 6, ttl: float = 300.0) -> None:
+    def __init__(
+        self, *, base_bits: int, new_per_minute: int, max_extra_bits: int = 6, ttl: float = 300.0, arrivals: Arrivals | None = None
+    ) -> None:
         self.base_bits = base_bits
         self.new_per_minute = new_per_minute
         self.max_extra_bits = max_extra_bits
         self.ttl = ttl
-        self._started: deque[float] = deque()  # when recent chats were started (this process)
-        self._lock = threading.Lock()
+        self.arrivals = arrivals or Arrivals()
 
     # -- difficulty -----------------------------------------------------------------------------
-
-    def _recent(self, now: float) -> int:
-        cutoff = now - WINDOW
-        while self._started and self._started[0] <= cutoff:
-            self._started.popleft()
-        return len(self._started)
 
     def required_bits(self, now: float | None = None) -> int:
         """The work a new chat must show now: the base, plus a bit per doubling of the arrival rate."""
         now = time.time() if now is None else now
-        with self._lock:
-            rate = self._recent(now)
+        rate = self.arrivals.count(now)
         if rate <= self.new_per_minute:
             return self.base_bits
         extra = math.ceil(math.log2(rate / self.new_per_minute))
@@ -118,14 +155,11 @@ class Admission:
             return None
         if leading_zero_bits(hashlib.sha256(f"{text}:{nonce}".encode()).digest()) < bits:
             return None
-        with self._lock:
-            self._recent(now)
-            self._started.append(now)
+        self.arrivals.add(now)
         return chat_id
 
     def reset(self) -> None:
-        with self._lock:
-            self._started.clear()
+        self.arrivals.reset()
 
     # -- cookies --------------------------------------------------------------------------------
 

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
-import time
-from collections import OrderedDict, deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,7 +14,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
-from bot.admission import Admission
+from bot.admission import Admission, SharedArrivals
 from bot.assets import Assets
 from intake.attachments import store_attachment
 from intake.config import get_settings
@@ -27,6 +24,7 @@ from intake.db import session_scope
 from intake.dialog.types import AttachmentInfo, Inbound, Reply
 from intake.errors import InvalidInputError
 from intake.i18n import N_, normalize_language, translator
+from intake.ratelimit import Rate, get_limiter
 
 log = logging.getLogger(__name__)
 
@@ -53,38 +51,22 @@ PREPARING = N_("Preparing a secure conversation…")
 
 
 class Pace:
-    """Sliding-minute counts in memory, one per chat.
+    """A sliding minute per chat, on the deployment's limiter (`intake.ratelimit`): counted once however
+    many servers run, in this process's memory or in Redis.
 
-    Only the chat's id keys a count (never an address). Keys are bounded: the least recently seen
-    chat is forgotten first. There is no budget shared by all chats: one that a flood could spend
-    would close the chat to everyone; new chats pay a proof of work instead (bot/admission.py).
+    Only the chat's id keys a count (hashed before it is stored, never an address). There is no budget
+    shared by all chats: one that a flood could spend would close the chat to everyone; new chats pay a
+    proof of work instead (bot/admission.py).
     """
 
-    def __init__(self, *, window: float = 60.0, max_chats: int = 50_000) -> None:
-        self.window = window
-        self.max_chats = max_chats
-        self._chats: OrderedDict[str, deque[float]] = OrderedDict()
-        self._lock = threading.Lock()  # sync routes run in a thread pool
+    PER_CHAT = "web-chat"
 
-    def admit(self, chat_id: str, *, per_chat: int, now: float | None = None) -> bool:
+    def admit(self, chat_id: str, *, per_chat: int) -> bool:
         """Counts one message of a chat; False when the chat is over its pace."""
-        now = time.monotonic() if now is None else now
-        cutoff = now - self.window
-        with self._lock:
-            mine = self._chats.pop(chat_id, None) or deque()
-            while mine and mine[0] <= cutoff:
-                mine.popleft()
-            self._chats[chat_id] = mine
-            while len(self._chats) > self.max_chats:
-                self._chats.popitem(last=False)
-            if len(mine) >= per_chat:
-                return False
-            mine.append(now)
-            return True
+        return get_limiter().hit(Rate(self.PER_CHAT, per_chat), chat_id)
 
     def clear(self) -> None:
-        with self._lock:
-            self._chats.clear()
+        get_limiter().reset()
 
 
 pace = Pace()
@@ -96,8 +78,11 @@ def admission() -> Admission:
     global _admission
     if _admission is None:
         s = get_settings()
+        # Counted on the deployment's limiter: several servers raise the difficulty together.
+        ceiling = s.web_chat_new_chats_per_minute * 2**s.web_chat_pow_max_extra_bits + 1
         _admission = Admission(
-            base_bits=s.web_chat_pow_bits, new_per_minute=s.web_chat_new_chats_per_minute, max_extra_bits=s.web_chat_pow_max_extra_bits
+            base_bits=s.web_chat_pow_bits, new_per_minute=s.web_chat_new_chats_per_minute,
+            max_extra_bits=s.web_chat_pow_max_extra_bits, arrivals=SharedArrivals(get_limiter(), ceiling),
         )
     return _admission
 

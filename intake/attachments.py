@@ -1,4 +1,10 @@
-"""Evidence files: metadata removed where the format allows, encrypted at rest, hashed as received."""
+"""Evidence files: metadata removed where the format allows, encrypted at rest, hashed as received.
+
+The files live in the database (`evidence_chunks`), encrypted a chunk at a time: every server of a
+deployment reads what any of them stored, a backup of the database holds them, and a purge or a
+deleted draft takes them away in its own transaction. Versions before migration 0008 kept them
+under `var/attachments/`; the migration moved them in, and `retire_legacy_files` clears that folder.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +17,16 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import sqlalchemy as sa
 from PIL import Image, ImageOps, UnidentifiedImageError
+from sqlalchemy.orm import object_session
 from sqlmodel import Session
 
 from intake.config import get_settings
 from intake.crypto import decrypt_bytes, encrypt_bytes
-from intake.errors import InvalidInputError
+from intake.errors import InvalidInputError, NotFoundError
 from intake.media_metadata import strip_media
-from intake.models import Attachment
+from intake.models import Attachment, EvidenceChunk
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +37,8 @@ OFFICE_TYPES = {
     "application/vnd.openxmlformats-officedocument.presentationml.presentation",
 }
 ALLOWED_KINDS = ("photo", "document", "voice", "video")
+CHUNK_BYTES = 256 * 1024  # plaintext per chunk: a large file is sealed and read a piece at a time
+_CHUNKS = EvidenceChunk.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -98,10 +108,9 @@ def clean(data: bytes, content_type: str) -> Cleaned:
     return Cleaned(data, content_type, False)
 
 
-def _store_dir() -> Path:
-    path = get_settings().var_dir / "attachments"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+def _legacy_dir() -> Path:
+    """Where versions before migration 0008 kept evidence files."""
+    return get_settings().var_dir / "attachments"
 
 
 def store_attachment(
@@ -114,7 +123,7 @@ def store_attachment(
     case_id: int | None = None,
     max_bytes: int | None = None,
 ) -> Attachment:
-    """Cleans, encrypts and saves one file; the database keeps its size, type and original hash."""
+    """Cleans, encrypts and saves one file in the caller's transaction; the row keeps its size, type and original hash."""
     # A channel with a larger limit of its own (a self-hosted Telegram Bot API server) passes it.
     limit = max_bytes if max_bytes is not None else get_settings().max_attachment_mb * 2**20
     if kind not in ALLOWED_KINDS:
@@ -123,12 +132,10 @@ def store_attachment(
         raise InvalidInputError("attachment empty or too large")
     original_sha = hashlib.sha256(data).hexdigest()
     cleaned = clean(data, content_type)
-    key = secrets.token_hex(16)
-    (_store_dir() / key).write_bytes(encrypt_bytes(cleaned.data))
     row = Attachment(
         case_id=case_id,
         dialog_id=dialog_id,
-        storage_key=key,
+        storage_key=secrets.token_hex(16),
         kind=kind,
         content_type=cleaned.content_type or content_type or "application/octet-stream",
         size=len(cleaned.data),
@@ -137,14 +144,60 @@ def store_attachment(
     )
     session.add(row)
     session.flush()
+    pieces = [cleaned.data[i : i + CHUNK_BYTES] for i in range(0, len(cleaned.data), CHUNK_BYTES)] or [b""]
+    session.execute(
+        _CHUNKS.insert(), [{"attachment_id": row.id, "seq": seq, "data_enc": encrypt_bytes(piece)} for seq, piece in enumerate(pieces)]
+    )
     log.info("attachment %s stored (%s, %s bytes)", row.id, kind, row.size)
     return row
 
 
-def read_attachment(row: Attachment) -> bytes:
-    """The cleaned file, decrypted."""
-    return decrypt_bytes((_store_dir() / row.storage_key).read_bytes())
+def read_attachment(row: Attachment, session: Session | None = None) -> bytes:
+    """The cleaned file, decrypted: read in the row's own session when it has one (its writes not committed yet included)."""
+    query = sa.select(_CHUNKS.c.data_enc).where(_CHUNKS.c.attachment_id == row.id).order_by(_CHUNKS.c.seq)
+    owner = session or object_session(row)
+    if owner is not None:
+        sealed = [bytes(v) for v in owner.execute(query).scalars()]
+    else:
+        from intake.db import get_engine
+
+        with get_engine().connect() as conn:
+            sealed = [bytes(v) for v in conn.execute(query).scalars()]
+    if not sealed:
+        raise NotFoundError("the attachment's content is not in the evidence store")
+    return b"".join(decrypt_bytes(piece) for piece in sealed)
 
 
-def delete_file(row: Attachment) -> None:
-    (_store_dir() / row.storage_key).unlink(missing_ok=True)
+def delete_content(session: Session, row: Attachment) -> None:
+    """Deletes the file of an attachment whose row stays (a purge), in the caller's transaction."""
+    session.execute(_CHUNKS.delete().where(_CHUNKS.c.attachment_id == row.id))
+
+
+def retire_legacy_files() -> int:
+    """Deletes files left under var/attachments/ by versions before 0008 whose content is in the database now; returns how many.
+
+    A file with no attachment row, or whose row has no content in the database, is left alone: a
+    server pointed at the wrong database must never delete the evidence it holds.
+    """
+    from intake.db import get_engine
+
+    store = _legacy_dir()
+    if not store.is_dir():
+        return 0
+    names = sorted(p.name for p in store.iterdir() if p.is_file())
+    table = Attachment.__table__  # type: ignore[attr-defined]
+    removed = 0
+    for start in range(0, len(names), 500):
+        batch = names[start : start + 500]
+        with get_engine().connect() as conn:
+            moved = conn.execute(
+                sa.select(table.c.storage_key)
+                .where(table.c.storage_key.in_(batch))
+                .where(sa.or_(table.c.purged_at.is_not(None), sa.exists().where(_CHUNKS.c.attachment_id == table.c.id)))
+            ).scalars().all()
+        for name in moved:
+            (store / name).unlink(missing_ok=True)
+            removed += 1
+    if removed:
+        log.info("evidence store: %s files moved into the database were deleted from %s", removed, store)
+    return removed

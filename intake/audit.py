@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from intake.files import write_private
 from intake.models import AuditEntry, utcnow
 
 log = logging.getLogger(__name__)
@@ -165,11 +165,8 @@ def read_checkpoint(path: Path) -> Checkpoint | None:
 
 
 def write_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
-    """Saves the head of a verified chain (atomically) for the next verification to hold the log to."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(f"{checkpoint}\n", encoding="ascii")
-    os.replace(tmp, path)
+    """Saves the head of a verified chain (atomically, owner-only) for the next verification to hold the log to."""
+    write_private(path, f"{checkpoint}\n".encode("ascii"))
 
 
 def checkpoint_path(var_dir: Path) -> Path:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -11,6 +14,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET = "dev-only-insecure-secret-change-me"
+SECRET_KEY_BYTES = 32  # the least randomness a production secret key must carry
+_HEX = re.compile(r"^[0-9a-fA-F]+$")
+_BASE64 = re.compile(r"^[A-Za-z0-9+/_-]+={0,2}$")
 
 
 class Settings(BaseSettings):
@@ -25,6 +31,16 @@ class Settings(BaseSettings):
     # Fernet keys (url-safe base64, 32 bytes), newest first, comma separated; or a file holding them.
     encryption_keys: SecretStr = SecretStr("")
     encryption_key_file: Path | None = None
+
+    # Connections to PostgreSQL that one `phananh serve` opens at most, its Zalo worker processes
+    # included (each takes WORKER_CONNECTIONS, the server keeps the rest; see `pool_size`).
+    database_connections: int = Field(default=20, ge=4, le=500)
+    # Redis, for the rate limits shared by every server of a deployment (required to run more than one
+    # `phananh serve` on one database). Empty: the limits are counted in the server's memory.
+    redis_url: SecretStr = SecretStr("")
+    redis_prefix: str = Field(default="phananh", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")  # every key this deployment writes starts so
+    # A bearer token that lets a scraper on another machine read /metrics; empty: /metrics answers loopback only.
+    metrics_token: SecretStr = SecretStr("")
 
     host: str = "127.0.0.1"
     port: int = 8000
@@ -95,15 +111,36 @@ class Settings(BaseSettings):
     # Retention: chat handles and attachments of a closed case are purged this many days after it closes.
     retention_days: int = Field(default=90, ge=0)
     purge_interval_hours: float = Field(default=24, ge=0)  # how often `serve` purges; 0: never (run `phananh purge`)
+    # Seconds after start before a server first looks for due scheduled jobs (the purge; twice this for
+    # expiring drafts, five times for the audit check). The schedule itself lives in the database.
+    background_delay_seconds: float = Field(default=60, ge=0, le=3600)
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
-        if self.env == "production" and self.secret_key.get_secret_value() == DEV_SECRET:
-            raise ValueError("PHANANH_SECRET_KEY must be set outside development")
-        if self.env == "production" and not (
-            self.encryption_keys.get_secret_value() or self.encryption_key_file
-        ):
-            raise ValueError("PHANANH_ENCRYPTION_KEYS or PHANANH_ENCRYPTION_KEY_FILE must be set outside development")
+        """In production, every missing or weak secret is named at once (one start, one list to fix)."""
+        if self.env != "production":
+            return self
+        problems: list[str] = []
+        secret = self.secret_key.get_secret_value()
+        if secret == DEV_SECRET or not secret:
+            problems.append("PHANANH_SECRET_KEY must be set outside development")
+        elif secret_key_bytes(secret) < SECRET_KEY_BYTES:
+            problems.append(
+                f"PHANANH_SECRET_KEY must carry at least {SECRET_KEY_BYTES} random bytes "
+                "(make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
+        if not (self.encryption_keys.get_secret_value() or self.encryption_key_file):
+            problems.append("PHANANH_ENCRYPTION_KEYS or PHANANH_ENCRYPTION_KEY_FILE must be set outside development")
+        if self.zalo_app_id or self.zalo_oa_secret_key.get_secret_value():
+            for name, value in (
+                ("PHANANH_ZALO_APP_ID", self.zalo_app_id),
+                ("PHANANH_ZALO_OA_SECRET_KEY", self.zalo_oa_secret_key.get_secret_value()),
+                ("PHANANH_ZALO_APP_SECRET", self.zalo_app_secret.get_secret_value()),
+            ):
+                if not value:
+                    problems.append(f"{name} must be set when Zalo is configured")
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     @property
@@ -118,6 +155,24 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.effective_database_url.startswith("sqlite")
+
+
+def secret_key_bytes(secret: str) -> int:
+    """How many random bytes a secret key can carry, read as hex, as base64, or else one per character.
+
+    A key made of few distinct characters ("aaaa…", "abcabc…") counts as none: it was typed, not drawn.
+    """
+    if len(set(secret)) < 8:
+        return 0
+    if _HEX.match(secret) and len(secret) % 2 == 0:
+        return len(secret) // 2
+    if _BASE64.match(secret):
+        try:
+            padded = secret.rstrip("=") + "=" * (-len(secret.rstrip("=")) % 4)
+            return len(base64.urlsafe_b64decode(padded.replace("+", "-").replace("/", "_")))
+        except (binascii.Error, ValueError):
+            pass
+    return len(secret)
 
 
 @functools.cache

@@ -22,13 +22,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from intake import actions
-from intake.attachments import delete_file
 from intake.config import get_settings
 from intake.crypto import decrypt, encrypt
 from intake.dates import format_date
 from intake.db import session_scope
 from intake.dialog.engine import fresh_state, step
 from intake.dialog.tools import DEFAULT_TOOLS, Tools
+from intake.metrics import STEP_SECONDS
 from intake.dialog.types import (
     AddInfo,
     AttachmentInfo,
@@ -97,7 +97,8 @@ class Conversation:
         """Processes one inbound message for a chat and returns the replies to send."""
         _prepared.credentials = None
         try:
-            replies = self._transaction(lambda session: self._handle(session, chat_id, message, lang))
+            with STEP_SECONDS.labels(self.channel).time():
+                replies = self._transaction(lambda session: self._handle(session, chat_id, message, lang))
         finally:
             _prepared.credentials = None
         if message.attachments:
@@ -198,9 +199,7 @@ class Conversation:
         except sa.exc.SQLAlchemyError as err:
             log.warning("refused attachments not deleted (%s); the dialog's expiry will", type(err).__name__)
             return
-        for att in refused:  # after the commit: a row never names a file already gone
-            delete_file(att)
-        if refused:
+        if refused:  # their files went with the rows (evidence_chunks cascade)
             log.info("deleted %s refused attachment(s)", len(refused))
 
     def _handle(self, session: Session, chat_id: str, message: Inbound, lang: str | None) -> list[Reply]:
@@ -316,10 +315,9 @@ def expire_dialogs(session: Session) -> int:
     cutoff = utcnow() - timedelta(hours=get_settings().draft_ttl_hours)
     rows = session.exec(select(DialogSession).where(DialogSession.updated_at < cutoff)).all()
     for row in rows:
-        # Files sent for a report that was never filed go with the draft.
+        # Files sent for a report that was never filed go with the draft (their chunks with their rows).
         orphans = session.exec(select(Attachment).where(Attachment.dialog_id == row.id, Attachment.case_id.is_(None))).all()  # type: ignore[union-attr]
         for att in orphans:
-            delete_file(att)
             session.delete(att)
         session.delete(row)
     if rows:

@@ -16,6 +16,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from intake.config import Settings, get_settings
 from intake.errors import ConfigurationError
+from intake.files import private_dir
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ def _load_keys(settings: Settings) -> list[bytes]:
 def _create_dev_key(path: Path) -> None:
     """Writes a new key file whole, then links it into place: a process or thread that loses the race
     to create it reads the winner's complete file, never a half-written one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     partial = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
     fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:

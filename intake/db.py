@@ -17,8 +17,12 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from intake.config import get_settings
+from intake.config import Settings, get_settings
 
+# Connections a Zalo worker process (or a `phananh worker`) keeps: it runs one step at a time.
+WORKER_CONNECTIONS = 2
+LOCK_CONNECTIONS = 1  # held by `serve` outside its pool for its whole life (intake.locks.ReplicaLock)
+_pool_role = "serve"
 
 _READS = ("SELECT", "PRAGMA", "EXPLAIN")
 _WRITE_LOCKS: dict[str, threading.Lock] = {}
@@ -142,14 +146,46 @@ def _unlock_writer_file(path: str) -> None:
         fcntl.flock(fd, fcntl.LOCK_UN)
 
 
-def make_engine(url: str) -> Engine:
+def pool_size(settings: Settings, role: str = "serve") -> int:
+    """How many PostgreSQL connections a process of this role keeps, all from PHANANH_DATABASE_CONNECTIONS.
+
+    One `phananh serve` opens at most PHANANH_DATABASE_CONNECTIONS in all: each of its Zalo worker
+    processes keeps WORKER_CONNECTIONS, its replica lock one, and the server's threads share the rest.
+    """
+    if role != "serve":
+        return WORKER_CONNECTIONS
+    workers = settings.zalo_worker_processes if settings.zalo_app_id and settings.zalo_oa_secret_key.get_secret_value() else 0
+    return max(2, settings.database_connections - WORKER_CONNECTIONS * workers - LOCK_CONNECTIONS)
+
+
+def use_pool_of(role: str) -> None:
+    """Sizes this process's pool for its role ("serve", "worker"); a pool made before (a forked parent's) is let go unclosed."""
+    global _pool_role
+    _pool_role = role
+    if get_engine.cache_info().currsize:
+        # A forked child shares its parent's connections: it must neither use nor close them.
+        get_engine().dispose(close=False)
+        get_engine.cache_clear()
+
+
+def _private_file(path: str) -> None:
+    """Creates the database file readable by its owner only (SQLite gives its -wal and -shm files the same mode)."""
+    from pathlib import Path
+
+    from intake.files import private_dir
+
+    file = Path(path)
+    private_dir(file.parent)
+    if not file.exists():
+        os.close(os.open(file, os.O_WRONLY | os.O_CREAT, 0o600))
+
+
+def make_engine(url: str, *, pool: int | None = None) -> Engine:
     """An engine tuned for this app: WAL and foreign keys on SQLite, pre-ping on PostgreSQL."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            from pathlib import Path
-
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        if path and path != ":memory:" and not path.startswith("file:"):
+            _private_file(path)
         # hide_parameters: a failed statement's message (logged with the server's traceback) would
         # otherwise carry the values bound to it, such as a report's text.
         engine = sa.create_engine(
@@ -171,20 +207,22 @@ def make_engine(url: str) -> Engine:
     # psycopg prepares a statement after a few runs and PostgreSQL may then switch it to a generic
     # plan; the queue's filters are skewed (one province holds most cases, most are closed), so
     # a plan made for the actual parameters is worth its planning time.
+    # A fixed pool (no overflow): PHANANH_DATABASE_CONNECTIONS bounds what a server asks of PostgreSQL.
     return sa.create_engine(
         url,
         pool_pre_ping=True,
-        pool_size=10,
-        max_overflow=20,
-        connect_args={"options": "-c plan_cache_mode=force_custom_plan"},
+        pool_size=pool or pool_size(get_settings()),
+        max_overflow=0,
+        connect_args={"options": "-c plan_cache_mode=force_custom_plan", "connect_timeout": 10},
         hide_parameters=True,
     )
 
 
 @functools.cache
 def get_engine() -> Engine:
-    """The process-wide engine for the configured database."""
-    return make_engine(get_settings().effective_database_url)
+    """The process-wide engine for the configured database, its pool sized for this process's role."""
+    settings = get_settings()
+    return make_engine(settings.effective_database_url, pool=pool_size(settings, _pool_role))
 
 
 @contextmanager

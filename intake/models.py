@@ -450,6 +450,35 @@ class InboundEvent(SQLModel, table=True):
     received_at: datetime = Field(default_factory=utcnow, sa_column=sa.Column(UTCDateTime(), nullable=False, index=True))
     attempts: int = 0  # processings started after the first (a retry, or a recovery after a crash)
     last_error: str | None = Field(default=None, max_length=64)  # the exception's class name, never its message
+    # The server processing the chat's events now, until when (several servers share one inbox).
+    leased_by: str | None = Field(default=None, max_length=64)
+    leased_until: datetime | None = _ts(nullable=True)
+
+
+class EvidenceChunk(SQLModel, table=True):
+    """A piece of an evidence file, encrypted: the evidence store is in the database, shared by every server.
+
+    An attachment's file is its chunks in `seq` order, each sealed apart (Fernet) so that a large
+    file is read and rotated a piece at a time. Purging a file deletes its chunks with the purge.
+    """
+
+    __tablename__ = "evidence_chunks"
+    __table_args__ = (sa.UniqueConstraint("attachment_id", "seq", name="uq_evidence_chunk"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    attachment_id: int = Field(sa_column=sa.Column(sa.Integer(), sa.ForeignKey("attachments.id", ondelete="CASCADE"), nullable=False))
+    seq: int
+    data_enc: bytes = Field(sa_column=sa.Column(sa.LargeBinary(), nullable=False))
+
+
+class JobRun(SQLModel, table=True):
+    """When a scheduled job last started and finished, for every server: each runs once a period, in one server."""
+
+    __tablename__ = "job_runs"
+
+    name: str = Field(primary_key=True, max_length=32)
+    started_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False))
+    finished_at: datetime | None = _ts(nullable=True)
 
 
 class AttemptThrottle(SQLModel, table=True):

@@ -2,15 +2,18 @@
 
 The district outline in seed 000 asks for the reports received, the results of handling them, and
 whether the result was told to whoever reported. A committee's figures include the committees
-below it (a province reports for its communes too). Counts from 1 to 4 are suppressed in exports
-that leave the committee, with a second cell suppressed where a total would give the first away.
+below it (a province reports for its communes too). What each figure means, and who is credited
+with it, is in intake/report_figures.py. A report that leaves the committee has every count rounded
+to a multiple of 5, consistently across its tables and across quarters, half-years and the year,
+so that no count from 1 to 4 can be read or worked out (intake/disclosure.py, SECURITY.md).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any, cast
 
@@ -21,27 +24,46 @@ from intake import audit
 from intake.casework.policy import Perm, require, scope_committee_ids
 from intake.categories import CATEGORIES
 from intake.dates import VIETNAM_TZ, format_date
+from intake.disclosure import BASE, percent, round_in_order
 from intake.errors import InvalidInputError
 from intake.i18n import N_, translator
 from intake.labels import STATUS_LABELS
 from intake.models import Case, CaseStatus, Committee, CommitteeLevel, StaffUser
+from intake.report_figures import FLOW_GROUPS, FLOW_KINDS, YearFigures, flow_order, year_figures
 
-SUPPRESS_BELOW = 5
-FIGURES: tuple[str, ...] = ("received", "handled", "notified", "forwarded", "result", "on_time", "overdue")
+# The columns of the report, in order: counts, then the on-time rate (a percentage).
+FIGURES: tuple[str, ...] = ("received", "handled", "forwarded", "answered", "on_time", "late", "overdue", "notified", "on_time_rate")
+COUNTS: tuple[str, ...] = FIGURES[:-1]
 FIGURE_LABELS: dict[str, str] = {
     "received": N_("Reports received"),
-    "handled": N_("Handled"),
+    "handled": N_("Handled by the committee"),
+    "forwarded": N_("of which forwarded to a competent body"),
+    "answered": N_("Settlements received from competent bodies"),
+    "on_time": N_("of which on time"),
+    "late": N_("of which late"),
+    "overdue": N_("Overdue, still without a settlement"),
     "notified": N_("Result told to the reporter"),
-    "forwarded": N_("Forwarded to a competent body"),
-    "result": N_("Answers received from competent bodies"),
-    "on_time": N_("Answered by the deadline"),
-    "overdue": N_("Answered late or not at all"),
+    "on_time_rate": N_("On-time rate"),
 }
+LEGEND: tuple[str, ...] = (
+    N_("Handled: the committee's own handling ended: forwarded to the competent body, transferred to another "
+       "committee, merged into another case, found out of scope, or closed without forwarding."),
+    N_("Settlement: the competent body's answer, counted on the day it arrived; on time or late against its "
+       "deadline. Overdue: forwarded, past the deadline and still unanswered at the end of the period."),
+    N_("Each event counts for the committee holding the case that day. A duplicate counts as a report: its "
+       "merge is its handling; the settlement belongs to the case that was forwarded."),
+)
+PROTECTED_LEGEND = N_(
+    "Every count is rounded to a multiple of {base}, so that no small count can be worked out; rows, totals "
+    "and periods add up exactly. The totals received, handled, settled, overdue and told are within {within} "
+    "of the true count; any other figure within {within} for each quarter it covers, twice that for handled "
+    "and settled. The on-time rate is computed from the rounded counts."
+)
 PERIOD_KINDS = ("quarter", "half", "year")
 WEEKS_SHOWN = 12
 TOP_COMMUNES = 15
 
-Count = int | None  # None: suppressed (a count from 1 to 4)
+Count = int | None  # the on-time rate is None when no settlement arrived
 
 
 @dataclass(frozen=True)
@@ -66,6 +88,16 @@ class Period:
     def slug(self) -> str:
         return {"quarter": f"{self.year}-Q{self.index}", "half": f"{self.year}-H{self.index}"}.get(self.kind, str(self.year))
 
+    def ended(self, today: date) -> bool:
+        """Whether the period is over (a report that leaves the committee is made only then)."""
+        return today >= self.end
+
+    @property
+    def quarters(self) -> tuple[int, ...]:
+        """The quarters of the year the period covers."""
+        first = (self.start.month - 1) // 3 + 1
+        return tuple(range(first, first + {"quarter": 1, "half": 2, "year": 4}[self.kind]))
+
 
 def make_period(kind: str, year: int, index: int = 1) -> Period:
     """A quarter (index 1-4), a half-year (1-2) or a year; ValueError for anything else."""
@@ -87,7 +119,7 @@ def _utc_start(day: date) -> datetime:
 
 @dataclass
 class Row:
-    """One line of the report: a category or a commune, and its counts."""
+    """One line of the report: a category or a committee, and its figures."""
 
     key: str
     label: str
@@ -101,8 +133,8 @@ class PeriodicReport:
     period: Period
     totals: dict[str, Count]
     by_category: list[Row]
-    by_commune: list[Row]
-    suppressed: bool = False
+    by_committee: list[Row]
+    protected: bool = False  # rounded for leaving the committee
     generated_on: date = field(default_factory=lambda: datetime.now(VIETNAM_TZ).date())
 
 
@@ -131,96 +163,97 @@ def _commune_label(code: str | None, lang: str) -> str:
         return code
 
 
-def periodic_report(session: Session, committee: Committee, period: Period, *, today: date, lang: str = "vi") -> PeriodicReport:
-    """Received, handled, result told, and the forwarding figures, by category and by commune."""
-    ids = scope_committee_ids(session, committee)
-    s_ts, e_ts = _utc_start(period.start), _utc_start(period.end)
-    s, e = period.start, period.end
-    deadline_in = sa.and_(C.due_on >= s, C.due_on < e, C.due_on < today)
-    columns = (
-        _flag(sa.and_(C.received_at >= s_ts, C.received_at < e_ts)),
-        _flag(sa.and_(C.handled_at >= s_ts, C.handled_at < e_ts)),
-        _flag(sa.and_(C.notified_at >= s_ts, C.notified_at < e_ts)),
-        _flag(sa.and_(C.forwarded_on >= s, C.forwarded_on < e)),
-        _flag(sa.and_(C.result_on >= s, C.result_on < e)),
-        _flag(sa.and_(deadline_in, C.result_on.is_not(None), C.result_on <= C.due_on)),
-        _flag(sa.and_(deadline_in, sa.or_(C.result_on.is_(None), C.result_on > C.due_on))),
-    )
-    stmt = _scope(sa.select(C.category, C.commune_code, *columns).where(C.received_at < e_ts), ids)
-    stmt = stmt.group_by(C.category, C.commune_code)
-    totals = dict.fromkeys(FIGURES, 0)
-    by_cat: dict[int | None, dict[str, int]] = {}
-    by_commune: dict[str | None, dict[str, int]] = {}
-    for category, commune_code, *values in session.execute(stmt).all():
-        for name, value in zip(FIGURES, values, strict=True):
-            n = int(value or 0)
-            totals[name] += n
-            by_cat.setdefault(category, dict.fromkeys(FIGURES, 0))[name] += n
-            by_commune.setdefault(commune_code, dict.fromkeys(FIGURES, 0))[name] += n
+def _figures(kinds: Mapping[str, int], overdue: int) -> dict[str, Count]:
+    """A row's figures from its counts of each kind of event and its overdue stock."""
+    on_time, late = kinds.get("on_time", 0), kinds.get("late", 0)
+    return {
+        "received": kinds.get("received", 0),
+        "handled": kinds.get("forwarded", 0) + kinds.get("other_handling", 0),
+        "forwarded": kinds.get("forwarded", 0),
+        "answered": on_time + late,
+        "on_time": on_time,
+        "late": late,
+        "overdue": overdue,
+        "notified": kinds.get("notified", 0),
+        "on_time_rate": percent(on_time, on_time + late),
+    }
+
+
+def _period_rows(figures: YearFigures, partition: str, period: Period, *, protected: bool) -> dict[Any, dict[str, Count]]:
+    """Each row's figures over the period's quarters: true counts, or the rounded ones that may leave."""
+    rows = figures.rows[partition]
+    flows: Mapping[tuple[int, str, Any], int] = figures.flows[partition]
+    last = period.quarters[-1]
+    stock: Mapping[Any, int] = {row: figures.stocks[partition][(last, row)] for row in rows}
+    if protected:
+        rounded: dict[tuple[int, str, Any], int] = {}
+        for group in FLOW_GROUPS:
+            rounded.update(round_in_order(flow_order(group, rows), flows))
+        flows, stock = rounded, round_in_order(rows, stock)
+    out: dict[Any, dict[str, Count]] = {}
+    for row in rows:
+        kinds = {kind: sum(flows.get((q, kind, row), 0) for q in period.quarters) for kind in FLOW_KINDS}
+        out[row] = _figures(kinds, stock.get(row, 0))
+    return out
+
+
+def _total(rows: Mapping[Any, Mapping[str, Count]]) -> dict[str, Count]:
+    counts = {f: sum(int(r[f] or 0) for r in rows.values()) for f in COUNTS}
+    return {**counts, "on_time_rate": percent(counts["on_time"], counts["answered"])}
+
+
+def periodic_report(
+    session: Session, committee: Committee, period: Period, *, today: date, lang: str = "vi", protected: bool = False
+) -> PeriodicReport:
+    """Received, handled, settled (on time, late, overdue) and told, by category and by the committee holding
+    the case; `protected` rounds every count for a report that leaves the committee."""
+    figures = year_figures(session, committee, period.year, today=today, until_quarter=period.quarters[-1])
+    return build_report(figures, committee, period, lang=lang, protected=protected)
+
+
+def build_report(figures: YearFigures, committee: Committee, period: Period, *, lang: str = "vi", protected: bool = False) -> PeriodicReport:
+    """The report of a period from the year's quarterly counts."""
     _ = translator(lang)._
+    by_cat = _period_rows(figures, "category", period, protected=protected)
     cat_rows = [
-        Row(str(code), _(CATEGORIES[code].short), dict(by_cat.get(code, dict.fromkeys(FIGURES, 0)))) for code in sorted(CATEGORIES)
+        Row(str(code) if code is not None else "", _(CATEGORIES[code].short) if code is not None else _("Not classified"), counts)
+        for code, counts in by_cat.items()
     ]
-    if None in by_cat:
-        cat_rows.append(Row("", _("Not classified"), dict(by_cat[None])))
-    commune_rows = sorted(
-        (Row(code or "", _commune_label(code, lang), dict(c)) for code, c in by_commune.items() if any(c.values())),
+    by_com = _period_rows(figures, "committee", period, protected=protected)
+    committee_rows = sorted(
+        (
+            Row(figures.committees[cid].code, figures.committees[cid].name(lang), counts)
+            for cid, counts in by_com.items()
+            if any(counts[f] for f in COUNTS)
+        ),
         key=lambda r: (-int(r.counts["received"] or 0), r.label),
     )
     return PeriodicReport(
         committee_code=committee.code,
         committee_name=committee.name(lang),
         period=period,
-        totals=dict(totals),
+        totals=_total(by_cat),
         by_category=cat_rows,
-        by_commune=commune_rows,
-        generated_on=today,
+        by_committee=committee_rows,
+        protected=protected,
+        generated_on=figures.today,
     )
 
 
-def _small(n: Count) -> bool:
-    return n is not None and 0 < n < SUPPRESS_BELOW
-
-
-def _suppress_rows(rows: list[Row]) -> list[Row]:
-    """Hides counts 1-4; where a column would then hide just one cell, the next smallest goes too."""
-    out = [Row(r.key, r.label, {k: (None if _small(v) else v) for k, v in r.counts.items()}) for r in rows]
-    for name in FIGURES:
-        hidden = [r for r in out if r.counts[name] is None]
-        if len(hidden) == 1:
-            # The total minus the other cells would give the hidden one away.
-            shown = [r for r in out if r.counts[name]]
-            if shown:
-                min(shown, key=lambda r: int(r.counts[name] or 0)).counts[name] = None
-    return out
-
-
-def suppress(report: PeriodicReport) -> PeriodicReport:
-    """The report as it may leave the committee: no count from 1 to 4 can be read or derived."""
-    if report.suppressed:
-        return report
-    totals = {k: (None if _small(v) else v) for k, v in report.totals.items()}
-    return replace(
-        report,
-        totals=totals,
-        by_category=_suppress_rows(report.by_category),
-        by_commune=_suppress_rows(report.by_commune),
-        suppressed=True,
-    )
-
-
-def cell(n: Count) -> str:
-    """A count as exported: "<5" when suppressed."""
-    return f"<{SUPPRESS_BELOW}" if n is None else str(n)
+def cell(value: Count, figure: str = "") -> str:
+    """A figure as exported: a count, or the on-time rate as a percentage ("—" when nothing was settled)."""
+    if figure == "on_time_rate":
+        return "—" if value is None else f"{value}%"
+    return str(value or 0)
 
 
 def _table(report: PeriodicReport, lang: str) -> list[list[str]]:
-    """The report as rows of cells: one header, then totals, categories and communes with a section column."""
+    """The report as rows of cells: one header, then totals, categories and committees with a section column."""
     _ = translator(lang)._
     header = [_("Section"), _("Code"), _("Name"), *(_(FIGURE_LABELS[f]) for f in FIGURES)]
-    lines = [header, [_("Total"), report.committee_code, report.committee_name, *(cell(report.totals[f]) for f in FIGURES)]]
-    for section, rows in ((_("Category"), report.by_category), (_("Commune"), report.by_commune)):
-        lines += [[section, r.key, r.label, *(cell(r.counts[f]) for f in FIGURES)] for r in rows]
+    lines = [header, [_("Total"), report.committee_code, report.committee_name, *(cell(report.totals[f], f) for f in FIGURES)]]
+    for section, rows in ((_("Category"), report.by_category), (_("Committee holding the case"), report.by_committee)):
+        lines += [[section, r.key, r.label, *(cell(r.counts[f], f) for f in FIGURES)] for r in rows]
     return lines
 
 
@@ -231,8 +264,9 @@ def _title_lines(report: PeriodicReport, lang: str) -> list[list[str]]:
         [report.committee_name, report.period.label(lang)],
         [_("Prepared on {date}", date=format_date(report.generated_on))],
     ]
-    if report.suppressed:
-        lines.append([_("Counts from 1 to 4 are shown as <5 to protect reporters.")])
+    lines += [[_(text)] for text in LEGEND]
+    if report.protected:
+        lines.append([_(PROTECTED_LEGEND, base=BASE, within=BASE - 1)])
     return lines
 
 
@@ -247,7 +281,7 @@ def to_csv(report: PeriodicReport, lang: str = "vi") -> str:
 
 
 def to_xlsx(report: PeriodicReport, lang: str = "vi") -> bytes:
-    """The report as an Excel workbook: a summary sheet, by category, by commune."""
+    """The report as an Excel workbook: a summary sheet, by category, by committee holding the case."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
@@ -255,8 +289,8 @@ def to_xlsx(report: PeriodicReport, lang: str = "vi") -> bytes:
     wb = Workbook()
     header = [_("Code"), _("Name"), *(_(FIGURE_LABELS[f]) for f in FIGURES)]
 
-    def value(n: Count) -> int | str:
-        return cell(n) if n is None else n
+    def values(counts: Mapping[str, Count]) -> list[int | str]:
+        return [cell(counts[f], f) if f == "on_time_rate" else int(counts[f] or 0) for f in FIGURES]
 
     summary = wb.active
     summary.title = _("Summary")[:31]
@@ -264,13 +298,13 @@ def to_xlsx(report: PeriodicReport, lang: str = "vi") -> bytes:
         summary.append(line)
     summary.append([])
     summary.append(header)
-    summary.append([report.committee_code, report.committee_name, *(value(report.totals[f]) for f in FIGURES)])
+    summary.append([report.committee_code, report.committee_name, *values(report.totals)])
     summary["A1"].font = Font(bold=True, size=13)
-    for title, rows in ((_("By category"), report.by_category), (_("By commune"), report.by_commune)):
+    for title, rows in ((_("By category"), report.by_category), (_("By committee holding the case"), report.by_committee)):
         ws = wb.create_sheet(title[:31])
         ws.append(header)
         for r in rows:
-            ws.append([r.key, r.label, *(value(r.counts[f]) for f in FIGURES)])
+            ws.append([r.key, r.label, *values(r.counts)])
         for c in ws[1]:
             c.font = Font(bold=True)
         ws.column_dimensions["B"].width = 48
@@ -382,7 +416,7 @@ def status_label(status: str, lang: str) -> str:
     return translator(lang)._(STATUS_LABELS.get(status, status))
 
 
-AUDIENCES = ("external", "internal")  # external: leaves the committee, small counts suppressed
+AUDIENCES = ("external", "internal")  # external: leaves the committee, every count rounded
 FORMATS = {"csv": "text/csv; charset=utf-8", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
@@ -404,13 +438,14 @@ def export_report(
     today: date,
     lang: str = "vi",
 ) -> Export:
-    """The periodic report as a file; unless kept inside the committee, counts under 5 are suppressed. Audited."""
+    """The periodic report as a file; unless kept inside the committee, every count is rounded. Audited."""
     require(actor, Perm.EXPORT)
     if fmt not in FORMATS or audience not in AUDIENCES:
         raise InvalidInputError("unknown export")
-    report = periodic_report(session, committee, period, today=today, lang=lang)
-    if audience == "external":
-        report = suppress(report)
+    if audience == "external" and not period.ended(today):
+        # Exported day after day, a period in progress would show the day a count crosses a rounding step.
+        raise InvalidInputError("period not over")
+    report = periodic_report(session, committee, period, today=today, lang=lang, protected=audience == "external")
     data = to_csv(report, lang).encode("utf-8") if fmt == "csv" else to_xlsx(report, lang)
     audit.record(
         session,

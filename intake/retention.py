@@ -3,7 +3,7 @@
 What goes, for each case whose handling ended more than `retention_days` ago:
 - the chat handles the resident opted in to (rows of `chat_links`, with their keyed hashes): nothing
   is sent to the resident any more, and a handle is what links a case to a person's account;
-- the evidence files (the encrypted files are deleted; the attachment row stays, marked purged, with
+- the evidence files (their encrypted content is deleted; the attachment row stays, marked purged, with
   its kind, size and the hash of the original, so the record still shows what evidence was received);
 - the reporter's phone number in confidential and open reports: it was kept to reach the reporter
   during the handling. The name stays, encrypted, with the case: a named report is a denunciation
@@ -29,7 +29,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from intake import audit, throttle
-from intake.attachments import delete_file
+from intake.attachments import delete_content
 from intake.config import Settings, get_settings
 from intake.crypto import encrypt
 from intake.models import Attachment, Case, CaseStatus, ChatLink, ReporterIdentity, utcnow
@@ -66,8 +66,12 @@ def _ended_before(case: Any, cutoff: datetime) -> sa.ColumnElement[bool]:
     )
 
 
-def due_cases(session: Session, *, cutoff: datetime, limit: int | None = None) -> list[Case]:
-    """Cases not yet purged whose handling ended before `cutoff`, oldest id first."""
+def due_cases(session: Session, *, cutoff: datetime, limit: int | None = None, lock: bool = False) -> list[Case]:
+    """Cases not yet purged whose handling ended before `cutoff`, oldest id first.
+
+    With `lock` (PostgreSQL), the cases are locked for the caller's transaction and cases another
+    purge holds are skipped: two purges running at once never purge (nor audit) a case twice.
+    """
     primary = aliased(Case)
     ended_primary = sa.exists().where(primary.id == Case.merged_into_id, _ended_before(primary, cutoff))  # type: ignore[arg-type]
     query = (
@@ -80,6 +84,8 @@ def due_cases(session: Session, *, cutoff: datetime, limit: int | None = None) -
     )
     if limit is not None:
         query = query.limit(limit)
+    if lock:
+        query = query.with_for_update(of=Case, skip_locked=True)  # type: ignore[arg-type]
     return list(session.exec(query).all())
 
 
@@ -93,14 +99,13 @@ def purge_expired(
 ) -> PurgeResult:
     """Purges chat handles, evidence files and phone numbers of cases ended more than `days` ago.
 
-    Runs in the caller's transaction; files are deleted once the rows are flushed. If the commit
-    then fails, the next run finds the same cases again and finishes (deleting a file twice is harmless).
+    Runs in the caller's transaction, the evidence files (in the database) included: a purge that
+    does not commit deletes nothing.
     """
     now = now or utcnow()
     days = get_settings().retention_days if days is None else days
     result = PurgeResult(dry_run=dry_run)
-    files: list[Attachment] = []
-    for case in due_cases(session, cutoff=now - timedelta(days=days), limit=limit):
+    for case in due_cases(session, cutoff=now - timedelta(days=days), limit=limit, lock=not dry_run):
         links = session.exec(select(ChatLink).where(ChatLink.case_id == case.id)).all()
         attachments = session.exec(
             select(Attachment).where(Attachment.case_id == case.id, Attachment.purged_at.is_(None))  # type: ignore[union-attr]
@@ -118,7 +123,7 @@ def purge_expired(
             session.delete(link)
         for att in attachments:
             att.purged_at = now
-            files.append(att)
+            delete_content(session, att)
         if identity is not None:
             identity.phone_enc = encrypt("")
         case.purged_at = now
@@ -130,8 +135,6 @@ def purge_expired(
         )
     if not dry_run:
         session.flush()
-        for att in files:
-            delete_file(att)
     if result.cases:
         log.info(
             "retention%s: %s cases, %s chat handles, %s files, %s phone numbers",

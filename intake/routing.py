@@ -3,7 +3,9 @@
 Rules live in a TOML file (intake/data/routing.toml, documented there; PHANANH_ROUTING_RULES_FILE
 overrides it): which level manages each position, per-province overrides, and the positions that
 would put the accused at the head of the receiving committee (then the case goes one level up).
-Every decision carries its ordered reasons as translatable messages.
+A position may name the vertically managed sector it belongs to, the rule that sets its level, and,
+where that rule is uncertain, what staff should check: such a case is routed and flagged, never
+silently. Every decision carries its ordered reasons as translatable messages.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import tomllib
 import unicodedata
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -108,14 +110,33 @@ def render_reasons(stored: Sequence[Mapping[str, Any]], lang: str = "vi") -> lis
 
 
 @dataclass(frozen=True)
+class Sector:
+    """A vertically managed sector (police, courts, tax, ...): its name and how it is organised today."""
+
+    id: str
+    name: LocalText
+    organisation: LocalText
+
+
+@dataclass(frozen=True)
 class Position:
-    """A position the rules know: the level that manages it, its label, and how residents write it."""
+    """A position the rules know: the level that manages it, its label, and how residents write it.
+
+    `sector` names the vertically managed sector it belongs to; `basis` is the rule that sets its level;
+    `review`, when given, says why that level is uncertain: every case routed by it is flagged.
+    `bodies` are the units such a person works in ('chi cục thuế'): a role or agency naming one is read
+    as the position, but a story naming one names where someone works, not their post (find_positions).
+    """
 
     id: str
     level: Level
     label: LocalText
     aliases: tuple[str, ...]
     written: tuple[str, ...] = ()  # the aliases as the rules file writes them, diacritics kept
+    sector: str = ""
+    basis: LocalText | None = None
+    review: LocalText | None = None
+    bodies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -188,6 +209,7 @@ class RoutingRules:
     provinces: Mapping[str, ProvinceOverride] = field(default_factory=dict)
     source: str = ""
     spelled: Mapping[str, str] = field(default_factory=dict)  # abbreviation -> as written in the rules file
+    sectors: Mapping[str, Sector] = field(default_factory=dict)
 
     def normalize(self, role: str) -> str:
         """A role as the aliases are compared: folded, lower case, abbreviations expanded, levels unified.
@@ -230,8 +252,9 @@ class RoutingRules:
         override = self.provinces.get(province_code or "")
         if override is None:
             return self.positions
+        # A province that sets a position's level has settled it there: the default basis and doubt go.
         moved = tuple(
-            Position(p.id, override.levels[p.id], p.label, p.aliases, p.written) if p.id in override.levels else p
+            replace(p, level=override.levels[p.id], basis=None, review=None) if p.id in override.levels else p
             for p in self.positions
         )
         return moved + override.positions
@@ -262,7 +285,7 @@ class RoutingRules:
         best: tuple[float, int, Position, str] | None = None
         for text in filter(None, readings):
             for position in self.positions_for(province_code):
-                for alias in position.aliases:
+                for alias in position.aliases + position.bodies:
                     # An alias inside a longer text counts in full ('ông A, cán bộ địa chính xã');
                     # a text shorter than the alias must match it as a whole.
                     if len(alias) <= len(text):
@@ -477,7 +500,12 @@ def _unify_levels(words: list[tuple[str, int]], breaks: frozenset[int] = frozens
 
 @dataclass(frozen=True)
 class RouteDecision:
-    """Where a case goes and why: the committee, its level, the reasons in order, and flags for staff."""
+    """Where a case goes and why: the committee, its level, the reasons in order, and flags for staff.
+
+    `escalated`: the case went above a committee whose unit the accused leads (one level up from it,
+    or straight to the central committee for a provincial leader the centre manages). `needs_review`:
+    staff must check the routing; the reasons say why.
+    """
 
     level: Level
     committee_code: str
@@ -535,8 +563,9 @@ def _parse_rules(data: Mapping[str, Any], source: str) -> RoutingRules:
     abbreviations = {_plain(k): _plain(str(v)) for k, v in raw_abbreviations.items()}
     spelled = {_plain(k): " ".join(str(v).split()) for k, v in raw_abbreviations.items()}
     rules_for_norm = RoutingRules((), {}, abbreviations)
+    sectors = {sid: _parse_sector(sid, raw, f"{source}: [sectors.{sid}]") for sid, raw in _table(data, "sectors", source).items()}
     positions = tuple(
-        _parse_position(p, f"{source}: positions[{i}]", rules_for_norm)
+        _parse_position(p, f"{source}: positions[{i}]", rules_for_norm, sectors)
         for i, p in enumerate(_array(data, "positions", source))
     )
     if not positions:
@@ -563,7 +592,7 @@ def _parse_rules(data: Mapping[str, Any], source: str) -> RoutingRules:
         if not isinstance(section, dict):
             raise RoutingRulesError(f"{where}: must be a table")
         extra = tuple(
-            _parse_position(p, f"{where}.positions[{i}]", rules_for_norm)
+            _parse_position(p, f"{where}.positions[{i}]", rules_for_norm, sectors)
             for i, p in enumerate(section.get("positions", []))
         )
         local_known = known | {p.id for p in extra}
@@ -575,10 +604,32 @@ def _parse_rules(data: Mapping[str, Any], source: str) -> RoutingRules:
         local_conflict = _parse_conflict(dict(section.get("conflict", {})), local_known, f"{where}.conflict")
         provinces[code] = ProvinceOverride(levels, local_conflict, extra)
 
-    return RoutingRules(positions, conflict, abbreviations, threshold, review_below, provinces, source, spelled)
+    return RoutingRules(
+        positions, conflict, abbreviations, threshold, review_below, provinces, source, spelled=spelled, sectors=sectors
+    )
 
 
-def _parse_position(raw: Any, where: str, norm: RoutingRules) -> Position:
+def _parse_sector(sid: str, raw: Any, where: str) -> Sector:
+    """One [sectors.ID] table: a name and how the sector is organised, in Vietnamese and English."""
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", sid) or not isinstance(raw, dict):
+        raise RoutingRulesError(f"{where}: a table with a lower_snake_case id")
+    name, organisation = _local_text(raw, "name", where), _local_text(raw, "organisation", where)
+    if name is None or organisation is None:
+        raise RoutingRulesError(f"{where}: name and organisation are required")
+    return Sector(sid, name, organisation)
+
+
+def _local_text(raw: Mapping[str, Any], key: str, where: str) -> LocalText | None:
+    """An optional text and its English (`key` and `key_en`); a present but empty text is an error."""
+    if key not in raw:
+        return None
+    vi, en = raw[key], raw.get(f"{key}_en", "")
+    if not isinstance(vi, str) or not vi.strip() or not isinstance(en, str):
+        raise RoutingRulesError(f"{where}: {key} must be a non-empty text")
+    return LocalText(" ".join(vi.split()), " ".join(en.split()))
+
+
+def _parse_position(raw: Any, where: str, norm: RoutingRules, sectors: Mapping[str, Sector]) -> Position:
     """One [[positions]] entry."""
     if not isinstance(raw, dict):
         raise RoutingRulesError(f"{where}: must be a table")
@@ -593,8 +644,23 @@ def _parse_position(raw: Any, where: str, norm: RoutingRules) -> Position:
         raise RoutingRulesError(f"{where} ({pid}): name is required")
     normalized = tuple(dict.fromkeys(norm.normalize(a) for a in aliases))
     label = LocalText(name, str(raw.get("name_en", "")))
-    written = tuple(dict.fromkeys(" ".join(a.split()) for a in aliases))
-    return Position(pid, _level(raw.get("level"), f"{where} ({pid}).level"), label, normalized, written)
+    bodies = raw.get("bodies", [])
+    if not isinstance(bodies, list) or not all(isinstance(b, str) and b.strip() for b in bodies):
+        raise RoutingRulesError(f"{where} ({pid}): bodies must be a list of texts")
+    sector = raw.get("sector", "")
+    if sector and sector not in sectors:
+        raise RoutingRulesError(f"{where} ({pid}): unknown sector {sector!r}")
+    return Position(
+        pid,
+        _level(raw.get("level"), f"{where} ({pid}).level"),
+        label,
+        normalized,
+        written=tuple(dict.fromkeys(" ".join(a.split()) for a in aliases)),
+        sector=str(sector),
+        basis=_local_text(raw, "basis", f"{where} ({pid})"),
+        review=_local_text(raw, "review", f"{where} ({pid})"),
+        bodies=tuple(dict.fromkeys(norm.normalize(b) for b in bodies)),
+    )
 
 
 def _parse_conflict(raw: Mapping[str, Any], known: set[str], where: str) -> dict[Level, frozenset[str]]:
@@ -682,6 +748,7 @@ def route(
     else:
         managing = match.position.level
         reasons.append(Reason(_MANAGED_AT[managing], {"position": match.position.label}))
+        needs_review = _grounds(rules, match.position, reasons)
         if match.score < rules.review_below:
             needs_review = True
             reasons.append(
@@ -706,6 +773,7 @@ def route(
 
     level, escalated, review = _escalate(rules, province.code, level, match, reasons)
     needs_review = needs_review or review
+    escalated = escalated or _passes_over(rules, province.code, level, match, reasons)
 
     committee_code, committee_name, level, review = _committee(level, province, commune, reasons)
     needs_review = needs_review or review
@@ -746,6 +814,33 @@ def route(
         needs_review,
     )
     return decision
+
+
+def _grounds(rules: RoutingRules, position: Position, reasons: list[Reason]) -> bool:
+    """The sector and the rule behind a position's level, as reasons; True when the rule is uncertain."""
+    sector = rules.sectors.get(position.sector)
+    if sector is not None:
+        reasons.append(
+            Reason(N_("{sector} is managed vertically: {organisation}"), {"sector": sector.name, "organisation": sector.organisation})
+        )
+    if position.basis is not None:
+        reasons.append(Reason(N_("Basis: {basis}"), {"basis": position.basis}))
+    if position.review is not None:
+        reasons.append(Reason(N_("Please check: {doubt}"), {"doubt": position.review}))
+        return True
+    return False
+
+
+def _passes_over(
+    rules: RoutingRules, province_code: str, level: Level, match: PositionMatch | None, reasons: list[Reason]
+) -> bool:
+    """Whether the case goes above a committee whose unit the accused leads (a provincial party secretary,
+    managed centrally, is never handled by the province they lead): marked escalated, with the reason."""
+    below = next((lower for lower, parent in _PARENT.items() if parent == level), None)
+    if match is None or below is None or match.position.id not in rules.conflict_for(province_code, below):
+        return False
+    reasons.append(Reason(_CONFLICT_UP[level], {"position": match.position.label}))
+    return True
 
 
 def _escalate(

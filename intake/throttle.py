@@ -20,6 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from intake.crypto import keyed_hash
+from intake.metrics import SIGN_IN_FAILURES
 from intake.models import AttemptThrottle, utcnow
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,8 @@ def locked_minutes(session: Session, policy: Policy, target: str, *, now: dateti
 
 def failed(session: Session, policy: Policy, target: str, *, now: datetime | None = None) -> int:
     """Counts one failure, in the caller's transaction; returns the minutes of the lock it started (0: none)."""
+    if policy in (SIGN_IN, TOTP):
+        SIGN_IN_FAILURES.inc()  # for /metrics: a count, no name
     now = now or utcnow()
     key = _key(policy, target)
     insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert

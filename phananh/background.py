@@ -4,6 +4,11 @@ Each job is a thread that runs until a shared stop event is set. `serve` starts 
 web server and stops them after it returns (Ctrl-C, SIGTERM): the worker finishes the batch in
 hand, the senders are closed, and a batch cut short is claimed again when its lease ends.
 A periodic job (a purge, say) is a function run every so often: add it with `periodic`.
+
+Several servers may run on one database, each with these threads. The outbox shares its work
+row by row (`FOR UPDATE SKIP LOCKED`); a scheduled job (`scheduled`) runs once a period for all of
+them: whichever server looks first when it is due takes the job's lock, records the run in
+`job_runs` and does it, and the others find it done.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import sqlalchemy as sa
 
@@ -21,6 +27,7 @@ from intake.config import Settings
 log = logging.getLogger(__name__)
 
 STOP_TIMEOUT = 30.0  # seconds to wait for a job to finish what it holds at shutdown
+LOOK_EVERY = 300.0  # seconds between a server's looks at whether a scheduled job is due
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,50 @@ def periodic(name: str, every_seconds: float, fn: Callable[[], object], *, first
                 log.error("%s failed: %s", name, type(err).__name__)
 
     return Job(name, run)
+
+
+def run_if_due(name: str, every_seconds: float, fn: Callable[[], object]) -> bool:
+    """Runs `fn` when no server ran job `name` in the last `every_seconds`, under the job's lock; True if it ran."""
+    from intake.db import get_engine
+    from intake.locks import exclusive
+    from intake.models import JobRun, utcnow
+
+    runs = JobRun.__table__  # type: ignore[attr-defined]
+    with exclusive(f"job:{name}", wait=False) as mine:
+        if not mine:
+            return False  # another server runs it now
+        now = utcnow()
+        with get_engine().begin() as conn:
+            last = conn.execute(sa.select(runs.c.started_at).where(runs.c.name == name)).scalar()
+            if last is not None and now - last < timedelta(seconds=every_seconds):
+                return False
+            if last is None:
+                conn.execute(runs.insert().values(name=name, started_at=now))
+            else:
+                conn.execute(runs.update().where(runs.c.name == name).values(started_at=now, finished_at=None))
+        try:
+            fn()
+        except BaseException:
+            # Not done: due again at the next look (the previous start is put back).
+            with get_engine().begin() as conn:
+                if last is None:
+                    conn.execute(runs.delete().where(runs.c.name == name))
+                else:
+                    conn.execute(runs.update().where(runs.c.name == name).values(started_at=last))
+            raise
+        with get_engine().begin() as conn:
+            conn.execute(runs.update().where(runs.c.name == name).values(finished_at=utcnow()))
+    return True
+
+
+def scheduled(name: str, every_seconds: float, fn: Callable[[], object], *, first_after: float | None = None) -> Job:
+    """A job run once every `every_seconds` for all servers on the database (see `run_if_due`).
+
+    Each server looks every LOOK_EVERY seconds (or the period, if shorter), first after
+    `first_after`; a restart does not move the schedule, which lives in the database.
+    """
+    look = min(every_seconds, LOOK_EVERY)
+    return periodic(name, look, functools.partial(run_if_due, name, every_seconds, fn), first_after=first_after)
 
 
 @dataclass
@@ -124,10 +175,10 @@ def serve_background(settings: Settings) -> Background:
     if settings.purge_interval_hours > 0:
         from intake.retention import purge_job
 
-        # First a minute after start: a server restarted daily would otherwise never purge.
-        background.jobs.append(periodic("purge", settings.purge_interval_hours * 3600, functools.partial(purge_job, settings), first_after=60))
-    background.jobs.append(periodic("expire-drafts", 3600, _expire_drafts, first_after=120))
+        first = settings.background_delay_seconds
+        background.jobs.append(scheduled("purge", settings.purge_interval_hours * 3600, functools.partial(purge_job, settings), first_after=first))
+    background.jobs.append(scheduled("expire-drafts", 3600, _expire_drafts, first_after=2 * settings.background_delay_seconds))
     from intake.audit import verify_job
 
-    background.jobs.append(periodic("audit-verify", 86400, verify_job, first_after=300))
+    background.jobs.append(scheduled("audit-verify", 86400, verify_job, first_after=5 * settings.background_delay_seconds))
     return background

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import signal
 import sys
 from typing import Annotated
@@ -19,13 +18,23 @@ app.add_typer(staff_app, name="staff")
 
 
 @db_app.command("upgrade")
-def db_upgrade() -> None:
-    """Migrates the database to the newest schema and loads the committee tree."""
+def db_upgrade(
+    classifier: Annotated[bool, typer.Option(help="Also prepare the classifier artifact (trained when missing or stale).")] = True,
+) -> None:
+    """Migrates the database to the newest schema, loads the committee tree and prepares the classifier."""
     configure()
     from intake.migrate import upgrade
+    from phananh.startup import check_database
 
+    check_database()
     upgrade()
     typer.echo("Database is up to date; committee tree loaded.")
+    if classifier:
+        from intake.classify import get_classifier
+        from intake.classify.training import default_model_path
+
+        get_classifier()
+        typer.echo(f"Classifier ready at {default_model_path()}.")
 
 
 @db_app.command("load-committees")
@@ -40,23 +49,13 @@ def db_load_committees() -> None:
     typer.echo(f"{result.created} created, {result.updated} updated, {result.total} committees in all.")
 
 
-def ensure_first_admin() -> None:
-    """Creates an admin account when there is none, printing its password once."""
-    from sqlmodel import select
+def ensure_first_admin(*, migrate: bool = False) -> None:
+    """Creates an admin account when there is none (migrating first, with `migrate`), printing its password once."""
+    from intake.migrate import setup
 
-    from intake.actions import create_staff
-    from intake.committees import CENTRAL_CODE, committee_by_code
-    from intake.db import session_scope
-    from intake.models import StaffRole, StaffUser
-
-    with session_scope() as session:
-        if session.exec(select(StaffUser).limit(1)).first() is not None:
-            return
-        central = committee_by_code(session, CENTRAL_CODE)
-        if central is None:
-            raise typer.Exit(code=1)
-        password = secrets.token_urlsafe(12)
-        create_staff(session, username="admin", password=password, role=StaffRole.ADMIN, committee=central, display_name="Quản trị")
+    password = setup(first_admin=True) if migrate else setup(first_admin=True, migrate_schema=False)
+    if password is None:
+        return
     typer.echo(
         "\nFirst admin account created (shown only this once):\n"
         f"  user: admin\n  password: {password}\n"
@@ -71,52 +70,64 @@ def serve(
     migrate: Annotated[bool, typer.Option(help="Run migrations at start.")] = True,
 ) -> None:
     """Runs the web chat (/), the admin (/admin) and the webhooks."""
+    from intake.heap import tune_malloc
+
+    tune_malloc()  # before any thread: the workers forked later inherit it
     configure()
     import uvicorn
 
     from intake.config import get_settings
-    from intake.migrate import upgrade
+    from phananh import startup
 
     settings = get_settings()
-    if migrate:
-        upgrade()
-    ensure_first_admin()
-    from bot.telegram.setup import start_with_serve
-    from phananh.background import serve_background
-    from phananh.web import create_app
-
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settle_heap=True),
-            host=host or settings.host,
-            port=port or settings.port,
-            proxy_headers=True,
-            access_log=False,  # access lines would carry resident IP addresses
-            log_level="info",
-        )
-    )
-    # Ctrl-C or SIGTERM at any moment from here asks the server to stop (at once if it has not
-    # started listening). uvicorn takes the signals over while it serves, then raises the one it
-    # got again, which lands here. A second Ctrl-C seen here stops without waiting.
-    interrupts: list[int] = []
-
-    def stop_asked(signum: int, _frame: object) -> None:
-        if signum == signal.SIGINT:
-            interrupts.append(signum)
-            if len(interrupts) > 1:
-                raise KeyboardInterrupt
-        server.should_exit = True
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, stop_asked)
-    start_with_serve(settings)
-    background = serve_background(settings).start()
+    # Cheapest and least harmful first: a server that cannot run stops before it changes anything.
+    sock = startup.listen(host or settings.host, port or settings.port)
+    startup.name_server(port or settings.port)
+    startup.check_database()
+    replica = startup.hold_replica_lock(settings)
+    background = None
     try:
+        ensure_first_admin(migrate=migrate)
+        startup.load_models()
+        # Forked before any thread starts, sharing what was just loaded.
+        startup.fork_zalo_workers(settings)
+        from bot.telegram.setup import start_with_serve
+        from phananh.background import serve_background
+        from phananh.web import create_app
+
+        server = startup.web_server(
+            uvicorn.Config(
+                create_app(settle_heap=True),
+                proxy_headers=True,
+                access_log=False,  # access lines would carry resident IP addresses
+                log_level="info",
+            ),
+            sock,
+        )
+        # Ctrl-C or SIGTERM at any moment from here asks the server to stop (at once if it has not
+        # started listening). uvicorn takes the signals over while it serves, then raises the one it
+        # got again, which lands here. A second Ctrl-C seen here stops without waiting.
+        interrupts: list[int] = []
+
+        def stop_asked(signum: int, _frame: object) -> None:
+            if signum == signal.SIGINT:
+                interrupts.append(signum)
+                if len(interrupts) > 1:
+                    raise KeyboardInterrupt
+            server.should_exit = True
+
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, stop_asked)
+        start_with_serve(settings)
+        background = serve_background(settings).start()
         # Returns after Ctrl-C or SIGTERM, once uvicorn has finished the requests in hand (at
         # once when asked to stop before it listened).
-        server.run()
+        server.run(sockets=[sock])
     finally:
-        background.stop()
+        if background is not None:
+            background.stop()
+        replica.release()
+        sock.close()
 
 
 @app.command()
@@ -142,5 +153,19 @@ def _register_optional() -> None:
 
 _register_optional()
 
+
+def main() -> None:
+    """The `phananh` command: a database that stops answering while a command starts is one line, not a traceback."""
+    import sqlalchemy as sa
+
+    from phananh.logging import refuse
+    from phananh.startup import database_reason
+
+    try:
+        app()
+    except sa.exc.OperationalError as err:
+        refuse(f"the database cannot be reached: {database_reason(err)}")
+
+
 if __name__ == "__main__":
-    app()
+    main()

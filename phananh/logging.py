@@ -78,7 +78,8 @@ def withhold_exception_messages() -> None:
             handler.addFilter(_WITHHOLD)
 
 
-def _refuse(reason: str) -> NoReturn:
+def refuse(reason: str) -> NoReturn:
+    """Ends a command that cannot start: one line on stderr, exit status 2, no traceback."""
     sys.stderr.write(f"phananh cannot start: {reason}\n")
     raise SystemExit(EXIT_CONFIGURATION)
 
@@ -93,7 +94,7 @@ def settings_or_exit() -> Settings:
             where = ".".join(str(x) for x in e.get("loc", ()))
             message = e["msg"].removeprefix("Value error, ")
             problems.append(f"PHANANH_{where.upper()}: {message}" if where else message)
-        _refuse("; ".join(problems))
+        refuse("; ".join(problems))
 
 
 def _keys_or_exit() -> None:
@@ -103,4 +104,4 @@ def _keys_or_exit() -> None:
     try:
         check_keys()
     except ConfigurationError as err:
-        _refuse(err.detail)
+        refuse(err.detail)

@@ -24,7 +24,7 @@ from bot.zalo.webhook import router as zalo_router
 from intake.config import get_settings
 from intake.errors import NotFoundError, PhananhError
 from intake.i18n import normalize_language, translator
-from phananh import heap
+from phananh import health, heap
 from phananh.middleware import SECURITY_HEADERS, BodyLimit, SecurityHeaders, body_limits
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,7 @@ def create_app(*, with_chat: bool = True, with_admin: bool = True, settle_heap: 
     # The last added runs first: headers go on every answer, the 413 included.
     app.add_middleware(BodyLimit, limit_for=body_limits(settings))
     app.add_middleware(SecurityHeaders, hsts=settings.public_url.lower().startswith("https://"))
+    app.include_router(health.router)
     if with_chat:
         app.mount("/static/chat", chat_static.app(), name="chat-static")
         app.include_router(chat_router)

@@ -22,7 +22,6 @@ from sqlmodel import Session, SQLModel, select
 
 from bot.terminal import run_chat
 from intake.attachments import read_attachment
-from intake.config import get_settings
 from intake.crypto import decrypt
 from intake.db import get_engine
 from intake.i18n import translator
@@ -30,6 +29,7 @@ from intake.models import Attachment, Case, ChatLink, ReporterIdentity
 from intake.search import fold
 from phananh.logging import NOISY
 from phananh.web import create_app
+from tests.intake.security_helpers import sealed
 from tests.raw_files import raw_bytes
 
 vi = translator("vi")._
@@ -199,8 +199,9 @@ def database_bytes(*extra_tables: str) -> dict[str, bytes]:
 
 
 def store_bytes() -> dict[str, bytes]:
-    store = get_settings().var_dir / "attachments"
-    return {f"attachments/{p.name}": p.read_bytes() for p in store.iterdir() if p.is_file()}
+    """The evidence store as stored: each attachment's encrypted chunks."""
+    with Session(get_engine()) as session:
+        return {f"evidence/{a.id}": sealed(a) for a in session.exec(select(Attachment)).all()}
 
 
 def hits(haystacks: dict[str, bytes], needles: dict[str, str]) -> list[str]:

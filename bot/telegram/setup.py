@@ -15,11 +15,10 @@ import re
 from telegram import BotCommand
 from telegram.error import TelegramError
 from telegram.ext import ExtBot
-from telegram.request import BaseRequest
+from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.telegram.convert import ALLOWED_UPDATES
 from bot.telegram.throttle import Throttle
-from bot.telegram.transport import request_for
 from intake.config import Settings, get_settings
 from intake.crypto import keyed_hash
 from intake.errors import ConfigurationError
@@ -94,8 +93,9 @@ def make_bot(
         token,
         base_url=base_url,
         base_file_url=base_file_url,
-        request=request or request_for(base_url, connection_pool_size=8, read_timeout=30.0, pool_timeout=10.0, media_write_timeout=60.0),
-        get_updates_request=updates_request or request_for(base_url, connection_pool_size=2, read_timeout=40.0),
+        # python-telegram-bot's own client on httpx (which honours HTTPS_PROXY and NO_PROXY).
+        request=request or HTTPXRequest(connection_pool_size=8, read_timeout=30.0, pool_timeout=10.0, media_write_timeout=60.0),
+        get_updates_request=updates_request or HTTPXRequest(connection_pool_size=2, read_timeout=40.0),
         local_mode=settings.telegram_local_mode,
         rate_limiter=throttle or Throttle(per_second=settings.telegram_sends_per_second),
     )

@@ -1,22 +1,24 @@
 """Outgoing Bot API calls kept under Telegram's limits: about 30 messages a second, 1 a second per chat.
 
-Token buckets that hand out reservations: a caller whose slot is in the future sleeps until then,
-so requests leave in order without a lock. A private chat may burst a few messages (a question
-often comes with a line before it) and then gets one a second; a group gets 20 a minute. A
-`RetryAfter` from Telegram pauses everything for the time it asks, then the call is retried.
+The limits are counted on the deployment's limiter (`intake.ratelimit`), so several servers behind
+one bot share them (with Redis) instead of each sending at the full rate. A private chat may have 3
+messages in any 3 seconds (a question often comes with a line before it), a group 20 a minute, the
+whole bot `PHANANH_TELEGRAM_SENDS_PER_SECOND` a second. A `RetryAfter` from Telegram pauses every
+server's sending for the time it asks, then the call is retried.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
+
+from intake.ratelimit import Limiter, Rate, get_limiter
 
 log = logging.getLogger(__name__)
 
@@ -26,30 +28,10 @@ JSON = bool | dict[str, Any] | list[dict[str, Any]]
 # rest (answers to button presses, the typing indicator, getFile) are not messages and go at once.
 _NEW_MESSAGE = ("send", "copy", "forward")
 _EDIT = ("edit",)
-
-
-class Bucket:
-    """A token bucket: `reserve()` says how long to wait for the next slot and takes it."""
-
-    __slots__ = ("capacity", "rate", "stamp", "tokens")
-
-    def __init__(self, rate: float, capacity: float) -> None:
-        self.rate = rate
-        self.capacity = capacity
-        self.tokens = capacity
-        self.stamp = time.monotonic()
-
-    def reserve(self, now: float | None = None) -> float:
-        """Takes one slot and returns the seconds until it is due (0 when free now)."""
-        now = time.monotonic() if now is None else now
-        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        self.tokens -= 1
-        return 0.0 if self.tokens >= 0 else -self.tokens / self.rate
-
-    def idle(self, now: float) -> bool:
-        """Whether the bucket has refilled completely, so that forgetting it changes nothing."""
-        return self.tokens + (now - self.stamp) * self.rate >= self.capacity
+PAUSE = "telegram"  # the name every server's sending pauses under when Telegram asks to wait
+CHAT = Rate("telegram-chat", 3, 3)
+GROUP = Rate("telegram-group", 20, 60)
+MIN_POLL = 0.005  # seconds between looks at a full window
 
 
 class Throttle(BaseRateLimiter[int]):
@@ -58,75 +40,75 @@ class Throttle(BaseRateLimiter[int]):
     def __init__(
         self,
         *,
-        per_second: float = 30.0,
-        chat_per_second: float = 1.0,
-        chat_burst: int = 3,
-        group_per_minute: float = 20.0,
+        per_second: int = 30,
+        chat: Rate = CHAT,
+        group: Rate = GROUP,
         max_retries: int = 3,
+        limiter: Limiter | None = None,
     ) -> None:
-        self.overall = Bucket(per_second, max(1.0, per_second))
-        self.chat_per_second = chat_per_second
-        self.chat_burst = chat_burst
-        self.group_per_minute = group_per_minute
+        self.overall = Rate("telegram-all", per_second, 1)
+        self.chat = chat
+        self.group = group
         self.max_retries = max_retries
-        self.chats: dict[str, Bucket] = {}
-        self._resume_at = 0.0  # monotonic time before which nothing is sent (Telegram asked to wait)
-        self._sweep_at = 0.0
+        self._limiter = limiter
+        self._overall_turn: asyncio.Lock | None = None  # one waiter per process polls the overall window
+
+    @classmethod
+    def lifted(cls, limiter: Limiter | None = None) -> Throttle:
+        """A throttle that never makes a call wait (tests that answer at once, benchmarks of the server)."""
+        return cls(per_second=100_000, chat=Rate("telegram-chat", 100_000, 1), group=Rate("telegram-group", 100_000, 1), limiter=limiter)
+
+    @property
+    def limiter(self) -> Limiter:
+        return self._limiter or get_limiter()
 
     async def initialize(self) -> None:
-        """Nothing to set up: the buckets are created as chats appear."""
+        """Nothing to set up: the counts live in the limiter."""
 
     async def shutdown(self) -> None:
-        """Forgets the buckets."""
-        self.chats.clear()
+        """Nothing to tear down."""
 
-    def _new_bucket(self, key: str) -> Bucket:
-        """A full bucket for a chat: a group's 20 a minute, or a private chat's burst and one a second."""
-        return Bucket(self.group_per_minute / 60, 1.0) if _is_group(key) else Bucket(self.chat_per_second, float(self.chat_burst))
-
-    def _chat_bucket(self, chat_id: object, now: float) -> Bucket:
-        key = str(chat_id)
-        bucket = self.chats.get(key)
-        if bucket is None:
-            bucket = self.chats[key] = self._new_bucket(key)
-        if now >= self._sweep_at:
-            # Forget chats whose bucket is full again; keeps memory flat with many residents.
-            self._sweep_at = now + 60
-            for k in [k for k, b in self.chats.items() if k != key and b.idle(now)]:
-                del self.chats[k]
-        return bucket
+    def _chat_rate(self, key: str) -> Rate:
+        return self.group if _is_group(key) else self.chat
 
     def wait_for(self, chat_id: object, messages: int) -> float:
-        """Seconds before `messages` new messages could all have gone to the chat (nothing is taken)."""
-        now = time.monotonic()
-        bucket = self.chats.get(str(chat_id)) or self._new_bucket(str(chat_id))
-        waits = [max(0.0, self._resume_at - now)]
-        for b in (bucket, self.overall):
-            tokens = min(b.capacity, b.tokens + (now - b.stamp) * b.rate)
-            waits.append(max(0.0, (messages - tokens) / b.rate))
-        return max(waits)
+        """Seconds before `messages` new messages could all go to the chat (nothing is taken)."""
+        key = str(chat_id)
+        limiter = self.limiter
+        return max(
+            limiter.paused_for(PAUSE),
+            limiter.wait(self._chat_rate(key), key, cost=messages),
+            limiter.wait(self.overall, cost=messages),
+        )
 
     def take(self, chat_id: object) -> None:
         """Counts a message sent another way (carried by a webhook's answer) against the chat and overall."""
-        now = time.monotonic()
-        self._chat_bucket(chat_id, now).reserve(now)
-        self.overall.reserve(now)
+        key = str(chat_id)
+        self.limiter.hit(self._chat_rate(key), key)
+        self.limiter.hit(self.overall)
+
+    async def _take(self, rate: Rate, *key: str) -> None:
+        """Waits for a slot under the rate and takes it."""
+        limiter = self.limiter
+        while not limiter.hit(rate, *key):
+            await asyncio.sleep(max(MIN_POLL, limiter.wait(rate, *key)))
 
     async def _wait_turn(self, endpoint: str, data: dict[str, Any]) -> None:
-        now = time.monotonic()
         name = endpoint.lower()
         new_message = name.startswith(_NEW_MESSAGE) and name != "sendchataction"
+        if not (new_message or name.startswith(_EDIT)):
+            return
+        paused = self.limiter.paused_for(PAUSE)
+        if paused > 0:
+            await asyncio.sleep(paused)
         chat_id = data.get("chat_id")
         if new_message and chat_id is not None:
-            delay = self._chat_bucket(chat_id, now).reserve(now)
-            if delay > 0:
-                await asyncio.sleep(delay)
-                now = time.monotonic()
-        delay = self._resume_at - now
-        if new_message or name.startswith(_EDIT):
-            delay = max(delay, self.overall.reserve(now))
-        if delay > 0:
-            await asyncio.sleep(delay)
+            key = str(chat_id)
+            await self._take(self._chat_rate(key), key)
+        if self._overall_turn is None:
+            self._overall_turn = asyncio.Lock()
+        async with self._overall_turn:
+            await self._take(self.overall)
 
     async def process_request(
         self,
@@ -148,7 +130,8 @@ class Throttle(BaseRateLimiter[int]):
                     raise
                 wait = retry_seconds(err)
                 log.warning("Telegram asked to wait %.1f s before %s", wait, endpoint)
-                self._resume_at = max(self._resume_at, time.monotonic() + wait + 0.1)
+                self.limiter.pause(PAUSE, wait)
+                await asyncio.sleep(wait + 0.1)
         raise AssertionError("unreachable")  # pragma: no cover
 
 

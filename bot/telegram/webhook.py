@@ -23,6 +23,7 @@ from bot.telegram.convert import parse_update
 from bot.telegram.setup import WEBHOOK_PATH, make_bot, webhook_secret
 from intake.config import get_settings
 from intake.errors import PhananhError
+from intake.metrics import WEBHOOK_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,7 @@ async def telegram_webhook(request: Request) -> Response:
         # an error answer would make Telegram retry it forever and hold back every update behind it.
         log.warning("telegram update %s dropped: unreadable", data["update_id"])
         return Response(status_code=200)
-    reply = await found.channel.process(update, reply_in_response=True)
+    with WEBHOOK_SECONDS.labels("telegram").time():
+        reply = await found.channel.process(update, reply_in_response=True)
     # Telegram carries out a method given in the answer, as if the bot had called it.
     return JSONResponse(reply) if reply is not None else Response(status_code=200)

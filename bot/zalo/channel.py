@@ -24,13 +24,11 @@ import functools
 import json
 import logging
 import mimetypes
-import multiprocessing
-import os
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Coroutine
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import timedelta
@@ -41,7 +39,7 @@ from sqlmodel import Session
 
 from bot.chat_order import ChatOrder
 from bot.telegram import limits  # channel-neutral: each update once, per-chat limits
-from bot.zalo import inbox
+from bot.zalo import inbox, workers
 from bot.zalo.client import TEMPLATE_REFUSED, FileTooLarge, OAClient, ZaloError
 from bot.zalo.events import ZaloEvent, ZaloFile, read_event, update_key
 from bot.zalo.render import Outgoing, as_text, render, render_text
@@ -70,8 +68,8 @@ from intake.dialog.types import (
     Submitted,
 )
 from intake.errors import InvalidInputError, PhananhError
-from intake.heap import settle
 from intake.i18n import N_, Translator, translator
+from intake.metrics import STEP_SECONDS
 from intake.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -89,7 +87,6 @@ FILE_TOO_LARGE = N_("This file could not be received. Files must be at most {mb}
 FILE_UNREADABLE = N_("This file could not be read. Please send a photo (JPEG, PNG) or a document.")
 FILE_AGAIN = N_("This file could not be received. Please send it again.")
 
-WORKER_NICENESS = 10
 REPLY_RETRY_PAUSES = (0.5, 2.0, 5.0)  # seconds between tries of a conversation reply; the outbox retries longer
 MAX_RETRIES = 4  # processings of an event after its first (failed, or cut by a crash) before it is given up
 RECOVER_AFTER = 5.0  # seconds an event waits in the inbox before the periodic pass takes it up
@@ -197,37 +194,6 @@ def store_job(reports_per_day: int, chat_id: str, data: bytes, content_type: str
         return AttachmentInfo(id=row.id, kind=row.kind, metadata_removed=row.metadata_removed)
 
 
-def _start_worker() -> None:
-    """Set-up of a worker process: the server's logging, lower priority, an end when the web server's
-    process ends, and what it needs loaded."""
-    # A spawned process starts with no logging set up: without this, "case filed via zalo" and
-    # "attachment stored" never reached the log. The same set-up as serve's (its privacy filters too).
-    from phananh.logging import configure
-
-    configure()
-    try:
-        os.nice(WORKER_NICENESS)  # the web server's answers are what Zalo times: they come first
-    except OSError:  # not allowed here: run at the same priority
-        pass
-    parent = os.getppid()
-
-    def watch() -> None:
-        # A server killed outright (SIGKILL, out of memory) cannot stop its workers: they stop themselves.
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="zalo-parent-watch", daemon=True).start()
-    # Loaded here, once per worker (a pool restarted after a crash included), then kept out of
-    # the cycle collector's full passes, which would stop an event's step for up to 190 ms. A
-    # failure here must not break the pool (every queued event would fail): the first event loads.
-    try:
-        warm_job()
-    except Exception as err:  # noqa: BLE001 - logged; the worker still serves
-        log.warning("zalo worker warm-up failed: %s", type(err).__name__)
-    settle()
-
-
 def warm_job() -> None:
     """Loads the classifier (and underthesea's tokenizer, which loads on first use) and opens the database."""
     # Once, in one thread: underthesea's lazy model loading is not thread-safe, and two threads
@@ -295,8 +261,7 @@ class ZaloChannel:
             # Loaded here first: in development this creates the key file, which workers starting
             # together would otherwise race to create.
             encrypt("")
-            context = multiprocessing.get_context("spawn")
-            return ProcessPoolExecutor(max_workers=self.processes, mp_context=context, initializer=_start_worker)
+            return workers.make_executor(self.processes, warm_job)
         return ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="zalo")
 
     async def warm(self) -> None:
@@ -375,12 +340,19 @@ class ZaloChannel:
             self._recovering.discard(chat)
 
     async def _drain(self, chat: str) -> None:
-        """Processes the chat's events in the inbox, oldest first; stops at one that fails (it is tried again later)."""
+        """Processes the chat's events in the inbox, oldest first, while this server holds the chat's lease
+        (renewed before each event, so events arriving meanwhile are taken too); stops at one that fails
+        (it is tried again later), or when another server holds the chat."""
         try:
             async with self._chats.turn(chat):
-                for row in await self._inbox(inbox.pending, CHANNEL, chat):
-                    if not await self._take(row):
-                        return
+                tried: set[int] = set()
+                try:
+                    while rows := [r for r in await self._inbox(inbox.lease, CHANNEL, chat) if r.id not in tried]:
+                        tried.add(rows[0].id)
+                        if not await self._take(rows[0]):
+                            return
+                finally:
+                    await self._inbox(inbox.release, CHANNEL, chat)
         except Exception as err:  # noqa: BLE001 - the inbox could not be read: the periodic pass tries again
             log.error("zalo inbox not read: %s", type(err).__name__)
 
@@ -482,7 +454,10 @@ class ZaloChannel:
         return await self._step(user, Inbound(text=event.text), t, mark)
 
     async def _step(self, user: str, message: Inbound, t: Translator, mark: Mark | None = None) -> Stepped:
+        began = time.perf_counter()
         stepped = await self._run(step_job, self.reports_per_day, user, message, mark)
+        if self.processes:  # timed here: a worker process's own timings never reach /metrics
+            STEP_SECONDS.labels(CHANNEL).observe(time.perf_counter() - began)
         if stepped.wait is not None:
             hours = max(1, int(stepped.wait.total_seconds() // 3600) + 1)
             notice = translator(stepped.lang or t.lang)._(REPORTS_PER_DAY, limit=self.settings.chat_reports_per_day, hours=hours)

@@ -6,13 +6,17 @@ transaction of the conversation step it causes. Rows left by a crash are process
 start. A chat is filed under a keyed hash of its own purpose, which matches neither the dialog's nor
 the rate limits' hash. Blocking functions over prepared Core statements: run them off the event loop.
 
-Made for one server process per database, as `phananh serve` runs: a second one's recovery pass
-could take up an event the first still holds, out of its chat's order (the processed mark, written
-with the step, still lets only one of them step the conversation).
+Several servers may share one inbox. A server processes a chat's events only while it holds the
+chat's lease (`lease`, renewed before each event, given back when it is done): another server's
+recovery pass leaves that chat alone, so a chat's events are taken in order, by one server at a
+time, and each retry is counted once. A server that dies keeps its leases until they run out
+(`LEASE`); the same server started again (same name, see `set_server_name`) takes them up at once.
 """
 
 from __future__ import annotations
 
+import os
+import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,6 +30,8 @@ from intake.db import get_engine
 from intake.models import InboundEvent, ProcessedUpdate, UTCDateTime, utcnow
 
 KEEP = timedelta(days=1)  # a row still here after a day is purged: its conversation has moved on
+LEASE = timedelta(seconds=60)  # how long a server holds a chat's events without renewing (each event renews)
+_server = f"{socket.gethostname()}:{os.getpid()}"[:64]
 
 _INBOX = InboundEvent.__table__  # type: ignore[attr-defined]
 _PUT = _INBOX.insert().values(
@@ -57,6 +63,12 @@ class Pending:
     last_error: str | None
 
 
+def set_server_name(name: str) -> None:
+    """Names this server on the leases it takes: `serve` uses its host and port, the same across restarts."""
+    global _server
+    _server = name[:64]
+
+
 def chat_key(channel: str, user_id: str) -> str:
     """The keyed hash a chat's inbox rows are filed under."""
     return keyed_hash("inbox", f"{channel}:{user_id}")
@@ -72,18 +84,46 @@ def put(channel: str, key: str, chat: str, body: bytes) -> int | None:
         return None
 
 
-def pending(channel: str, chat: str) -> list[Pending]:
-    """The chat's events still in the inbox, oldest first."""
-    with get_engine().connect() as conn:
-        rows = conn.execute(_PENDING, {"channel": channel, "chat": chat}).all()
+def lease(channel: str, chat: str) -> list[Pending]:
+    """Takes (or renews) this server's lease on the chat's events and returns them oldest first; [] when another server holds them.
+
+    On PostgreSQL the chat's rows are locked while the lease is decided, so two servers cannot
+    both take it; on SQLite one server runs (`intake.locks.ReplicaLock`).
+    """
+    now = utcnow()
+    query = _PENDING.add_columns(_INBOX.c.leased_by, _INBOX.c.leased_until)
+    with get_engine().begin() as conn:
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        rows = conn.execute(query, {"channel": channel, "chat": chat}).all()
+        if any(r.leased_by not in (None, _server) and r.leased_until is not None and r.leased_until > now for r in rows):
+            return []
+        if rows:
+            conn.execute(
+                _INBOX.update()
+                .where(_INBOX.c.id.in_([r.id for r in rows]))
+                .values(leased_by=_server, leased_until=now + LEASE)
+            )
     return [Pending(int(r.id), r.event_key, decrypt_bytes(bytes(r.body_enc)), int(r.attempts), r.last_error) for r in rows]
 
 
+def release(channel: str, chat: str) -> None:
+    """Gives back this server's lease on the chat (what is left is for the next recovery pass, anyone's)."""
+    with get_engine().begin() as conn:
+        conn.execute(
+            _INBOX.update()
+            .where(_INBOX.c.channel == channel, _INBOX.c.chat_hash == chat, _INBOX.c.leased_by == _server)
+            .values(leased_by=None, leased_until=None)
+        )
+
+
 def stale_chats(channel: str, before: datetime) -> list[str]:
-    """The chats with events received before `before` still in the inbox, the one waiting longest first."""
+    """The chats with events received before `before` still in the inbox and held by no other server, the one waiting longest first."""
+    now = utcnow()
+    free = sa.or_(_INBOX.c.leased_until.is_(None), _INBOX.c.leased_until < now, _INBOX.c.leased_by == _server)
     query = (
         sa.select(_INBOX.c.chat_hash)
-        .where(_INBOX.c.channel == channel, _INBOX.c.received_at < before)
+        .where(_INBOX.c.channel == channel, _INBOX.c.received_at < before, free)
         .group_by(_INBOX.c.chat_hash)
         .order_by(sa.func.min(_INBOX.c.id))
     )

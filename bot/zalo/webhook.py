@@ -23,6 +23,7 @@ from bot.zalo.channel import RECOVER_AFTER, RECOVER_EVERY, ZaloChannel
 from bot.zalo.signature import SIGNATURE_HEADER
 from bot.zalo.tokens import ZaloAuthError
 from intake.config import Settings, get_settings
+from intake.metrics import WEBHOOK_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -118,4 +119,5 @@ async def zalo_webhook(request: Request) -> Response:
     body = await request.body()
     if len(body) > MAX_EVENT_BYTES:
         return Response(status_code=413)
-    return Response(status_code=await channel.accept(body, request.headers.get(SIGNATURE_HEADER)))
+    with WEBHOOK_SECONDS.labels("zalo").time():
+        return Response(status_code=await channel.accept(body, request.headers.get(SIGNATURE_HEADER)))

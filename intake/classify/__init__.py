@@ -48,6 +48,11 @@ def get_classifier() -> Classifier:
         return _instance
 
 
+def is_loaded() -> bool:
+    """Whether this process holds the classifier already (readiness: nothing left to load or train)."""
+    return _instance is not None
+
+
 def reset_classifier() -> None:
     """Forgets the loaded classifier, so the next get_classifier() reads the artifact again."""
     global _instance

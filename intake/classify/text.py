@@ -12,7 +12,7 @@ import threading
 import unicodedata
 from dataclasses import dataclass
 
-from underthesea import text_normalize, word_tokenize
+from intake.segmenter import text_normalize, word_tokenize
 
 # A message is classified on a bounded prefix: the opening of a report says what it is about, and
 # the cost of tokenization grows with length.

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import underthesea
 
 from intake.classify.corpus import (
     CORPUS_DIR,
@@ -28,6 +27,7 @@ from intake.classify.features import FeatureConfig, FeatureSpace, extract
 from intake.classify.model import N_CLASSES, LinearTextModel
 from intake.classify.text import Prepared, fold, is_vietnamese_spelling, prepare
 from intake.config import get_settings
+from intake.segmenter import package_dir
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 # for more than one written example each.
 CORRECTION_WEIGHT = 2.0
 _SOURCES = ("text.py", "features.py", "model.py", "training.py")
-_WORD_LIST = Path(underthesea.__file__).resolve().parent / "corpus" / "data" / "Viet74K.txt"
+_WORD_LIST = package_dir() / "corpus" / "data" / "Viet74K.txt"
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import typer
 
 
 def register_all(app: typer.Typer, staff_app: typer.Typer) -> None:
-    from phananh.commands import audit, classify, keys, places, purge, staff, telegram, worker
+    from phananh.commands import audit, backup, classify, keys, places, purge, staff, telegram, worker
 
     classify.register(app)
     places.register(app)
@@ -15,4 +15,5 @@ def register_all(app: typer.Typer, staff_app: typer.Typer) -> None:
     keys.register(app)
     purge.register(app)
     audit.register(app)
+    backup.register(app)
     staff.register(staff_app)

@@ -27,7 +27,7 @@ def rotate(
     batch_size: Annotated[int, typer.Option(min=1, max=10000, help="Rows per committed batch.")] = 200,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress lines.")] = False,
 ) -> None:
-    """Re-encrypts every encrypted value and attachment file under the newest key, while the service runs."""
+    """Re-encrypts every encrypted value (evidence files included) under the newest key, while the service runs."""
     from phananh.logging import configure
 
     configure()
@@ -46,11 +46,7 @@ def rotate(
     result = rotate_all(get_engine(), batch_size=batch_size, progress=show)
     for column, n in sorted(result.rotated.items()):
         typer.echo(f"{column}: {n} re-encrypted")
-    typer.echo(f"attachment files: {result.files_rotated} re-encrypted")
-    typer.echo(
-        f"already under the newest key: {result.current} values, {result.files_current} files;"
-        f" rewritten by the service meanwhile: {result.changed_meanwhile}"
-    )
+    typer.echo(f"already under the newest key: {result.current} values; rewritten by the service meanwhile: {result.changed_meanwhile}")
     if result.failed:
         typer.echo(f"{len(result.failed)} could not be decrypted with any configured key:", err=True)
         for item in result.failed:

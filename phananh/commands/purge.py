@@ -24,6 +24,7 @@ def purge(
     configure()
     from intake.config import get_settings
     from intake.db import session_scope
+    from intake.locks import exclusive
     from intake.retention import purge_expired, purge_job
 
     settings = get_settings()
@@ -32,7 +33,8 @@ def purge(
             result = purge_expired(session, days=days, dry_run=True)
             session.rollback()
     else:
-        result = purge_job(settings if days is None else settings.model_copy(update={"retention_days": days}))
+        with exclusive("job:purge"):  # the one a server may be running now finishes first
+            result = purge_job(settings if days is None else settings.model_copy(update={"retention_days": days}))
     verb = "would purge" if dry_run else "purged"
     typer.echo(
         f"{verb}: {result.cases} cases ended more than {settings.retention_days if days is None else days} days ago:"

@@ -23,6 +23,7 @@ from bot.telegram.fake import BOT_TOKEN, Call, FakeTelegram, RecordingRequest, R
 from bot.telegram.setup import make_bot, set_commands
 from bot.telegram.throttle import Throttle
 from intake.attachments import read_attachment
+from tests.intake.security_helpers import sealed
 from intake.config import Settings, get_settings
 from intake.crypto import decrypt
 from intake.db import get_engine
@@ -62,7 +63,7 @@ class Harness:
     def __init__(self, settings: Settings, fake: FakeTelegram | None = None, *, typing_after: float = 5.0) -> None:
         self.fake = fake or FakeTelegram()
         # A resident answers every few seconds; these tests answer at once, so the per-chat pace is lifted.
-        quick = Throttle(per_second=1000, chat_per_second=1000)
+        quick = Throttle.lifted()
         self.bot = make_bot(settings, request=RecordingRequest(self.fake), updates_request=RecordingRequest(self.fake), throttle=quick)
         self.channel = TelegramChannel(self.bot, settings=settings, typing_after=typing_after)
         self.resident = Resident(self.fake, USER_ID, first_name=FIRST_NAME, username=USERNAME)
@@ -174,7 +175,7 @@ async def test_photo_sent_as_file_is_stored_without_gps(tg: Harness, db: Session
     stored = read_attachment(attachment)
     cleaned = Image.open(io.BytesIO(stored))
     assert not cleaned.getexif() and b"SM-A536E" not in stored
-    on_disk = (get_settings().var_dir / "attachments" / attachment.storage_key).read_bytes()
+    on_disk = sealed(attachment)
     assert b"\xff\xd8" not in on_disk[:4] and b"Samsung" not in on_disk
 
 

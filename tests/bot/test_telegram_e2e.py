@@ -50,7 +50,7 @@ def _settings(api: FakeBotAPIServer, **changes: Any) -> Settings:
 
 def _channel(settings: Settings) -> TelegramChannel:
     # Steps follow each other at once here; a resident's pace would not meet the per-chat limit.
-    bot = make_bot(settings, throttle=Throttle(per_second=1000, chat_per_second=1000))
+    bot = make_bot(settings, throttle=Throttle.lifted())
     return TelegramChannel(bot, settings=settings, typing_after=0.0)
 
 

@@ -20,6 +20,7 @@ from intake.crypto import decrypt
 from intake.db import _WRITE_LOCKS, get_engine
 from intake.dialog.types import Draft
 from intake.models import Case, DialogSession, ProcessedUpdate, RateEvent
+from intake.ratelimit import Limiter, Rate, make_storage
 from tests.bot.test_telegram import telegram_settings, walk_report
 
 
@@ -32,7 +33,7 @@ def _channel(fake: FakeTelegram, throttle: Throttle) -> TelegramChannel:
 async def test_a_message_is_admitted_stepped_and_marked_in_one_transaction(db: Session) -> None:
     """The duplicate check, the per-minute count, the step and the processed mark commit together."""
     fake = FakeTelegram()
-    channel = _channel(fake, Throttle(per_second=1000, chat_per_second=1000))
+    channel = _channel(fake, Throttle.lifted())
     resident = Resident(fake, 4440001)
     await channel.process(Update.de_json(resident.text("/start"), channel.bot))  # first contact creates the dialog
     commits: list[object] = []
@@ -61,14 +62,14 @@ async def test_answers_over_the_chat_pace_are_queued_in_order_without_holding_th
     webhook connection freed); its messages follow in order, after the chat's earlier ones."""
     script = ("/start", "/trogiup", "/huy", "/trogiup")
     quick_fake = FakeTelegram()
-    quick = _channel(quick_fake, Throttle(per_second=1000, chat_per_second=1000))
+    quick = _channel(quick_fake, Throttle.lifted())
     for text in script:
         await quick.process(Update.de_json(Resident(quick_fake, 4440002).text(text), quick.bot))
     await quick.shutdown()
     in_order = [plain(c.params["text"]) for c in quick_fake.sent("sendMessage", 4440002)]
 
     fake = FakeTelegram()
-    channel = _channel(fake, Throttle(per_second=1000, chat_per_second=2.0, chat_burst=1))
+    channel = _channel(fake, Throttle(per_second=1000, chat=Rate("chat-2", 1, 1), limiter=Limiter(make_storage(telegram_settings()))))
     resident = Resident(fake, 4440002)
     began = time.monotonic()
     for text in script:
@@ -80,7 +81,7 @@ async def test_answers_over_the_chat_pace_are_queued_in_order_without_holding_th
     paced = time.monotonic() - began
     assert len(sent) >= 5 and queued < len(sent), "some answers were still queued when the updates were done"
     assert handled < paced - 0.4, "the updates did not wait for the chat's pace"
-    assert paced >= (len(sent) - 1) / 2.0 - 0.1, "the chat's pace was kept"
+    assert paced >= (len(sent) - 1) / 1.0 - 0.1, "the chat's pace was kept"
     assert [plain(c.params["text"]) for c in sent] == in_order, "the same messages, in the same order"
     await channel.shutdown()
 
@@ -88,7 +89,7 @@ async def test_answers_over_the_chat_pace_are_queued_in_order_without_holding_th
 async def test_queued_answers_are_sent_before_shutdown(db: Session) -> None:
     """Stopping the server sends what is queued first."""
     fake = FakeTelegram()
-    channel = _channel(fake, Throttle(per_second=1000, chat_per_second=5.0, chat_burst=1))
+    channel = _channel(fake, Throttle(per_second=1000, chat=Rate("chat-1", 1, 1), limiter=Limiter(make_storage(telegram_settings()))))
     resident = Resident(fake, 4440003)
     for text in ("/start", "/trogiup", "/trogiup"):
         await channel.process(Update.de_json(resident.text(text), channel.bot))
@@ -115,7 +116,7 @@ async def test_a_receipt_comes_with_every_message_until_a_send_of_it_succeeds(db
     fake = FakeTelegram()
     request = _LosesReceipts(fake)
     settings = telegram_settings()
-    quick = Throttle(per_second=1000, chat_per_second=1000)
+    quick = Throttle.lifted()
     channel = TelegramChannel(make_bot(settings, request=request, updates_request=request, throttle=quick), settings=settings, typing_after=5.0)
     resident = Resident(fake, 4440004)
 
@@ -169,7 +170,7 @@ async def test_a_filing_hashes_its_passphrase_and_steps_without_holding_the_sqli
     monkeypatch.setattr(receipts, "hash_passphrase", hash_watched)
     monkeypatch.setattr(conversation, "step", step_watched)
     fake = FakeTelegram()
-    channel = _channel(fake, Throttle(per_second=1000, chat_per_second=1000))
+    channel = _channel(fake, Throttle.lifted())
     resident = Resident(fake, 4440005)
 
     async def deliver(update: dict[str, Any]) -> None:

@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,6 +20,7 @@ from sqlmodel import Session, select
 from intake.dialog.buttons import read_payload
 from intake.models import Attachment, Case
 from phananh.web import create_app
+from tests.intake.security_helpers import sealed
 from tests.chat import chat_post
 
 
@@ -170,7 +170,7 @@ def test_evidence_photo_is_stored_without_metadata(client: TestClient, db: Sessi
     assert response.status_code == 200 and "vị trí" in response.json()["replies"][0]["text"]
     att = db.exec(select(Attachment)).one()
     assert att.metadata_removed and att.kind == "photo"
-    stored = (Path(os.environ["PHANANH_VAR_DIR"]) / "attachments" / att.storage_key).read_bytes()
+    stored = sealed(att)
     assert b"PhoneMaker" not in stored and b"\xff\xd8" not in stored[:4]
 
 
@@ -264,19 +264,6 @@ def test_a_flooding_chat_gets_a_polite_429_and_keeps_its_draft(paced: TestClient
     webchat.pace.clear()  # a minute later
     replies = _say(paced, text="Chủ tịch xã đòi tiền mới ký giấy tờ cho dân, không đưa thì không ký")
     assert replies, "the same message goes through once the minute has passed"
-
-
-def test_pace_forgets_the_oldest_chats_first() -> None:
-    """The counters are bounded: random cookies cannot grow memory without end, and a minute frees a chat."""
-    from bot.webchat import Pace
-
-    p = Pace(max_chats=100)
-    for i in range(1000):
-        assert p.admit(f"chat-{i}", per_chat=2, now=float(i) / 100)
-    assert len(p._chats) == 100
-    assert p.admit("x", per_chat=1, now=0.0)
-    assert not p.admit("x", per_chat=1, now=30.0)
-    assert p.admit("x", per_chat=1, now=60.5)
 
 
 

@@ -107,6 +107,20 @@ def test_the_work_doubles_with_each_doubling_of_new_chats_and_settles_after_a_mi
     assert gate.required_bits(now=1000.0 + 200 * 0.1 + 61) == 2
 
 
+def test_new_chats_are_counted_once_for_all_servers(app: Any) -> None:
+    """Two servers' gates on one limiter see each other's new chats: the puzzle hardens for both."""
+    from bot.admission import SharedArrivals
+    from intake.ratelimit import get_limiter
+
+    one, two = (Admission(base_bits=2, new_per_minute=10, arrivals=SharedArrivals(get_limiter(), 10 * 64 + 1)) for _ in range(2))
+    one.reset()
+    for _ in range(21):
+        puzzle = one.challenge()
+        assert one.redeem(puzzle.text, str(solve(puzzle.text, puzzle.bits)))
+    assert two.required_bits() == 2 + 2, "21 a minute over a rate of 10: two doublings, seen by the other server"
+    one.reset()
+
+
 def test_a_flood_of_new_chats_never_closes_the_chat_to_residents(app: Any, db: Session) -> None:
     """The attack seen: /trogiup floods with a fresh cookie every 25 messages. The resident already
     chatting is never refused, and a new resident still gets in (with a harder puzzle)."""
@@ -143,7 +157,7 @@ async def test_telegram_and_zalo_residents_are_unaffected_by_web_chat_pressure(a
         chat_post(flooder, text="/trogiup")
     assert flooder.post("/api/chat", json={"text": "/trogiup"}).status_code == 429
     gate = webchat.admission()
-    gate._started.extend([time.time()] * (gate.new_per_minute * 2**gate.max_extra_bits))  # new chats at 64 times the set rate
+    gate.arrivals.add(time.time(), gate.new_per_minute * 2**gate.max_extra_bits)  # new chats at 64 times the set rate
     assert gate.required_bits() == gate.base_bits + gate.max_extra_bits
 
     tg = TelegramHarness(telegram_settings())

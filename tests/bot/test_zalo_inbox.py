@@ -226,3 +226,26 @@ def test_rows_left_a_day_are_purged(db: Session) -> None:
         conn.execute(sa.update(InboundEvent.__table__).where(InboundEvent.__table__.c.event_key == "old").values(received_at=utcnow() - timedelta(days=2)))  # type: ignore[attr-defined]
     assert inbox.purge() == 1
     assert [r.event_key for r in _inbox_rows(db)] == ["new"]
+
+
+def test_a_chat_is_leased_to_one_server_at_a_time(db: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While one server holds a chat's events, another gets none of them and its recovery pass skips the chat;
+    once released (or expired), the other takes them, in order."""
+    chat = inbox.chat_key("zalo", USER)
+    first = inbox.put("zalo", "e1", chat, b"{}")
+    second = inbox.put("zalo", "e2", chat, b"{}")
+    before = utcnow() + timedelta(seconds=1)
+    monkeypatch.setattr(inbox, "_server", "server-a")
+    assert [r.id for r in inbox.lease("zalo", chat)] == [first, second]
+    monkeypatch.setattr(inbox, "_server", "server-b")
+    assert inbox.lease("zalo", chat) == [] and inbox.stale_chats("zalo", before) == []
+    monkeypatch.setattr(inbox, "_server", "server-a")
+    assert inbox.stale_chats("zalo", before) == [chat], "the holder still sees its own chat"
+    inbox.release("zalo", chat)
+    monkeypatch.setattr(inbox, "_server", "server-b")
+    assert inbox.stale_chats("zalo", before) == [chat]
+    assert [r.id for r in inbox.lease("zalo", chat)] == [first, second]
+    with get_engine().begin() as conn:  # server-b dies holding it: the lease runs out
+        conn.execute(sa.update(InboundEvent.__table__).values(leased_until=utcnow() - timedelta(seconds=1)))  # type: ignore[attr-defined]
+    monkeypatch.setattr(inbox, "_server", "server-c")
+    assert [r.id for r in inbox.lease("zalo", chat)] == [first, second]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from PIL import Image
 from sqlmodel import Session
 
@@ -41,6 +42,18 @@ def keys(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Keys]:
     monkeypatch.undo()
     get_settings.cache_clear()
     reset_caches()
+
+
+def sealed(att: Attachment | int) -> bytes:
+    """What the evidence store keeps of an attachment (or attachment id), as stored: encrypted chunks in order; b"" when nothing."""
+    from intake.db import get_engine
+    from intake.models import EvidenceChunk
+
+    chunks = EvidenceChunk.__table__  # type: ignore[attr-defined]
+    with get_engine().connect() as conn:
+        attachment_id = att if isinstance(att, int) else att.id
+        rows = conn.execute(sa.select(chunks.c.data_enc).where(chunks.c.attachment_id == attachment_id).order_by(chunks.c.seq)).scalars()
+        return b"".join(bytes(r) for r in rows)
 
 
 def photo() -> bytes:

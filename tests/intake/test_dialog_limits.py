@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from sqlmodel import Session, select
@@ -167,7 +166,7 @@ def _upload(conv: Conversation, chat: str) -> Inbound:
 
 def test_a_refused_file_is_deleted_and_never_filed_with_the_report(db: Session, monkeypatch: pytest.MonkeyPatch) -> None:
     """Over the cap: the stored row and its encrypted file are deleted; the case gets only the files it took."""
-    from intake.attachments import _store_dir
+    from tests.intake.security_helpers import sealed
 
     low = get_settings().model_copy(update={"max_attachments_per_report": 2})
     monkeypatch.setattr(dialog_types, "get_settings", lambda: low)
@@ -177,12 +176,11 @@ def test_a_refused_file_is_deleted_and_never_filed_with_the_report(db: Session, 
     for m in sent[:2]:
         replies = conv.handle("chat-a1", m)
     refused = sent[2].attachments[0].id
-    key = db.get(Attachment, refused).storage_key  # type: ignore[union-attr]
-    assert (Path(_store_dir()) / key).exists()
+    assert db.get(Attachment, refused) is not None and sealed(refused)
     said = " ".join(r.text for r in conv.handle("chat-a1", sent[2]))
     assert "tối đa 2 tệp" in said or "at most 2 files" in said
     db.expire_all()
-    assert db.get(Attachment, refused) is None and not (Path(_store_dir()) / key).exists()
+    assert db.get(Attachment, refused) is None and not sealed(refused)
     replies = _walk(conv, "chat-a1", [Inbound(button="done"), Inbound(button="send")], replies)
     assert replies[0].receipt
     case = db.exec(select(Case)).one()

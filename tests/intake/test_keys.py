@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import timedelta
 
 import pytest
@@ -22,6 +23,7 @@ from intake.models import ChatLink, DialogSession, ReporterIdentity, StaffUser, 
 from tests.intake.security_helpers import Keys, file_full_report, keys  # noqa: F401
 
 KEY_A, KEY_B, KEY_C = (Fernet.generate_key().decode() for _ in range(3))
+STRONG = secrets.token_urlsafe(32)
 
 
 def test_every_binary_column_is_an_encrypted_one_and_all_are_found() -> None:
@@ -33,12 +35,13 @@ def test_every_binary_column_is_an_encrypted_one_and_all_are_found() -> None:
         "chat_links": ["handle_enc"],
         "zalo_tokens": ["access_token_enc", "refresh_token_enc"],
         "inbound_events": ["body_enc"],
+        "evidence_chunks": ["data_enc"],
     }
     binary = {
         f"{t.name}.{c.name}" for t in SQLModel.metadata.sorted_tables for c in t.columns if isinstance(c.type, sa.LargeBinary)
     }
     found = {f"{t}.{c}" for t, cols in encrypted_columns().items() for c in cols}
-    assert binary == found and len(found) == 8
+    assert binary == found and len(found) == 9
 
 
 def _fill(db: Session) -> dict[str, object]:
@@ -100,15 +103,16 @@ def test_rotation_from_a_to_b_then_a_removed(db: Session, keys: Keys) -> None:
         "zalo_tokens.access_token_enc": 1,
         "zalo_tokens.refresh_token_enc": 1,
         "inbound_events.body_enc": 0,  # empty: every event was processed
+        "evidence_chunks.data_enc": 1,  # the photo: one chunk
     }
-    assert first.files_rotated == 1 and first.current == 0
+    assert first.current == 0
 
     keys.use(KEY_B)
     assert _read_all(db, made["case_id"], made["attachment"]) == before  # type: ignore[arg-type]
 
     second = rotate_all(get_engine())
-    assert second.values_rotated == 0 and second.files_rotated == 0
-    assert second.current == 7 and second.files_current == 1 and second.failed == []
+    assert second.values_rotated == 0
+    assert second.current == 8 and second.failed == []
 
 
 def test_without_the_old_key_data_is_unreadable(db: Session, keys: Keys) -> None:
@@ -133,7 +137,7 @@ def test_a_value_no_key_opens_is_reported_and_the_rest_still_rotated(db: Session
     assert result.rotated["chat_links.handle_enc"] == 1
     identity_id = db.exec(select(ReporterIdentity).where(ReporterIdentity.case_id == made["case_id"])).one().id
     assert f"reporter_identities#{identity_id}.name_enc" in result.failed
-    assert any(f.startswith("attachments/") for f in result.failed)
+    assert any(f.startswith("evidence_chunks#") for f in result.failed)
     db.expire_all()
     assert is_current(bytes(db.exec(select(ChatLink)).one().handle_enc or b""))
 
@@ -143,33 +147,32 @@ def test_production_settings_without_keys_are_refused() -> None:
     with pytest.raises(ValidationError, match="PHANANH_SECRET_KEY"):
         Settings(_env_file=None, env="production", secret_key="dev-only-insecure-secret-change-me", encryption_keys=KEY_A)  # type: ignore[call-arg,arg-type]
     with pytest.raises(ValidationError, match="PHANANH_ENCRYPTION_KEYS"):
-        Settings(_env_file=None, env="production", secret_key="s" * 40, encryption_keys="", encryption_key_file=None)  # type: ignore[call-arg,arg-type]
-    ok = Settings(_env_file=None, env="production", secret_key="s" * 40, encryption_keys=KEY_A)  # type: ignore[call-arg,arg-type]
+        Settings(_env_file=None, env="production", secret_key=STRONG, encryption_keys="", encryption_key_file=None)  # type: ignore[call-arg,arg-type]
+    ok = Settings(_env_file=None, env="production", secret_key=STRONG, encryption_keys=KEY_A)  # type: ignore[call-arg,arg-type]
     assert ok.env == "production"
 
 
-def test_files_without_a_row_are_kept_and_files_of_purged_rows_do_not_come_back(db: Session, keys: Keys) -> None:
-    """Rotation never deletes a file the database does not know; a file it rewrote for a purged attachment goes."""
-    from intake.attachments import store_attachment
+def test_legacy_files_moved_into_the_database_are_retired_and_strangers_kept(db: Session, keys: Keys) -> None:
+    """Files left under var/attachments/ by older versions go once their content is in the database (or purged); a file no row knows stays."""
+    from intake.attachments import retire_legacy_files, store_attachment
     from intake.config import get_settings
     from intake.crypto import encrypt_bytes
     from tests.intake.security_helpers import photo
 
     keys.use(KEY_A)
     store = get_settings().var_dir / "attachments"
+    store.mkdir(parents=True)
     kept = store_attachment(db, data=photo(), content_type="image/jpeg", kind="photo")
     purged = store_attachment(db, data=photo(), content_type="image/jpeg", kind="photo")
-    purged.purged_at = utcnow()  # marked purged, its file still there (a purge racing the rotation)
+    purged.purged_at = utcnow()
     db.commit()
+    for row in (kept, purged):
+        (store / row.storage_key).write_bytes(encrypt_bytes(b"the old copy"))
     stray = store / ("0" * 32)
     stray.write_bytes(encrypt_bytes(b"no row knows this file"))
-    keys.use(KEY_B, KEY_A)
-    result = rotate_all(get_engine())
-    assert result.files_rotated == 3 and result.failed == []
-    assert (store / kept.storage_key).exists() and stray.exists()
-    assert not (store / purged.storage_key).exists()
-    keys.use(KEY_B)
-    assert read_attachment(kept)[:2] == b"\xff\xd8"  # a JPEG again, under B alone
+    assert retire_legacy_files() == 2
+    assert sorted(p.name for p in store.iterdir()) == [stray.name]
+    assert read_attachment(kept)[:2] == b"\xff\xd8"  # read from the database, not the retired file
 
 
 def test_the_development_key_is_created_once_by_threads_racing_for_it(tmp_path: object) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlmodel import Session, select
@@ -21,7 +20,7 @@ from intake.models import (
     ReporterIdentity,
     utcnow,
 )
-from tests.intake.security_helpers import FiledWithAll, file_full_report
+from tests.intake.security_helpers import FiledWithAll, file_full_report, sealed
 
 NAME, PHONE, HANDLE = "Đoàn Thị Mai Hương", "0933111222", "tg-chat-retention-9"
 
@@ -37,15 +36,13 @@ def _ended(db: Session, full: FiledWithAll, *, days_ago: int, status: str = Case
     return case
 
 
-def _file_path(att: Attachment) -> Path:
-    return get_settings().var_dir / "attachments" / att.storage_key
 
 
 def test_a_case_closed_long_ago_loses_handles_files_and_phone_but_keeps_its_record(db: Session) -> None:
     """Past the retention period: no chat link, no evidence file, no phone; the name, the text and the audit stay."""
     full = file_full_report(db, name=NAME, phone=PHONE, handle=HANDLE)
     case = _ended(db, full, days_ago=91)
-    assert _file_path(full.attachment).exists()
+    assert sealed(full.attachment)
 
     result = retention.purge_expired(db, days=90)
     db.commit()
@@ -55,7 +52,7 @@ def test_a_case_closed_long_ago_loses_handles_files_and_phone_but_keeps_its_reco
     assert db.exec(select(ChatLink).where(ChatLink.case_id == case.id)).all() == []
     att = db.get(Attachment, full.attachment.id)
     assert att is not None and att.purged_at is not None and att.sha256_original == full.attachment.sha256_original
-    assert not _file_path(att).exists()
+    assert sealed(att) == b"", "the evidence file is gone from the store"
     identity = db.exec(select(ReporterIdentity).where(ReporterIdentity.case_id == case.id)).one()
     assert decrypt(identity.name_enc) == NAME and decrypt(identity.phone_enc) == ""
     kept = db.get(Case, case.id)
@@ -74,7 +71,7 @@ def test_cases_not_yet_due_are_left_alone(db: Session) -> None:
     db.commit()
     assert result.cases == 0
     assert len(db.exec(select(ChatLink)).all()) == 2
-    assert all(_file_path(a).exists() for a in db.exec(select(Attachment)).all())
+    assert all(sealed(a) for a in db.exec(select(Attachment)).all())
 
 
 def test_out_of_scope_and_duplicates_follow_the_end_of_their_handling(db: Session) -> None:

@@ -259,6 +259,9 @@ def test_province_override(tmp_path: Path) -> None:
         ("[[positions]]\nid='a'\nlevel='commune'\nname='A'\naliases=['a']\n[[positions]]\nid='a'\nlevel='commune'\nname='B'\naliases=['b']\n", "duplicate"),
         ("this is not toml", "not valid TOML"),
         ("", r"no \[\[positions\]\]"),
+        ("[[positions]]\nid='a'\nlevel='commune'\nname='A'\nsector='x'\naliases=['a']\n", "unknown sector"),
+        ("[sectors.x]\nname='X'\n[[positions]]\nid='a'\nlevel='commune'\nname='A'\naliases=['a']\n", "organisation are required"),
+        ("[[positions]]\nid='a'\nlevel='commune'\nname='A'\nreview=''\naliases=['a']\n", "review must be a non-empty text"),
     ],
 )
 def test_bad_rules_are_refused_with_a_clear_message(tmp_path: Path, text: str, message: str) -> None:
@@ -273,6 +276,159 @@ def test_missing_rules_file_is_refused(tmp_path: Path) -> None:
     """A rules path that does not exist is an error, not silent defaults."""
     with pytest.raises(RoutingRulesError, match="cannot read"):
         load_rules(tmp_path / "absent.toml")
+
+
+# -- vertically managed sectors and provincial posts managed by the centre (issue 17, item 7) ----------
+
+DONG_NAI_NAME = "Ủy ban MTTQ Việt Nam Đồng Nai"
+
+# (family, how a resident writes it, position, receiving committee, flagged for review)
+# Certain rules route without a flag; uncertain ones route and say what to check.
+SECTOR_CASES = [
+    ("police-director", "giam doc ca tinh", "province_police_director", CENTRAL_CODE, False),
+    ("police-province", "cán bộ công an tỉnh, phòng cảnh sát hình sự", "province_police_officer", DONG_NAI, False),
+    ("police-former-district", "ca huyện", "former_district_police", DONG_NAI, True),
+    ("police-commune", "công an xã", "commune_police", TAN_PHU, False),
+    ("court-president", "chánh án tỉnh", "province_court_leader", CENTRAL_CODE, False),
+    ("court-judge", "tham phan toa an tinh", "province_court_staff", DONG_NAI, False),
+    ("court-regional", "chánh án tòa án huyện cũ", "regional_court", DONG_NAI, True),
+    ("procuracy-chief", "viện trưởng vks tỉnh", "province_procuracy_leader", CENTRAL_CODE, False),
+    ("procuracy-staff", "kiem sat vien vks tinh", "province_procuracy_staff", DONG_NAI, False),
+    ("procuracy-regional", "viện kiểm sát khu vực 3", "regional_procuracy", DONG_NAI, True),
+    ("military-commander", "chỉ huy trưởng bchqs tỉnh", "province_military_commander", CENTRAL_CODE, False),
+    ("military-area-defence", "ban chỉ huy quân sự huyện", "province_military_staff", DONG_NAI, False),
+    ("military-regular-unit", "sĩ quan sư đoàn 302", "army_unit", CENTRAL_CODE, True),
+    ("military-commune", "xã đội trưởng", "commune_military", TAN_PHU, True),
+    ("military-militia", "dan quan tu ve", "commune_militia", TAN_PHU, False),
+    ("border-guard-commander", "chỉ huy trưởng bđbp tỉnh", "border_guard_commander", CENTRAL_CODE, True),
+    ("border-guard-post", "đồn biên phòng", "border_guard_post", DONG_NAI, False),
+    ("tax-head", "cục trưởng cục thuế tỉnh", "tax_head", CENTRAL_CODE, False),
+    ("tax-officer", "chi cục thuế", "tax_officer", DONG_NAI, False),
+    ("customs-head", "chi cuc truong hai quan", "customs_head", CENTRAL_CODE, False),
+    ("customs-officer", "cán bộ hải quan cửa khẩu", "customs_officer", DONG_NAI, True),
+    ("state-bank-head", "giám đốc nhnn khu vực", "state_bank_head", CENTRAL_CODE, False),
+    ("state-bank-staff", "thanh tra ngan hang nha nuoc", "state_bank_staff", DONG_NAI, True),
+    ("treasury-head", "giám đốc kbnn khu vực", "treasury_head", CENTRAL_CODE, False),
+    ("treasury-staff", "cán bộ kho bạc huyện", "treasury_staff", DONG_NAI, True),
+    ("social-insurance-head", "giám đốc bhxh tỉnh", "social_insurance_head", CENTRAL_CODE, False),
+    ("social-insurance-staff", "can bo bao hiem xa hoi", "social_insurance_staff", DONG_NAI, True),
+    ("statistics-head", "cục trưởng cục thống kê tỉnh", "statistics_head", CENTRAL_CODE, False),
+    ("statistics-staff", "chi cục thống kê huyện", "statistics_staff", DONG_NAI, True),
+    ("market-management", "đội qltt số 3", "market_management", DONG_NAI, False),
+]
+
+POST_CASES = [
+    ("party-secretary", "bt tỉnh ủy", "province_party_secretary", CENTRAL_CODE, False),
+    ("party-deputy-secretary", "pbt thường trực tỉnh ủy", "province_party_deputy_secretary", CENTRAL_CODE, False),
+    ("people-committee-chair", "ct ubnd tp", "province_people_committee_chair", CENTRAL_CODE, False),
+    ("people-council-chair", "chủ tịch hđnd tỉnh", "province_council_chair", CENTRAL_CODE, False),
+    ("people-committee-vice-chair", "phó chủ tịch ubnd tỉnh", "province_people_committee_vice_chair", CENTRAL_CODE, True),
+    ("people-council-vice-chair", "pho chu tich hdnd tinh", "province_council_vice_chair", CENTRAL_CODE, True),
+    ("party-standing-board", "ủy viên btv tỉnh ủy", "province_party_standing_board", CENTRAL_CODE, True),
+    ("party-committee-member", "tỉnh ủy viên", "province_party_standing_member", DONG_NAI, False),
+    ("department-director", "gd sở tài chính", "department_director", DONG_NAI, False),
+]
+
+
+@pytest.mark.parametrize(
+    ("role", "position", "committee", "review"),
+    [pytest.param(*case[1:], id=case[0]) for case in SECTOR_CASES + POST_CASES],
+)
+def test_sector_and_post_routing(rules: RoutingRules, role: str, position: str, committee: str, review: bool) -> None:
+    """Each vertically managed sector and each provincial post family reaches its committee, flagged when uncertain."""
+    d = route(province_code=DONG_NAI, commune_code=TAN_PHU, role=role, rules=rules)
+    assert d.position is not None and d.position.position.id == position, d.position
+    assert d.committee_code == committee
+    assert d.needs_review is review
+    english = d.reason_texts("en")
+    pos = d.position.position
+    if review:
+        assert pos.review is not None and f"Please check: {pos.review.en}" in english
+    else:
+        assert not any(t.startswith("Please check:") for t in english)
+    if pos.sector:
+        sector = rules.sectors[pos.sector]
+        assert f"{sector.name.en} is managed vertically: {sector.organisation.en}" in english
+
+
+def test_the_issue_examples_no_longer_go_to_the_province_unflagged(rules: RoutingRules) -> None:
+    """A provincial vice-chair, police director and court president: central committee, never silently provincial."""
+    for role in ("Phó Chủ tịch UBND tỉnh Đồng Nai", "Giám đốc Công an tỉnh", "Chánh án Tòa án nhân dân tỉnh"):
+        d = route(province_code=DONG_NAI, commune_code=TAN_PHU, role=role, rules=rules)
+        assert d.committee_code == CENTRAL_CODE, role
+        assert d.committee_name != DONG_NAI_NAME
+
+
+def test_centrally_managed_provincial_leaders_still_count_as_escalated(rules: RoutingRules) -> None:
+    """The province's secretary and chairs go centrally by management, and the case is marked as passing over their province."""
+    for role in ("bí thư tỉnh ủy", "phó bí thư tỉnh ủy", "chủ tịch ubnd tỉnh"):
+        d = route(province_code=DONG_NAI, commune_code=TAN_PHU, role=role, rules=rules)
+        assert (d.level, d.escalated, d.managing_level) == ("central", True, "central"), role
+        assert any("never lands in a queue they run" in t for t in d.reason_texts("en"))
+    vice = route(province_code=DONG_NAI, commune_code=TAN_PHU, role="phó chủ tịch ubnd tỉnh", rules=rules)
+    assert (vice.level, vice.escalated) == ("central", False)
+
+
+def test_a_body_is_a_position_for_routing_and_an_agency_in_a_story(rules: RoutingRules) -> None:
+    """'chi cục thuế' as the accused's agency routes to the tax sector; in a story it names where someone works."""
+    d = route(province_code=DONG_NAI, commune_code=TAN_PHU, role="ông Thắng, chi cục thuế khu vực 5", rules=rules)
+    assert d.position is not None and d.position.position.id == "tax_officer" and d.committee_code == DONG_NAI
+    assert all(m.position is None and not m.complete for m in rules.find_positions("ong ay lam o chi cuc thue khu vuc 5, doi 10 trieu"))
+    assert rules.find_positions("ông Lâm, trưởng ban quản lý chợ")[-1].position is None
+
+
+def test_reasons_in_vietnamese_name_the_rule(rules: RoutingRules) -> None:
+    """Staff read, in Vietnamese, the sector's organisation, the rule, and what to check."""
+    d = route(province_code=DONG_NAI, commune_code=TAN_PHU, role="ca huyện", rules=rules)
+    vi = d.reason_texts("vi")
+    assert any("Ngành Công an" in t and "không còn công an cấp huyện" in t for t in vi)
+    assert any(t.startswith("Cần xem xét:") and "01/3/2025" in t for t in vi)
+    stored = [r.to_json() for r in d.reasons]
+    assert render_reasons(stored, "vi") == vi
+
+
+def test_a_head_of_a_vertical_body_at_home_is_handed_over_centrally(rules: RoutingRules) -> None:
+    """Reported where they live, a police director is received by the commune and handed over to the centre."""
+    d = route(province_code=DONG_NAI, commune_code=TAN_PHU, role="giám đốc công an tỉnh", setting="residence", rules=rules)
+    assert (d.level, d.committee_code, d.handover_code) == ("commune", TAN_PHU, CENTRAL_CODE)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_no_uncertain_rule_routes_silently(rules: RoutingRules, data: st.DataObject) -> None:
+    """Whatever position, spelling and setting: a position whose level is in doubt always flags the case and says why."""
+    position = data.draw(st.sampled_from(rules.positions))
+    alias = data.draw(st.sampled_from(position.aliases + position.bodies))
+    text = data.draw(st.sampled_from([alias, alias.upper(), f"ông A, {alias}"]))
+    setting = data.draw(st.sampled_from(["workplace", "residence"]))
+    d = route(province_code=DONG_NAI, commune_code=TAN_PHU, role=text, setting=setting, rules=rules)  # type: ignore[arg-type]
+    assert d.position is not None
+    matched = d.position.position
+    english = d.reason_texts("en")
+    assert english[0].startswith(f"The position “{matched.label.en}” is managed at the {'provincial' if matched.level == 'province' else matched.level} level")
+    if matched.review is not None:
+        assert d.needs_review and f"Please check: {matched.review.en}" in english
+
+
+SECTOR_OVERRIDE = OVERRIDE.replace(
+    '[[positions]]\nid = "commune_police"',
+    '[sectors.police]\nname = "Ngành Công an"\norganisation = "theo ngành dọc."\n\n[[positions]]\nid = "commune_police"',
+).replace(
+    'name = "Công an xã"\naliases = ["công an xã"]',
+    'name = "Công an xã"\nsector = "police"\nreview = "chưa rõ."\naliases = ["công an xã"]',
+)
+
+
+def test_a_province_that_sets_a_level_settles_the_doubt(tmp_path: Path) -> None:
+    """Where a province moves a position, its decision stands: the default doubt no longer flags the case."""
+    path = tmp_path / "rules.toml"
+    path.write_text(SECTOR_OVERRIDE, encoding="utf-8")
+    rules = load_rules(path)
+    elsewhere = route(province_code=DONG_NAI, commune_code=TAN_PHU, role="ca xã", rules=rules)
+    assert elsewhere.needs_review and "Please check: chưa rõ." in elsewhere.reason_texts("en")
+    hcm = route(province_code=HCM, commune_code=BEN_THANH, role="ca xã", rules=rules)
+    assert (hcm.committee_code, hcm.needs_review) == (HCM, False)
+
 
 
 # -- reading positions inside longer text ----------------------------------------------------------

@@ -144,3 +144,28 @@ def test_a_stop_signal_at_any_moment_stops_serve_cleanly(db: Session, sig: signa
     log = (seen + rest).decode()
     assert serve.returncode == 0, log
     assert "outbox worker stopped" in log and "Traceback" not in log
+
+
+def test_a_scheduled_job_runs_once_a_period_for_all_servers(db: Session) -> None:
+    """Two servers looking at once run a due job once; within its period nobody runs it again; a failed run is due again."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from phananh.background import run_if_due
+
+    runs: list[int] = []
+
+    def job() -> None:
+        time.sleep(0.3)  # long enough for the other server to look meanwhile
+        runs.append(1)
+
+    with ThreadPoolExecutor(2) as pool:
+        ran = list(pool.map(lambda _: run_if_due("test-job", 3600, job), range(2)))
+    assert sorted(ran) == [False, True] and runs == [1]
+    assert run_if_due("test-job", 3600, job) is False and runs == [1], "not again within the period"
+
+    def broken() -> None:
+        raise RuntimeError("fails")
+
+    with pytest.raises(RuntimeError):
+        run_if_due("test-broken", 3600, broken)
+    assert run_if_due("test-broken", 3600, job) is True, "a failed run leaves the job due"

@@ -20,6 +20,7 @@ from phananh.cli import app
 from tests.intake.security_helpers import Keys, file_full_report, keys  # noqa: F401
 
 runner = CliRunner()
+STRONG = "Zq3vN8rT1xLw5yB0cF7hJ2kM9pS4dG6uA_e-QiRoYt0"  # 43 url-safe characters: 32 random bytes
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -40,9 +41,9 @@ def _run_serve(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     ("env", "says"),
     [
         ({}, "PHANANH_SECRET_KEY"),
-        ({"PHANANH_SECRET_KEY": "s" * 40}, "PHANANH_ENCRYPTION_KEYS"),
-        ({"PHANANH_SECRET_KEY": "s" * 40, "PHANANH_ENCRYPTION_KEYS": "not-a-key"}, "not a valid Fernet key"),
-        ({"PHANANH_SECRET_KEY": "s" * 40, "PHANANH_ENCRYPTION_KEY_FILE": "/nonexistent/keys"}, "key file unreadable"),
+        ({"PHANANH_SECRET_KEY": STRONG}, "PHANANH_ENCRYPTION_KEYS"),
+        ({"PHANANH_SECRET_KEY": STRONG, "PHANANH_ENCRYPTION_KEYS": "not-a-key"}, "not a valid Fernet key"),
+        ({"PHANANH_SECRET_KEY": STRONG, "PHANANH_ENCRYPTION_KEY_FILE": "/nonexistent/keys"}, "key file unreadable"),
     ],
 )
 def test_serve_in_production_without_keys_exits_with_a_message(tmp_path: Path, env: dict[str, str], says: str) -> None:
@@ -70,11 +71,11 @@ def test_keys_rotate_reports_counts_and_is_harmless_twice(db: Session, keys: Key
     assert first.exit_code == 0, first.output
     assert "reporter_identities.name_enc: 1 re-encrypted" in first.stdout
     assert "chat_links.handle_enc: 1 re-encrypted" in first.stdout
-    assert "attachment files: 1 re-encrypted" in first.stdout and "reporter_identities: 1/1" in first.stdout
+    assert "evidence_chunks.data_enc: 1 re-encrypted" in first.stdout and "reporter_identities: 1/1" in first.stdout
     keys.use(key_b)
     second = runner.invoke(app, ["keys", "rotate"])
     assert second.exit_code == 0 and "reporter_identities.name_enc: 0 re-encrypted" in second.stdout
-    assert "attachment files: 0 re-encrypted" in second.stdout and "Done" in second.stdout
+    assert "evidence_chunks.data_enc: 0 re-encrypted" in second.stdout and "Done" in second.stdout
 
 
 def test_keys_rotate_fails_loudly_when_a_value_cannot_be_opened(db: Session, keys: Keys) -> None:
