@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request, Response, UploadFile
+from fastapi import APIRouter, Request, Response, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
@@ -19,7 +16,6 @@ from bot.assets import Assets
 from intake.attachments import store_attachment
 from intake.config import get_settings
 from intake.conversation import Conversation
-from intake.dialog.tools import DEFAULT_TOOLS
 from intake.db import session_scope
 from intake.dialog.types import AttachmentInfo, Inbound, Reply
 from intake.errors import InvalidInputError
@@ -33,15 +29,7 @@ templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 STATIC = Assets(Path(__file__).parent / "static", "/static/chat")
 
 
-@asynccontextmanager
-async def _warm(_app: FastAPI) -> AsyncIterator[None]:
-    """Loads the classifier, the gazetteer and the story reader at start, so the first resident is answered at
-    once (before, the first report waited for them); off the event loop."""
-    await asyncio.to_thread(DEFAULT_TOOLS.warm)
-    yield
-
-
-router = APIRouter(lifespan=_warm)
+router = APIRouter()
 conversation = Conversation(channel="web")
 
 # Over the pace the page shows these and puts the message back in the box. TOO_FAST is Telegram's and Zalo's.

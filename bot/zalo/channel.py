@@ -45,12 +45,12 @@ from bot.zalo.events import ZaloEvent, ZaloFile, read_event, update_key
 from bot.zalo.render import Outgoing, as_text, render, render_text
 from bot.zalo.signature import Verdict, check
 from intake.attachments import IMAGE_TYPES, store_attachment
-from intake.classify import get_classifier
 from intake.config import Settings, get_settings
 from intake.conversation import Conversation
 from intake.crypto import encrypt
 from intake.db import get_engine, session_scope
 from intake.dialog.engine import CHOICE_STEPS
+from intake.dialog.tools import DEFAULT_TOOLS
 from intake.dialog.types import (
     AddInfo,
     AttachmentInfo,
@@ -195,10 +195,11 @@ def store_job(reports_per_day: int, chat_id: str, data: bytes, content_type: str
 
 
 def warm_job() -> None:
-    """Loads the classifier (and underthesea's tokenizer, which loads on first use) and opens the database."""
+    """Loads the classifier (and underthesea's tokenizer, which loads on first use), the gazetteer and the story
+    reader, and opens the database."""
     # Once, in one thread: underthesea's lazy model loading is not thread-safe, and two threads
     # tokenizing at the same first moment fail (AttributeError inside its CRF tagger).
-    get_classifier().suggest("Cán bộ xã nhận tiền của dân")
+    DEFAULT_TOOLS.warm()
     get_engine()
 
 
