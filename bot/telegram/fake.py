@@ -294,9 +294,11 @@ class FakeBotAPIServer:
                 if request.headers.get("content-type", "").startswith("application/json"):
                     params.update(await request.json())
                 else:
-                    form = await request.form()
-                    for key, value in form.items():
-                        params[key] = json.loads(value) if key in _JSON_PARAMS and isinstance(value, str) else value
+                    params.update((await request.form()).items())
+                # python-telegram-bot sends reply_markup and its like as JSON text, in a form or a JSON body alike.
+                for key in _JSON_PARAMS:
+                    if isinstance(params.get(key), str):
+                        params[key] = json.loads(params[key])
             except ClientDisconnect:
                 return Response(status_code=499)  # the bot went away mid-request (killed, or shutting down)
         method = request.path_params["method"]

@@ -56,20 +56,32 @@ _PLAIN_ANSWERS: dict[str, dict[str, object]] = {
 }
 
 
-def file_the_rest(client: TestClient | httpx.Client, place: str = "phường Bến Thành, TP Hồ Chí Minh") -> list[dict[str, object]]:
-    """Answers whatever is asked after the story, plainly (the first type suggested), until the receipt comes."""
+def plain_answer(last: list[dict[str, Any]], place: str = "phường Bến Thành, TP Hồ Chí Minh") -> dict[str, object]:
+    """What a resident answers to the question the replies ask, plainly (the first type suggested), as a
+    message body with the payload of the button shown; {} once the receipt is there."""
+    if any(r.get("receipt") for r in last):
+        return {}
+    payloads = [b["payload"] for r in last for b in r["buttons"]]
+    step = payloads[-1].split(":", 1)[0] if payloads else "place"
+    if step == "category":
+        return {"button": next(p for p in payloads if p.rsplit(":", 1)[-1].isdigit())}
+    if step == "place":
+        return {"text": place}
+    if step == "place_choice":
+        return {"button": payloads[0]}
+    body = dict(_PLAIN_ANSWERS[step])
+    if "button" in body:
+        body["button"] = next(p for p in payloads if p.endswith(f":{body['button']}"))
+    return body
+
+
+def file_the_rest(client: TestClient | httpx.Client) -> list[dict[str, object]]:
+    """Answers whatever is asked after the story, plainly, until the receipt comes."""
     for _ in range(20):
-        last: list[dict[str, Any]] = getattr(client, "last_replies", [])
-        if any(r.get("receipt") for r in last):
-            return last
-        payloads = [b["payload"] for r in last for b in r["buttons"]]
-        step = payloads[-1].split(":", 1)[0] if payloads else "place"
-        if step == "category":
-            _say(client, button=next(p for p in payloads if p.rsplit(":", 1)[-1].isdigit()))
-        elif step in ("place", "place_choice") and step not in _PLAIN_ANSWERS:
-            _say(client, text=place) if step == "place" else _say(client, button=payloads[0])
-        else:
-            _say(client, **dict(_PLAIN_ANSWERS[step]))
+        body = plain_answer(getattr(client, "last_replies", []))
+        if not body:
+            return client.last_replies  # type: ignore[union-attr, no-any-return]
+        _say(client, **body)
     raise AssertionError("no receipt")
 
 
