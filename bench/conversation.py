@@ -3,6 +3,7 @@
     python -m bench.conversation [--reports 200]
 
 Targets (issue 2): >= 1,000 steps/s on one core; <= 250 MB RSS for `phananh serve` after start.
+Issue 16: the first report after a fresh start answered in under a second (the models load at start).
 """
 
 from __future__ import annotations
@@ -21,11 +22,10 @@ SCRIPT = [
     ("button", "menu:report"),
     ("button", "mode:anonymous"),
     ("text", "Ông phó chủ tịch xã đòi tiền 5 triệu mới ký giấy xác nhận đất cho nhà tôi, nói không đưa thì để đó"),
-    ("text", "Việc này xảy ra nhiều lần, nhiều hộ trong xóm cũng bị như vậy"),
-    ("button", "done"),
+    ("text", "Việc này xảy ra nhiều lần, nhiều hộ trong xóm cũng bị như vậy"),  # more of the story, at its confirmation
+    ("text", "đúng"),  # the story named the post: confirmed
     ("category", ""),
     ("text", "Nguyễn Văn B"),
-    ("text", "phó chủ tịch UBND xã"),
     ("text", "UBND xã"),
     ("text", "phường Bến Thành, TP Hồ Chí Minh"),
     ("button", "setting:workplace"),
@@ -50,10 +50,11 @@ def _run_in_process(reports: int) -> tuple[int, float, list[float], list[float]]
         for kind, value in SCRIPT:
             if kind == "category":
                 # Press the first category offered, whatever the classifier suggested.
-                payload = next(b.payload for r in replies for b in r.buttons if b.payload.startswith("cat:") and b.payload[4:].isdigit())
+                payload = next(b.payload for r in replies for b in r.buttons if b.payload.rsplit(":", 1)[-1].isdigit())
                 message = Inbound(button=payload)
             elif kind == "button":
-                message = Inbound(button=value)
+                # The button the last replies offered for this choice: its payload names the question.
+                message = Inbound(button=next(b.payload for r in replies for b in r.buttons if b.payload.endswith(":" + value)))
             else:
                 message = Inbound(text=value)
             t0 = time.perf_counter()
@@ -71,9 +72,13 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _server_rss(env: dict[str, str]) -> float:
+def _server_after_start(env: dict[str, str]) -> tuple[float, float, float]:
+    """`phananh serve` just started: a resident's first report (the story, then the type suggested:
+    the story reader's and the classifier's first use), and the server's RSS after it, in MB."""
     import httpx
     import psutil
+
+    from bot.admission import proof_for
 
     port = _free_port()
     proc = subprocess.Popen(
@@ -83,7 +88,7 @@ def _server_rss(env: dict[str, str]) -> float:
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.time() + 120
+        deadline = time.time() + 180
         while time.time() < deadline:
             try:
                 if httpx.get(f"http://127.0.0.1:{port}/", timeout=1).status_code == 200:
@@ -92,9 +97,29 @@ def _server_rss(env: dict[str, str]) -> float:
                 time.sleep(0.3)
         else:
             raise SystemExit("server did not start")
-        httpx.post(f"http://127.0.0.1:{port}/api/chat", json={"resume": True}, timeout=10)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as web:
+            replies: list[dict[str, object]] = []
+
+            def say(**body: object) -> float:
+                nonlocal replies
+                if "button" in body:  # the payload of the button shown for this choice
+                    body["button"] = next(b["payload"] for r in replies for b in r["buttons"] if b["payload"].endswith(f":{body['button']}"))  # type: ignore[index, union-attr]
+                started = time.perf_counter()
+                answer = web.post("/api/chat", json=body).json()
+                if "challenge" in answer:  # a new chat's puzzle, solved as the page does (not timed)
+                    proof = proof_for(answer)
+                    started = time.perf_counter()
+                    answer = web.post("/api/chat", json={**body, "proof": proof}).json()
+                replies = answer["replies"]
+                return (time.perf_counter() - started) * 1000
+
+            say(resume=True)
+            say(button="menu:report")
+            say(button="mode:anonymous")
+            story = say(text="Ông Trần Văn B là cán bộ địa chính xã Tân Phú, tỉnh Đồng Nai, đòi tôi đưa 20 triệu mới làm sổ đỏ.")
+            suggested = say(text="đúng")
         time.sleep(1)
-        return psutil.Process(proc.pid).memory_info().rss / 2**20
+        return psutil.Process(proc.pid).memory_info().rss / 2**20, story, suggested
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -139,8 +164,9 @@ def main() -> None:
         f"filing step («Gửi»: routing, Argon2id passphrase hash, case + audit rows): "
         f"median {statistics.median(submits) * 1000:.1f} ms"
     )
-    rss = _server_rss(env)
-    print(f"server RSS after start and one chat request: {rss:.0f} MB")
+    rss, story, suggested = _server_after_start(env)
+    print(f"first report after serve starts: the story answered in {story:.0f} ms, the type suggested in {suggested:.0f} ms (target < 1,000 ms)")
+    print(f"server RSS after start and that report's first steps: {rss:.0f} MB")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ way Telegram does (at most 40 connections, an update redelivered until it is ans
 web chat's /api/chat with their cookie, or signed events to /webhook/zalo (answered by the OA API
 later). "both" is Telegram and the web chat; "all" adds Zalo. Each resident files report after
 report, each from a new chat, for the set time: /start, the menu, anonymity, what happened,
-category, who, where, setting, when, no evidence, notifications, send, and the receipt. A resident takes --think seconds to read each answer and write
+what the story said confirmed, category, who, where, setting, when, no evidence, notifications, send, and the receipt. A resident takes --think seconds to read each answer and write
 the next message (a person takes far longer; at 0, Telegram's pace of one message a second per chat,
 which the bot keeps, is what the latency shows).
 
@@ -66,6 +66,8 @@ PACE_PAUSE = 1.3  # a pause longer than the bot's one message a second in a chat
 RECEIPT = re.compile(r"\b([2-9A-Z]{4}-[2-9A-Z]{4}-[2-9A-Z]{4})\b")
 RECEIPT_WORDS = ("Mã tiếp nhận", "Receipt code")
 HELP = "/trogiup"
+# The bot's answer to a button of a question no longer asked (intake.dialog.context.Context.refuse_button).
+REFUSED = "Nút này thuộc một câu hỏi trước"
 # The web chat cannot push status updates, so it never asks about notifications.
 WEB_REPORT = [s for s in REPORT if s != ("press", "no")]
 CHAT_BASE = {"telegram": 7_000_000, "web": 0, "zalo": 0}
@@ -373,6 +375,17 @@ async def _telegram_answer(fake: TimedFake, chat: int, before: int) -> list[tupl
     return got
 
 
+async def _shown(fake: TimedFake, chat: int, choice: str, after: int) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The newest question showing a button for the choice, once it is on screen (a question the chat's
+    pace still holds back arrives within ANSWER_WAIT); None when none came."""
+    deadline = time.monotonic() + ANSWER_WAIT
+    while (found := fake.button(chat, choice)) is None or found[0]["message_id"] <= after:
+        if time.monotonic() > deadline:
+            return None
+        await asyncio.sleep(0.02)
+    return found
+
+
 async def telegram_resident(load: Load, client: httpx.AsyncClient, slots: asyncio.Semaphore) -> None:
     """Files reports through the webhook until the time is up, each from a new chat."""
     tally = load.tallies["telegram"]
@@ -383,8 +396,15 @@ async def telegram_resident(load: Load, client: httpx.AsyncClient, slots: asynci
         tally.reports_started += 1
         epoch = load.crash_epoch
 
+        pressed = [0]  # the message last pressed on: a press waits for a newer question
+
         async def send(kind: str, value: str) -> tuple[float, list[tuple[float, str]]]:
-            update = load.updates.make(chat, kind, value)
+            shown = await _shown(load.fake, chat, value, pressed[0]) if kind == "press" else None
+            if shown is not None:  # the button on screen for this choice: its payload names its question
+                pressed[0] = shown[0]["message_id"]
+                update = load.updates.make(chat, kind, shown[1]["callback_data"], question=shown[0])
+            else:
+                update = load.updates.make(chat, kind, value)
             before = len(load.fake.seen(chat))
             t0 = time.perf_counter()
             load.fake.carry_out(await _deliver_until_answered(tally, lambda: _post(client, slots, url, json=update, headers=headers)))
@@ -394,8 +414,15 @@ async def telegram_resident(load: Load, client: httpx.AsyncClient, slots: asynci
         question = ""
         for kind, value in REPORT:
             await asyncio.sleep(load.think)
+            refused = 0
             while True:
                 t0, got = await send(kind, value)
+                if got and kind == "press" and refused < 2 and any(REFUSED in text for _, text in got):
+                    # Pressed on a question the bot had moved past (its answer was lost with the server):
+                    # the resident reads the question asked now, and presses there.
+                    refused += 1
+                    tally.resent += 1
+                    continue
                 if got:
                     tally.latencies.append(got[-1][0] - t0)
                     break
@@ -422,9 +449,12 @@ async def web_resident(load: Load, client: httpx.AsyncClient, slots: asyncio.Sem
         tally.reports_started += 1
         epoch = load.crash_epoch
         question: dict[str, Any] = {}
+        replies: list[dict[str, Any]] = []
         for kind, value in WEB_REPORT:
             await asyncio.sleep(load.think)
-            body = {"text": value} if kind == "text" else {"button": value}
+            # A press sends the payload of the button shown for that choice (it names its question).
+            shown = [b["payload"] for r in replies for b in r["buttons"] if b["payload"].endswith(":" + value)]
+            body = {"text": value} if kind == "text" else {"button": shown[-1] if shown else value}
             missed = again = False
             while True:
                 t0 = time.perf_counter()
@@ -456,7 +486,7 @@ async def web_resident(load: Load, client: httpx.AsyncClient, slots: asyncio.Sem
                 tally.resent += not again
                 again = True
             question = replies[-1] if replies else {}
-        receipt = str(question.get("receipt") or "")
+        receipt = next((str(r["receipt"]) for r in replies if r.get("receipt")), "")  # the receipt comes in a message of its own
         _finish(load, tally, f"{RECEIPT_WORDS[0]} {receipt}" if receipt else "", epoch)
 
 

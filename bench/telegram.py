@@ -5,8 +5,8 @@
 Two processes besides this one: the fake Bot API (bot.telegram.fake, answering over HTTP) and
 `phananh serve` with its webhook registered on the fake. Simulated residents post updates to
 /webhook/telegram the way Telegram does: at most 40 connections at a time, each answered once the
-update is processed. Each resident files a whole report (15 updates: commands, button presses,
-free text, the classifier, the gazetteer, the filing). Two loads: saturation (every resident posts its
+update is processed. Each resident files a whole report (14 updates: commands, button presses,
+free text, the story reader, the classifier, the gazetteer, the filing). Two loads: saturation (every resident posts its
 next update as soon as the previous one is answered) and a fixed rate (updates due on a
 schedule; latency counted from when an update was due, so queueing shows).
 
@@ -55,11 +55,9 @@ REPORT: list[tuple[str, str]] = [
     ("press", "menu:report"),
     ("press", "mode:anonymous"),
     ("text", STORY),
-    ("press", "done"),
+    ("text", "đúng"),  # the story named the post and the agency: confirmed
     ("text", "1"),  # the first category offered, as a resident without buttons would answer
     ("press", "skip"),
-    ("text", "phó chủ tịch UBND xã"),
-    ("text", "UBND xã"),
     ("text", "phường Bến Thành, TP Hồ Chí Minh"),
     ("press", "setting:workplace"),
     ("press", "unknown"),
@@ -79,7 +77,9 @@ class Updates:
         self.update_id = 10_000
         self.message_id = 1
 
-    def make(self, chat_id: int, kind: str, value: str) -> dict[str, Any]:
+    def make(self, chat_id: int, kind: str, value: str, *, question: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A text message, or a press of the button whose payload is `value` under the `question` message
+        the bot sent (a stand-in question when none is given: the bot then refuses the press)."""
         self.update_id += 1
         self.message_id += 1
         user = {"id": chat_id, "is_bot": False, "first_name": "Cư dân", "language_code": "vi"}
@@ -89,7 +89,7 @@ class Updates:
             if value.startswith("/"):
                 message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(value.split()[0])}]
             return {"update_id": self.update_id, "message": message}
-        question = {
+        question = question or {
             "message_id": self.message_id,
             "from": {"id": int(BOT_TOKEN.split(":")[0]), "is_bot": True, "first_name": "Phản ánh"},
             "chat": chat,
@@ -132,19 +132,52 @@ class Run:
         return rest
 
 
-async def _post(client: httpx.AsyncClient, slots: asyncio.Semaphore, url: str, update: dict[str, Any]) -> int:
+async def _post(client: httpx.AsyncClient, slots: asyncio.Semaphore, url: str, update: dict[str, Any]) -> httpx.Response | None:
     """Delivers an update like Telegram: a failed connection is tried again (the bot drops repeats)."""
     # Requests queue on the semaphore rather than in httpx's pool, whose bookkeeping grows with
     # every waiting request and would make this generator, not the bot, the bottleneck.
     async with slots:
         for _attempt in range(3):
             try:
-                response = await client.post(url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
-                return response.status_code
+                return await client.post(url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
             except httpx.TransportError:
                 # A keep-alive connection closed by the server as the request left: Telegram retries too.
                 continue
-    return 0
+    return None
+
+
+class Screens:
+    """What each simulated resident has on screen: presses are made on the buttons the bot sent.
+
+    A button's payload names its question (step and token), so a press must carry the one shown.
+    Telegram carries out a method the bot returns in its webhook answer; here it is handed to the fake
+    Bot API after the answer is timed (its cost is not the bot's), so that the fake holds every message.
+    """
+
+    def __init__(self, api: str) -> None:
+        self.api = api
+        self.pressed: dict[int, int] = {}  # chat -> the message id last pressed on
+
+    async def carry_out(self, client: httpx.AsyncClient, response: httpx.Response | None) -> None:
+        if response is None or response.status_code != 200 or not response.headers.get("content-type", "").startswith("application/json"):
+            return
+        call = dict(response.json())
+        await client.post(f"{self.api}/bot{BOT_TOKEN}/{call.pop('method')}", json=call)
+
+    async def update(self, client: httpx.AsyncClient, updates: Updates, chat: int, kind: str, value: str) -> dict[str, Any]:
+        """The update for a step; a press waits (as a person reads) for the newest question showing that choice."""
+        if kind != "press":
+            return updates.make(chat, kind, value)
+        deadline = time.monotonic() + 30
+        while True:
+            found = await client.get(f"{self.api}/_button/{chat}/{value}")
+            if found.status_code == 200 and found.json()["message"]["message_id"] > self.pressed.get(chat, 0):
+                shown = found.json()
+                self.pressed[chat] = shown["message"]["message_id"]
+                return updates.make(chat, kind, shown["payload"], question=shown["message"])
+            if time.monotonic() > deadline:
+                return updates.make(chat, kind, value)  # never shown: the bot refuses the press, and the report is lost
+            await asyncio.sleep(0.02)
 
 
 Step = tuple[int, str, str]  # chat, kind, value
@@ -165,15 +198,16 @@ def population(script: list[tuple[str, str]], chats: range) -> list[tuple[list[S
     return plans
 
 
-async def _walk_before(url: str, plans: list[tuple[list[Step], list[Step]]], updates: Updates) -> None:
+async def _walk_before(url: str, plans: list[tuple[list[Step], list[Step]]], updates: Updates, screens: Screens) -> None:
     """Posts the steps residents had taken before the measurement (not measured)."""
     limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
     slots = asyncio.Semaphore(CONNECTIONS)
-    async with httpx.AsyncClient(limits=limits, timeout=120) as client:
+    async with httpx.AsyncClient(limits=limits, timeout=120) as client, httpx.AsyncClient(timeout=120) as side:
 
         async def resident(steps: list[Step]) -> None:
             for chat, kind, value in steps:
-                await _post(client, slots, url, updates.make(chat, kind, value))
+                update = await screens.update(side, updates, chat, kind, value)
+                await screens.carry_out(side, await _post(client, slots, url, update))
 
         await asyncio.gather(*(resident(before) for before, _ in plans))
 
@@ -182,24 +216,26 @@ def _is_filing(script: list[tuple[str, str]], kind: str, value: str) -> bool:
     return script is REPORT and (kind, value) == REPORT[-1]
 
 
-async def saturate(url: str, script: list[tuple[str, str]], chats: range, updates: Updates) -> Run:
-    """Every resident posts its next update as soon as the previous one is answered."""
+async def saturate(url: str, script: list[tuple[str, str]], chats: range, updates: Updates, screens: Screens) -> Run:
+    """Every resident posts its next update as soon as the previous one is answered (a press, as soon as its question is shown)."""
     run = Run("saturation")
     plans = population(script, chats)
-    await _walk_before(url, plans, updates)
+    await _walk_before(url, plans, updates, screens)
     limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
     slots = asyncio.Semaphore(CONNECTIONS)
-    async with httpx.AsyncClient(limits=limits, timeout=120) as client:
+    async with httpx.AsyncClient(limits=limits, timeout=120) as client, httpx.AsyncClient(timeout=120) as side:
 
         async def resident(steps: list[Step]) -> None:
             for chat_id, kind, value in steps:
+                update = await screens.update(side, updates, chat_id, kind, value)
                 t0 = time.perf_counter()
-                status = await _post(client, slots, url, updates.make(chat_id, kind, value))
+                response = await _post(client, slots, url, update)
                 took = time.perf_counter() - t0
+                await screens.carry_out(side, response)
                 run.latencies.append(took)
                 if _is_filing(script, kind, value):
                     run.submit_latencies.append(took)
-                run.record(status)
+                run.record(response.status_code if response is not None else 0)
 
         start = time.perf_counter()
         await asyncio.gather(*(resident(measured) for _, measured in plans))
@@ -207,15 +243,15 @@ async def saturate(url: str, script: list[tuple[str, str]], chats: range, update
     return run
 
 
-async def fixed_rate(url: str, script: list[tuple[str, str]], chats: range, rate: float, updates: Updates) -> Run:
+async def fixed_rate(url: str, script: list[tuple[str, str]], chats: range, rate: float, updates: Updates, screens: Screens) -> Run:
     """Updates fall due at `rate` per second in all; latency counts from when each was due."""
     run = Run(f"{rate:g}/s")
     plans = population(script, chats)
-    await _walk_before(url, plans, updates)
+    await _walk_before(url, plans, updates, screens)
     limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
     interval = len(chats) / rate  # each resident's own spacing
     slots = asyncio.Semaphore(CONNECTIONS)
-    async with httpx.AsyncClient(limits=limits, timeout=120) as client:
+    async with httpx.AsyncClient(limits=limits, timeout=120) as client, httpx.AsyncClient(timeout=120) as side:
         loop = asyncio.get_running_loop()
         begin = loop.time() + 0.2
 
@@ -223,12 +259,14 @@ async def fixed_rate(url: str, script: list[tuple[str, str]], chats: range, rate
             due = begin + n / rate
             for chat_id, kind, value in steps:
                 await asyncio.sleep(max(0.0, due - loop.time()))
-                status = await _post(client, slots, url, updates.make(chat_id, kind, value))
+                update = await screens.update(side, updates, chat_id, kind, value)  # shown by now at this rate
+                response = await _post(client, slots, url, update)
                 took = loop.time() - due
+                await screens.carry_out(side, response)
                 run.latencies.append(took)
                 if _is_filing(script, kind, value):
                     run.submit_latencies.append(took)
-                run.record(status)
+                run.record(response.status_code if response is not None else 0)
                 due += interval
 
         start = time.perf_counter()
@@ -366,23 +404,24 @@ def _loads(
 ) -> float:
     """Warm-up, saturation, then each fixed rate, each with new residents; returns the saturation throughput."""
     updates = Updates()
+    screens = Screens(api)
 
     def chats(n: int) -> range:
         start = next_chat[0]
         next_chat[0] += n
         return range(start, start + n)
 
-    asyncio.run(saturate(url, script, chats(10), updates))  # warm-up: classifier, gazetteer, connections
+    asyncio.run(saturate(url, script, chats(10), updates, screens))  # warm-up: classifier, gazetteer, connections
     throughput = 0.0
     for load in (None, *args.rate):
         run_chats = chats(args.residents if load is None else args.rate_residents)
         cpu = _cpu_seconds(pid)  # the residents' earlier steps (see `population`) are counted too
         posted = updates.update_id
         if load is None:
-            run = asyncio.run(saturate(url, script, run_chats, updates))
+            run = asyncio.run(saturate(url, script, run_chats, updates, screens))
             throughput = run.count / run.seconds
         else:
-            run = asyncio.run(fixed_rate(url, script, run_chats, load, updates))
+            run = asyncio.run(fixed_rate(url, script, run_chats, load, updates, screens))
         run.cpu_ms = (_cpu_seconds(pid) - cpu) * 1000 / (updates.update_id - posted)
         missing = 0
         if script is REPORT:

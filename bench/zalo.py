@@ -36,9 +36,9 @@ import httpx
 STORY = "Ông phó chủ tịch UBND xã đòi 5 triệu mới ký giấy xác nhận đất cho nhà tôi, nói không đưa thì cứ để đó"
 # What a resident sends, as the texts Zalo delivers (a pressed button arrives as its label).
 REPORT = [
-    "Gửi phản ánh", "Ẩn danh", STORY, "Xong", "1", "Bỏ qua", "phó chủ tịch UBND xã", "UBND xã",
-    "phường Bến Thành, TP Hồ Chí Minh", "Tại nơi làm việc", "Không nhớ rõ", "Không có chứng cứ",
-    "Không, cảm ơn", "Gửi phản ánh",
+    "Gửi phản ánh mới", "Ẩn danh", STORY, "đúng", "1", "Không rõ tên",
+    "phường Bến Thành, TP Hồ Chí Minh", "Tại nơi làm việc", "Không nhớ thời gian", "Không có chứng cứ",
+    "Không nhận thông báo", "Gửi phản ánh này",
 ]  # fmt: skip
 
 

@@ -73,6 +73,9 @@ def run_chat(
             stdout.flush()
         line = stdin.readline()
         if not line:
+            if not as_json:
+                stdout.write("\n")  # the end of input leaves no prompt hanging without its line
+                stdout.flush()
             break
         last = conversation.handle(chat_id, _inbound(line, last, numbers=not as_json), lang=lang)
         _show(conversation, chat_id, last, show, stdout)

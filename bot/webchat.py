@@ -12,6 +12,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
 from bot.admission import Admission, SharedArrivals
+from bot.assets import Assets
 from intake.attachments import store_attachment
 from intake.config import get_settings
 from intake.conversation import Conversation
@@ -25,6 +26,9 @@ log = logging.getLogger(__name__)
 
 COOKIE = "pa_chat"
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+STATIC = Assets(Path(__file__).parent / "static", "/static/chat")
+
+
 router = APIRouter()
 conversation = Conversation(channel="web")
 
@@ -115,7 +119,9 @@ def _reply_json(reply: Reply) -> dict[str, Any]:
         "buttons": [{"label": b.label, "payload": b.payload} for b in reply.buttons],
     }
     if reply.receipt:
-        data["receipt"], data["passphrase"] = reply.receipt, reply.passphrase
+        data["receipt"], data["passphrase"], data["received_on"] = reply.receipt, reply.passphrase, reply.received_on
+    if reply.secret_answer:
+        data["secret"] = True  # the page shows the answer to this question masked in its transcript
     return data
 
 
@@ -164,7 +170,7 @@ def _challenge(lang: str | None) -> JSONResponse:
 def page(request: Request) -> Response:
     """The chat page; its strings come translated from the server, its script from /static."""
     lang = normalize_language(request.query_params.get("lang") or request.headers.get("accept-language", "vi")[:2])
-    context = {"lang": lang, "_": translator(lang)._, "max_chars": get_settings().max_message_chars}
+    context = {"lang": lang, "_": translator(lang)._, "max_chars": get_settings().max_message_chars, "asset": STATIC.url}
     return templates.TemplateResponse(request, "chat.html", context)
 
 

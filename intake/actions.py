@@ -15,8 +15,8 @@ from intake import audit, notices, throttle
 from intake.clock import received_on, start_first_handling
 from intake.committees import committee_by_code
 from intake.crypto import encrypt, hash_password, keyed_hash
-from intake.dates import format_date
-from intake.dialog.types import Draft, LookupResult
+from intake.dates import format_date, format_datetime
+from intake.dialog.types import Draft, FrontMessage, LookupResult
 from intake.errors import InvalidInputError, NotFoundError
 from intake.models import (
     Anonymity,
@@ -179,17 +179,22 @@ def linked_case_id(session: Session, *, channel: str, handle: str) -> int | None
     ).first()
 
 
-def describe_case(session: Session, case: Case, *, language: str, receipt: str = "") -> LookupResult:
-    """What a resident who holds a case is told about it; marks waiting staff messages as seen."""
+def describe_case(session: Session, case: Case, *, language: str, receipt: str = "", show_all: bool = False) -> LookupResult:
+    """What a resident who holds a case is told about it: every message from the Front, newest first.
+
+    Messages not shown at an earlier look-up are marked new (and from now on seen); none is ever left out.
+    """
     committee = session.get(Committee, case.committee_id)
-    pending = session.exec(
+    thread = session.exec(
         select(CaseMessage)
-        .where(CaseMessage.case_id == case.id, CaseMessage.direction == "staff", CaseMessage.seen_by_resident_at.is_(None))  # type: ignore[union-attr]
-        .order_by(CaseMessage.id)  # type: ignore[arg-type]
+        .where(CaseMessage.case_id == case.id, CaseMessage.direction == "staff")
+        .order_by(CaseMessage.created_at.desc(), CaseMessage.id.desc())  # type: ignore[attr-defined, union-attr]
     ).all()
     now = utcnow()
-    for m in pending:
-        m.seen_by_resident_at = now
+    messages = tuple(FrontMessage(format_datetime(m.created_at), m.body, new=m.seen_by_resident_at is None) for m in thread)
+    for m in thread:
+        if m.seen_by_resident_at is None:
+            m.seen_by_resident_at = now
     audit.record(session, "case.looked_up", actor_kind="resident", case_id=case.id)
     return LookupResult(
         found=True,
@@ -198,7 +203,10 @@ def describe_case(session: Session, case: Case, *, language: str, receipt: str =
         status=case.status,
         committee_name=committee.name(language) if committee else "",
         received_on=format_date(case.received_at),
-        messages=tuple(m.body for m in pending),
+        messages=messages,
+        forwarded_on=format_date(case.forwarded_on, empty=""),
+        due_on=format_date(case.due_on, empty=""),
+        show_all=show_all,
     )
 
 

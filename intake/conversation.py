@@ -24,6 +24,7 @@ from sqlmodel import Session, select
 from intake import actions
 from intake.config import get_settings
 from intake.crypto import decrypt, encrypt
+from intake.dates import format_date
 from intake.db import session_scope
 from intake.dialog.engine import fresh_state, step
 from intake.dialog.tools import DEFAULT_TOOLS, Tools
@@ -39,6 +40,7 @@ from intake.dialog.types import (
     LookUp,
     LookupResult,
     Reply,
+    ShowThread,
     StepName,
     Submitted,
     SubmitReport,
@@ -222,6 +224,7 @@ class Conversation:
             state.greeted = True
             draft = Draft()
         state.can_push = self.can_push
+        state.channel = self.channel
         if self._is_bare_lookup(message) and state.step == StepName.IDLE and draft.is_empty():
             # An opted-in chat already proved it holds its case: no receipt needed to see it.
             case_id = actions.linked_case_id(session, channel=self.channel, handle=chat_id)
@@ -248,7 +251,7 @@ class Conversation:
     def _carry_out(
         self,
         session: Session,
-        effect: SubmitReport | LookUp | AddInfo,
+        effect: SubmitReport | LookUp | AddInfo | ShowThread,
         draft: Draft,
         state: DialogState,
         chat_id: str,
@@ -270,10 +273,16 @@ class Conversation:
                         receipt=filed.receipt,
                         passphrase=filed.passphrase,
                         committee_name=filed.committee.name(state.lang),
+                        received_on=format_date(filed.case.received_at),
                     )
                 if isinstance(effect, AddInfo):
                     actions.add_resident_message(session, case_id=effect.case_id, text=effect.text)
                     return InfoAdded()
+                if isinstance(effect, ShowThread):
+                    case = session.get(Case, effect.case_id)
+                    if case is None:
+                        return LookupResult(found=False)
+                    return actions.describe_case(session, case, language=state.lang, show_all=True)
                 return actions.look_up_case(session, receipt=effect.receipt, passphrase=effect.passphrase, language=state.lang)
         except PhananhError as err:
             log.warning("effect %s failed: %s", type(effect).__name__, err.code)

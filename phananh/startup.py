@@ -113,11 +113,10 @@ def hold_replica_lock(settings: Settings) -> ReplicaLock:
 
 
 def load_models() -> None:
-    """Loads what every conversation needs (classifier, word segmenter, gazetteer, routing rules) now, not at the first message."""
+    """Loads what every conversation needs (classifier, word segmenter, gazetteer, routing rules, story reader) now, not at the first message."""
     from intake.dialog.tools import DEFAULT_TOOLS
 
-    DEFAULT_TOOLS.suggest("Chủ tịch xã nhận tiền của dân")
-    DEFAULT_TOOLS.locate("phường Bến Thành, TP Hồ Chí Minh", None)
+    DEFAULT_TOOLS.warm()
 
 
 def fork_zalo_workers(settings: Settings) -> list[int]:

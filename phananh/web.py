@@ -9,13 +9,14 @@ from pathlib import Path
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
-from fastapi.staticfiles import StaticFiles
 from sqlalchemy import exc as sa_exc
 
 from admin.app import router as admin_router
 from admin.auth import LoginRequired
 from admin.views import error_page as admin_error_page
+from bot.assets import Assets
 from bot.telegram.webhook import router as telegram_router
+from bot.webchat import STATIC as chat_static
 from bot.webchat import TOO_BUSY
 from bot.webchat import router as chat_router
 from bot.zalo.webhook import enabled as zalo_enabled
@@ -50,13 +51,13 @@ def create_app(*, with_chat: bool = True, with_admin: bool = True, settle_heap: 
     app.add_middleware(SecurityHeaders, hsts=settings.public_url.lower().startswith("https://"))
     app.include_router(health.router)
     if with_chat:
-        app.mount("/static/chat", StaticFiles(directory=Path(__file__).parent.parent / "bot" / "static"), name="chat-static")
+        app.mount("/static/chat", chat_static.app(), name="chat-static")
         app.include_router(chat_router)
         app.include_router(telegram_router)  # 404 until PHANANH_TELEGRAM_TOKEN is set
         if zalo_enabled(settings):
             app.include_router(zalo_router)  # only with PHANANH_ZALO_APP_ID and PHANANH_ZALO_OA_SECRET_KEY
     if with_admin:
-        app.mount("/static/admin", StaticFiles(directory=Path(__file__).parent.parent / "admin" / "static"), name="admin-static")
+        app.mount("/static/admin", Assets(Path(__file__).parent.parent / "admin" / "static", "/static/admin").app(), name="admin-static")
         app.include_router(admin_router)
     if settle_heap:
         app.include_router(heap.router())  # last: its start runs after the others'

@@ -306,6 +306,8 @@ class TelegramChannel:
         pressed = incoming.pressed
         if pressed is not None:
             await self._answer_press(pressed.query_id)
+            if any(reply.refused for reply in replies):
+                pressed = None  # a button of another question: its message is not edited to look chosen
         await self._reply(chat_id, pressed, replies)
 
     async def _step(self, chat_id: str, message: Inbound, lang: str | None, t: Any) -> Stepped:
@@ -440,24 +442,21 @@ class TelegramChannel:
     async def _receive_file(self, chat_id: str, media: Media, caption: str, lang: str | None, t: Any) -> list[Reply]:
         """Fetches a file, stores it cleaned and encrypted, and tells the engine (then the caption)."""
         mb = self.max_bytes // 2**20
-        too_large = t._(FILE_TOO_LARGE, mb=mb)
         try:
             if media.size is not None and media.size > self.max_bytes:
                 raise FileTooLarge()
             data = await self._download(media)
             info = await self._run(self._store, chat_id, data, media)
-        except FileTooLarge:
-            return [Reply(too_large)]
-        except InvalidInputError:
-            return [Reply(t._(FILE_UNREADABLE))]
-        except TelegramError as err:
-            log.warning("a file could not be fetched from the Bot API: %s", type(err).__name__)
-            return [Reply(t._(FILE_AGAIN))]
-        replies = (await self._step(chat_id, Inbound(attachments=(info,)), lang, t)).replies
-        if caption.strip():
-            # A caption is a second thing the resident did: words about the file.
-            replies += (await self._step(chat_id, Inbound(text=caption), lang, t)).replies
-        return replies
+        except (FileTooLarge, InvalidInputError, TelegramError) as err:
+            if isinstance(err, TelegramError):
+                log.warning("a file could not be fetched from the Bot API: %s", type(err).__name__)
+            problem = t._(FILE_TOO_LARGE, mb=mb) if isinstance(err, FileTooLarge) else t._(FILE_UNREADABLE) if isinstance(err, InvalidInputError) else t._(FILE_AGAIN)
+            if not caption.strip():
+                return [Reply(problem)]
+            # The file is lost, its words are not: the caption is taken as the resident's message.
+            return [Reply(problem), *(await self._step(chat_id, Inbound(text=caption), lang, t)).replies]
+        # One step: the file and the words sent with it, acknowledged once.
+        return (await self._step(chat_id, Inbound(attachments=(info,), text=caption), lang, t)).replies
 
     async def _download(self, media: Media) -> bytes:
         try:

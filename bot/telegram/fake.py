@@ -101,6 +101,23 @@ class FakeTelegram:
         """The texts the bot sent to a chat, as the resident reads them (markup removed)."""
         return [plain(c.params["text"]) for c in self.sent("sendMessage", chat_id)]
 
+    def button(self, chat_id: int, choice: str = "", *, label: str | None = None) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """The newest message in a chat with a button for this choice (its payload's last part, or the whole
+        payload), or with this label; and that button. None when no message shows one."""
+
+        def matches(button: dict[str, Any]) -> bool:
+            data = button.get("callback_data")
+            if label is not None:
+                return bool(button.get("text") == label and data)
+            return data is not None and (data == choice or _choice(data) == choice)
+
+        with self._lock:
+            found = [
+                (m, b) for (chat, _), m in self.messages.items() if chat == chat_id
+                for row in (m.get("reply_markup") or {}).get("inline_keyboard", []) for b in row if matches(b)
+            ]  # fmt: skip
+        return max(found, key=lambda pair: pair[0]["message_id"]) if found else None
+
     # -- methods ------------------------------------------------------------------------------
 
     def _m_getMe(self, _p: dict[str, Any]) -> dict[str, Any]:
@@ -171,6 +188,12 @@ class FakeTelegram:
             return len(self.pending)
 
 
+def _choice(data: str) -> str:
+    """The choice a button's payload carries after the question's step and token ("review:k3f9:send" gives "send")."""
+    parts = data.split(":", 2)
+    return parts[2] if len(parts) == 3 and len(parts[1]) == 4 else data
+
+
 def plain(text: str) -> str:
     """What a resident sees of an HTML message: tags gone, entities decoded."""
     return html.unescape(_TAG.sub("", text))
@@ -236,6 +259,7 @@ class FakeBotAPIServer:
                 Route("/bot{token}/{method}", self._method, methods=["GET", "POST"]),
                 Route("/file/bot{token}/{path:path}", self._file, methods=["GET"]),
                 Route("/_texts/{chat_id:int}", self._texts, methods=["GET"]),
+                Route("/_button/{chat_id:int}/{choice:path}", self._button, methods=["GET"]),
             ]
         )
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
@@ -270,9 +294,11 @@ class FakeBotAPIServer:
                 if request.headers.get("content-type", "").startswith("application/json"):
                     params.update(await request.json())
                 else:
-                    form = await request.form()
-                    for key, value in form.items():
-                        params[key] = json.loads(value) if key in _JSON_PARAMS and isinstance(value, str) else value
+                    params.update((await request.form()).items())
+                # python-telegram-bot sends reply_markup and its like as JSON text, in a form or a JSON body alike.
+                for key in _JSON_PARAMS:
+                    if isinstance(params.get(key), str):
+                        params[key] = json.loads(params[key])
             except ClientDisconnect:
                 return Response(status_code=499)  # the bot went away mid-request (killed, or shutting down)
         method = request.path_params["method"]
@@ -291,6 +317,15 @@ class FakeBotAPIServer:
     async def _texts(self, request: Request) -> Response:
         """What the bot sent a chat, for a client in another process (the benchmark)."""
         return JSONResponse(self.fake.texts(int(request.path_params["chat_id"])))
+
+    async def _button(self, request: Request) -> Response:
+        """The newest message with a button for a choice, and its payload, for a client in another process
+        (the benchmark's residents press what the bot showed them); 404 while none is there."""
+        found = self.fake.button(int(request.path_params["chat_id"]), request.path_params["choice"])
+        if found is None:
+            return Response(status_code=404)
+        message, button = found
+        return JSONResponse({"message": message, "payload": button["callback_data"]})
 
     async def _file(self, request: Request) -> Response:
         data = self.fake.download(request.path_params["path"])
@@ -361,25 +396,22 @@ class Resident:
         return self._update("edited_message", {**self._message(text=text), "edit_date": int(time.time())})
 
     def buttons(self) -> list[str]:
-        """The payloads of the keyboard on the newest bot message in this chat that has one."""
+        """The choices of the keyboard on the newest bot message in this chat that has one (each
+        payload without the question it names: "{step}:{token}:{choice}" gives the choice)."""
         with self.fake._lock:
             keyed = [m for (chat, _), m in self.fake.messages.items() if chat == self.chat_id and m.get("reply_markup")]
         if not keyed:
             return []
         newest = max(keyed, key=lambda m: m["message_id"])
-        return [b["callback_data"] for row in newest["reply_markup"]["inline_keyboard"] for b in row if "callback_data" in b]
+        return [_choice(b["callback_data"]) for row in newest["reply_markup"]["inline_keyboard"] for b in row if "callback_data" in b]
 
-    def press(self, payload: str) -> dict[str, Any]:
-        """A press on the newest button with this payload that the bot sent to this chat."""
-        with self.fake._lock:
-            candidates = [
-                m for (chat, _), m in self.fake.messages.items()
-                if chat == self.chat_id and any(b.get("callback_data") == payload for row in (m.get("reply_markup") or {}).get("inline_keyboard", []) for b in row)
-            ]  # fmt: skip
-        if not candidates:
-            raise LookupError(f"no button {payload!r} was offered in this chat")
-        message = max(candidates, key=lambda m: m["message_id"])
-        query = {"id": str(next(self._update_ids)), "from": self.user, "message": message, "chat_instance": "42", "data": payload}
+    def press(self, choice: str, *, label: str | None = None) -> dict[str, Any]:
+        """A press on the newest button for this choice (or with this exact payload, or this label) that the bot sent to this chat."""
+        found = self.fake.button(self.chat_id, choice, label=label)
+        if found is None:
+            raise LookupError(f"no button {label or choice!r} was offered in this chat")
+        message, button = found
+        query = {"id": str(next(self._update_ids)), "from": self.user, "message": message, "chat_instance": "42", "data": button["callback_data"]}
         return self._update("callback_query", query)
 
     def photo(self, data: bytes, caption: str = "") -> dict[str, Any]:

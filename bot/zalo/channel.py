@@ -45,12 +45,12 @@ from bot.zalo.events import ZaloEvent, ZaloFile, read_event, update_key
 from bot.zalo.render import Outgoing, as_text, render, render_text
 from bot.zalo.signature import Verdict, check
 from intake.attachments import IMAGE_TYPES, store_attachment
-from intake.classify import get_classifier
 from intake.config import Settings, get_settings
 from intake.conversation import Conversation
 from intake.crypto import encrypt
 from intake.db import get_engine, session_scope
 from intake.dialog.engine import CHOICE_STEPS
+from intake.dialog.tools import DEFAULT_TOOLS
 from intake.dialog.types import (
     AddInfo,
     AttachmentInfo,
@@ -62,6 +62,7 @@ from intake.dialog.types import (
     LookUp,
     LookupResult,
     Reply,
+    ShowThread,
     StepName,
     SubmitReport,
     Submitted,
@@ -123,7 +124,7 @@ class ZaloConversation(Conversation):
     def _carry_out(
         self,
         session: Session,
-        effect: SubmitReport | LookUp | AddInfo,
+        effect: SubmitReport | LookUp | AddInfo | ShowThread,
         draft: Draft,
         state: DialogState,
         chat_id: str,
@@ -194,10 +195,11 @@ def store_job(reports_per_day: int, chat_id: str, data: bytes, content_type: str
 
 
 def warm_job() -> None:
-    """Loads the classifier (and underthesea's tokenizer, which loads on first use) and opens the database."""
+    """Loads the classifier (and underthesea's tokenizer, which loads on first use), the gazetteer and the story
+    reader, and opens the database."""
     # Once, in one thread: underthesea's lazy model loading is not thread-safe, and two threads
     # tokenizing at the same first moment fail (AttributeError inside its CRF tagger).
-    get_classifier().suggest("Cán bộ xã nhận tiền của dân")
+    DEFAULT_TOOLS.warm()
     get_engine()
 
 
@@ -483,16 +485,12 @@ class ZaloChannel:
             except ZaloError as err:
                 log.warning("a zalo file could not be fetched: %s", err.reason)
                 problems.append(Reply(t._(FILE_AGAIN)))
-        if not stored:
+        if not stored and not event.text.strip():
             await self._inbox(inbox.finish, CHANNEL, mark.row_id, mark.key)  # nothing to step: done all the same
             return Stepped(problems, None, None)
-        stepped = await self._step(user, Inbound(attachments=tuple(stored)), t, mark)
-        replies = problems + stepped.replies
-        if event.text.strip():
-            # Words sent with the file are a second thing the resident did.
-            caption = await self._step(user, Inbound(text=event.text), t)
-            return Stepped(replies + caption.replies, caption.step, caption.lang)
-        return Stepped(replies, stepped.step, stepped.lang)
+        # One step: the files kept and the words sent with them, acknowledged once.
+        stepped = await self._step(user, Inbound(attachments=tuple(stored), text=event.text), t, mark)
+        return Stepped(problems + stepped.replies, stepped.step, stepped.lang)
 
     # -- output (also what the outbox worker calls) -------------------------------------------
 

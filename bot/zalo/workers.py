@@ -53,8 +53,15 @@ def die_with_parent(parent: int) -> None:
 
 
 def _start_worker(parent: int, warm: Callable[[], None]) -> None:
-    """Set-up of a worker process: tied to the server's life, lower priority, its own connections, what it needs loaded."""
+    """Set-up of a worker process: tied to the server's life, the server's logging, lower priority, its own
+    connections, what it needs loaded."""
     die_with_parent(parent)
+    # A spawned worker (a pool made again after a crash, or no pool forked at start) starts with no
+    # logging: "case filed via zalo" and "attachment stored" were lost. The same set-up as serve's, its
+    # privacy filters included; a forked worker has it already, and this changes nothing there.
+    from phananh.logging import configure
+
+    configure()
     # Ctrl-C reaches the whole process group: the server decides when its workers stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)

@@ -17,6 +17,7 @@ class StepName(str, Enum):
     IDLE = "idle"
     MODE = "mode"
     DESCRIBE = "describe"
+    FACTS = "facts"
     CATEGORY = "category"
     NOT_REPORT = "not_report"
     ACCUSED_NAME = "accused_name"
@@ -40,7 +41,11 @@ class StepName(str, Enum):
 
 @dataclass(frozen=True)
 class Button:
-    """A choice offered to the resident: a translated label and a stable payload."""
+    """A choice offered to the resident: a translated label and a payload naming the question it answers.
+
+    The payload is "{step}:{token}:{choice}" (see `intake.dialog.buttons`): a press is taken only
+    while that very question is the one asked, so no two questions ever share a payload.
+    """
 
     label: str
     payload: str
@@ -48,18 +53,26 @@ class Button:
 
 @dataclass(frozen=True)
 class Reply:
-    """One bot message. `receipt` and `passphrase` are set only on the submission receipt."""
+    """One bot message. `receipt` and `passphrase` are set only on the submission receipt.
+
+    `refused` marks the answer to a button of another question (an old message's, or a label sent as
+    text that belongs to one): nothing was changed, and a channel must not show that button as chosen.
+    """
 
     text: str
     buttons: tuple[Button, ...] = ()
     receipt: str | None = None
     passphrase: str | None = None
+    refused: bool = False
+    received_on: str = ""  # with a receipt: the day the report was received, in Vietnam (for a card to keep)
+    secret_answer: bool = False  # the question's answer is a secret (the passphrase): a transcript shows it masked
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"text": self.text, "buttons": [b.label for b in self.buttons]}
         if self.receipt:
             data["receipt"] = self.receipt
             data["passphrase"] = self.passphrase
+            data["received_on"] = self.received_on
         return data
 
 
@@ -79,11 +92,25 @@ class Submitted:
     receipt: str
     passphrase: str
     committee_name: str
+    received_on: str = ""  # written for people (intake.dates)
+
+
+@dataclass(frozen=True)
+class FrontMessage:
+    """A message from the Front to the resident, as a look-up shows it: its time in Vietnam, and whether it is new."""
+
+    sent_at: str
+    text: str
+    new: bool = False  # not yet shown at an earlier look-up (marked, never hidden)
 
 
 @dataclass(frozen=True)
 class LookupResult:
-    """The answer to a status look-up; `found` False says nothing of which half was wrong."""
+    """The answer to a status look-up; `found` False says nothing of which half was wrong.
+
+    Dates are already written for people (intake.dates). `messages` holds every message from the
+    Front, newest first; `show_all` asks for all of them on screen, not only the latest few.
+    """
 
     found: bool
     case_id: int | None = None
@@ -91,7 +118,10 @@ class LookupResult:
     status: str = ""
     committee_name: str = ""
     received_on: str = ""
-    messages: tuple[str, ...] = ()
+    messages: tuple[FrontMessage, ...] = ()
+    forwarded_on: str = ""
+    due_on: str = ""
+    show_all: bool = False
     locked_minutes: int = 0  # the receipt is locked after too many failed look-ups: wait this long
 
 
@@ -136,6 +166,13 @@ class LookUp:
 
 
 @dataclass(frozen=True)
+class ShowThread:
+    """Effect: every message from the Front on the case this chat has looked up (no receipt asked again)."""
+
+    case_id: int
+
+
+@dataclass(frozen=True)
 class AddInfo:
     """Effect: add the resident's message ("bổ sung thông tin") to a case they have looked up."""
 
@@ -143,7 +180,7 @@ class AddInfo:
     text: str
 
 
-Effect = SubmitReport | LookUp | AddInfo
+Effect = SubmitReport | LookUp | AddInfo | ShowThread
 
 
 class PendingReceipt(BaseModel):
@@ -152,6 +189,7 @@ class PendingReceipt(BaseModel):
     receipt: str
     passphrase: str
     committee_name: str
+    received_on: str = ""
 
 
 class Draft(BaseModel):
@@ -160,6 +198,10 @@ class Draft(BaseModel):
     mode: str | None = None
     description_parts: list[str] = Field(default_factory=list)
     description_done: bool = False
+    # What the story said (intake.dialog.story): the fields it filled, and those still to be confirmed
+    # by the resident (shown together in one message, each with a way to correct it).
+    story_found: list[str] = Field(default_factory=list)
+    unconfirmed: list[str] = Field(default_factory=list)
     suggestion: dict[str, Any] | None = None
     category: int | None = None
     not_report_ack: bool = False  # the resident chose to go on after the "not a report" answer
@@ -200,9 +242,15 @@ class DialogState(BaseModel):
 
     step: StepName = StepName.IDLE
     lang: str = "vi"
-    buttons: list[tuple[str, str]] = Field(default_factory=list)  # (payload, label) offered last
+    # The question now asked, "{step}:{token}": the start of its buttons' payloads. A new token is
+    # made each time a step's question is asked anew, so an old message's buttons no longer count.
+    question: str = ""
+    asked: int = 0  # questions asked so far (from a random start): the source of the tokens
+    offered: list[str] = Field(default_factory=list)  # every choice shown with the question now asked
+    buttons: list[tuple[str, str]] = Field(default_factory=list)  # (choice, label) of the last message: typed labels, numbers
     greeted: bool = False
     can_push: bool = False
+    channel: str = ""  # set by the runner: how the resident keeps a receipt differs (Telegram, Zalo, the web page)
     resume: StepName | None = None
     lookup_receipt: str | None = None
     lookup_failures: int = 0

@@ -162,7 +162,7 @@ def test_ask_info_reaches_the_resident_and_a_note_does_not(db: Session) -> None:
     assert len(notes) == 1 and "Đã gọi điện" not in row.body
     # The resident sees the question at the next look-up, and never the note.
     found = look_up_case(db, receipt=filed.receipt, passphrase=filed.passphrase)
-    assert found.found and len(found.messages) == 1 and "thời gian cụ thể" in found.messages[0]
+    assert found.found and len(found.messages) == 1 and "thời gian cụ thể" in found.messages[0].text
 
 
 def test_forwarding_sets_the_legal_deadline(db: Session) -> None:

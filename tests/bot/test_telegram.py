@@ -91,12 +91,10 @@ async def walk_report(resident: Resident, deliver: Deliver, *, evidence: Callabl
     await deliver(resident.press("menu:report"))
     await deliver(resident.press("mode:anonymous"))
     await deliver(resident.text(STORY))
-    await deliver(resident.press("done"))
+    await deliver(resident.text("đúng"))  # the story named the post and the agency: confirmed
     category = next(p for p in resident.buttons() if p.startswith("cat:") and p[4:].isdigit())
     await deliver(resident.press(category))
     await deliver(resident.press("skip"))
-    await deliver(resident.text("phó chủ tịch UBND xã"))
-    await deliver(resident.text("UBND xã"))
     await deliver(resident.text("phường Bến Thành, TP Hồ Chí Minh"))
     await deliver(resident.press("setting:workplace"))
     await deliver(resident.press("unknown"))
@@ -113,19 +111,53 @@ async def test_a_full_report_from_start_to_receipt(tg: Harness, db: Session) -> 
     """/start to the receipt: buttons acknowledged, questions edited, the receipt in <code>, a case filed."""
     await walk_report(tg.resident, tg.deliver)
     assert "Mặt trận" in tg.texts()[0]
-    receipt_call = tg.fake.sent("sendMessage", USER_ID)[-1]
-    assert receipt_call.params["parse_mode"] == "HTML"
+    sent = tg.fake.sent("sendMessage", USER_ID)
+    receipt_call = next(c for c in sent if "<code>" in c.params["text"])
+    assert receipt_call.params["parse_mode"] == "HTML" and "reply_markup" not in receipt_call.params, "the receipt in a message of its own"
+    after = plain(sent[sent.index(receipt_call) + 1].params["text"])
+    assert "Chuyển tiếp" in after and "Tin nhắn đã lưu" in after, "then how to keep it"
     assert "<code>" in receipt_call.params["text"] and "Mã tiếp nhận" in plain(receipt_call.params["text"])
     assert receipt_call.params["link_preview_options"] == {"is_disabled": True}
     case = db.exec(select(Case)).one()
     assert case.channel == "telegram" and case.anonymity == "anonymous"
     presses = [c for c in tg.fake.calls if c.method == "answerCallbackQuery"]
     edits = tg.fake.sent("editMessageText", USER_ID)
-    assert len(presses) == len(edits) == 10
+    assert len(presses) == len(edits) == 9
     assert all("reply_markup" not in e.params for e in edits)
     assert plain(edits[1].params["text"]).endswith("✓ Ẩn danh")
     question = tg.fake.sent("sendMessage", USER_ID)[0]
-    assert question.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "menu:report"
+    data = question.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    assert data.startswith("idle:") and data.endswith(":menu:report"), "the payload names its question"
+
+
+async def test_a_button_of_another_question_is_refused_and_its_message_not_marked_chosen(tg: Harness, db: Session) -> None:
+    """Issue 16: after /huy, the opt-in «Có, nhận thông báo» still on screen deleted the report, and a
+    refused press edited its question to show "✓" as chosen. Now: refused, nothing changes, no edit."""
+    r = tg.resident
+    await tg.deliver(r.text("/start"))
+    await tg.deliver(r.press("menu:report"))
+    await tg.deliver(r.press("mode:anonymous"))
+    await tg.deliver(r.text(STORY))
+    await tg.deliver(r.text("đúng"))
+    await tg.deliver(r.press(next(p for p in r.buttons() if p.startswith("cat:") and p[4:].isdigit())))
+    await tg.deliver(r.press("skip"))
+    await tg.deliver(r.text("phường Bến Thành, TP Hồ Chí Minh"))
+    for choice in ("setting:workplace", "unknown", "skip"):
+        await tg.deliver(r.press(choice))
+    assert "yes" in r.buttons(), "the opt-in question"
+    await tg.deliver(r.text("/huy"))
+    mark = len(tg.fake.calls)
+    await tg.deliver(r.press("", label=vi("Yes, notify me")))
+    assert tg.calls_after(mark, "editMessageText") == [], "the old question is not edited to look answered"
+    assert len(tg.calls_after(mark, "answerCallbackQuery")) == 1, "the spinner stops"
+    said = [plain(c.params["text"]) for c in tg.calls_after(mark, "sendMessage")]
+    assert "câu hỏi trước" in said[0] and r.buttons() == ["yes", "keep"]
+    row = db.exec(select(DialogSession)).one()
+    assert row.state["step"] == "confirm_cancel" and "UBND xã" in decrypt(row.draft_enc), "the report is kept"
+    mark = len(tg.fake.calls)
+    await tg.deliver(r.press("keep"))
+    assert len(tg.calls_after(mark, "editMessageText")) == 1, "an accepted press is shown as chosen"
+    assert db.exec(select(Case)).all() == []
 
 
 async def test_photo_sent_as_file_is_stored_without_gps(tg: Harness, db: Session) -> None:
@@ -151,10 +183,39 @@ async def test_a_telegram_photo_with_caption(tg: Harness, db: Session) -> None:
     """A photo's largest size is fetched; its caption reaches the engine as words about the evidence."""
     original = gps_jpeg()
     await walk_report(tg.resident, tg.deliver, evidence=lambda: tg.resident.photo(original, caption="Ảnh chụp tại UBND xã hôm 3/3"))
-    assert any("Đã ghi nhận" in t for t in tg.texts())
+    assert any("Đã nhận 1 tệp" in t for t in tg.texts())
     attachment = db.exec(select(Attachment)).one()
     assert attachment.sha256_original == hashlib.sha256(original).hexdigest()
     assert "Ảnh chụp tại UBND xã" in db.exec(select(Case)).one().description
+
+
+async def test_a_photo_with_a_caption_sent_while_telling_the_story_is_kept_and_acknowledged_once(tg: Harness, db: Session) -> None:
+    """Issue 16, item 7: such a photo was fetched, stored and deleted as refused, the caption merged
+    silently, and "Chúng tôi đã ghi nhận… [Xong]" sent twice. Now the photo is evidence, the caption is
+    part of the story once, and one answer acknowledges both."""
+    r = tg.resident
+    await tg.deliver(r.text("/start"))
+    await tg.deliver(r.press("menu:report"))
+    await tg.deliver(r.press("mode:anonymous"))
+    mark = len(tg.fake.calls)
+    await tg.deliver(r.photo(gps_jpeg(), caption="Chủ tịch xã nhận phong bì ngay tại phòng làm việc, ảnh tôi chụp đây"))
+    said = [plain(c.params["text"]) for c in tg.calls_after(mark, "sendMessage")]
+    assert sum("làm chứng cứ" in t for t in said) == 1, "told once that the photo is kept as evidence"
+    assert len(said) == len(set(said)) and sum(bool(c.params.get("reply_markup")) for c in tg.calls_after(mark, "sendMessage")) == 1, "one question"
+    row = db.exec(select(DialogSession)).one()
+    draft = decrypt(row.draft_enc)
+    assert draft.count("nhận phong bì") == 1
+    kept = db.exec(select(Attachment)).one()
+    assert str(kept.id) in draft and kept.case_id is None, "kept for the report, not deleted"
+
+
+async def test_an_edited_message_is_answered_with_what_to_do(tg: Harness) -> None:
+    """Issue 16, item 7: an edit got the sticker wording; now the resident is told edits are not taken."""
+    await tg.deliver(tg.resident.text("/baocao"))
+    mark = len(tg.fake.calls)
+    await tg.deliver(tg.resident.edit("sửa lại"))
+    said = plain(tg.calls_after(mark, "sendMessage")[0].params["text"])
+    assert "tin nhắn mới" in said and "không dùng được" not in said
 
 
 async def test_commands_registered_in_vietnamese_and_english(tg: Harness) -> None:
@@ -184,9 +245,10 @@ async def test_resident_text_is_escaped_where_echoed(tg: Harness) -> None:
     await tg.deliver(r.press("mode:anonymous"))
     typed = "Chủ tịch xã <b>nhận</b> tiền & <a href='http://x'>quà</a> của dân để cấp sổ đỏ"
     await tg.deliver(r.text(typed))
-    await tg.deliver(r.press("done"))
+    if any(b.startswith("facts:ok") for b in r.buttons()):
+        await tg.deliver(r.text("đúng"))
     await tg.deliver(r.press(next(p for p in r.buttons() if p.startswith("cat:") and p[4:].isdigit())))
-    for text in ("Trần Văn B", "chủ tịch UBND xã", "UBND xã", "phường Bến Thành, TP Hồ Chí Minh"):
+    for text in ("Trần Văn B", "UBND xã", "phường Bến Thành, TP Hồ Chí Minh"):
         await tg.deliver(r.text(text))
     for payload in ("setting:workplace", "unknown", "skip", "no"):
         await tg.deliver(r.press(payload))
@@ -250,12 +312,12 @@ async def test_group_chats_take_no_report(tg: Harness, db: Session) -> None:
     assert db.exec(select(DialogSession)).all() == []
 
 
-@pytest.mark.parametrize("kind", ["sticker", "location", "contact", "poll", "edit"])
+@pytest.mark.parametrize("kind", ["sticker", "location", "contact", "poll"])
 async def test_unsupported_updates_get_a_short_explanation(tg: Harness, kind: str) -> None:
-    """Stickers, locations, contacts, polls and edited messages are explained, and the question asked again."""
+    """Stickers, locations, contacts and polls are explained, and the question asked again (edits: see below)."""
     await tg.deliver(tg.resident.text("/baocao"))
     mark = len(tg.fake.calls)
-    make = {"edit": lambda: tg.resident.edit("sửa lại"), **{k: getattr(tg.resident, k) for k in ("sticker", "location", "contact", "poll")}}
+    make = {k: getattr(tg.resident, k) for k in ("sticker", "location", "contact", "poll")}
     await tg.deliver(make[kind]())
     sent = tg.calls_after(mark, "sendMessage")
     assert "không dùng được" in plain(sent[0].params["text"])

@@ -59,7 +59,7 @@ async def _file_and_look_up(api: FakeBotAPIServer, deliver: Any, db: Session) ->
     resident = Resident(api.fake, USER_ID, username="lan_hanoi_1990", first_name="Nguyễn Thị Lan")
     original = gps_jpeg()
     await walk_report(resident, deliver, evidence=lambda: resident.document(original, mime_type="image/jpeg", file_name="IMG_1.jpg"))
-    receipt_html = api.fake.sent("sendMessage", USER_ID)[-1].params["text"]
+    receipt_html = next(c.params["text"] for c in reversed(api.fake.sent("sendMessage", USER_ID)) if "<code>" in c.params["text"])
     receipt, passphrase = RECEIPT.search(receipt_html), PASSPHRASE.search(receipt_html)
     assert receipt and passphrase, "the receipt reached the fake server"
     case = db.exec(select(Case)).one()

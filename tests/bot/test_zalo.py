@@ -125,28 +125,29 @@ async def numbered(db: Session, classifier: None) -> AsyncIterator[Harness]:
     await harness.close()
 
 
-async def walk_report(z: Harness, *, notify: bool = False, evidence: dict[str, Any] | None = None) -> str:
-    """Files an anonymous report from following the OA to the receipt, pressing Zalo buttons; returns the receipt text."""
+async def walk_report(z: Harness, *, notify: bool = False, evidence: dict[str, Any] | None = None, send: bool = True) -> str:
+    """Files an anonymous report from following the OA to the receipt, pressing Zalo buttons; returns the receipt text
+    (without `send`: stops at the summary and returns its text)."""
     assert await z.post(z.user.follow()) == 200
-    assert z.last().buttons == [vi._("Send a report"), vi._("Check a report"), vi._("Help")]
-    await z.say(vi._("Send a report"))
+    assert z.last().buttons == [vi._("New report"), vi._("Check a report"), vi._("Help")]
+    await z.say(vi._("New report"))
     await z.say(vi._("Anonymous"))
     await z.say(STORY)
-    await z.say(vi._("Done"))
+    await z.say("đúng")  # the story named the post and the agency: confirmed
     await z.say(z.last().buttons[0])  # the suggested category
-    await z.say(vi._("Skip"))
-    await z.say("phó chủ tịch UBND xã")
-    await z.say("UBND xã")
+    await z.say(vi._("Name not known"))
     await z.say("phường Bến Thành, TP Hồ Chí Minh")
     await z.say(vi._("At their workplace"))
-    await z.say(vi._("I don't remember exactly"))
+    await z.say(vi._("I don't remember when"))
     if evidence is not None:
         assert await z.post(evidence) == 200
-        await z.say(vi._("Done"))
+        await z.say(vi._("No more files"))
     else:
         await z.say(vi._("No evidence"))
-    await z.say(vi._("Yes, notify me") if notify else vi._("No, thank you"))
-    return (await z.say(vi._("Send report")))[0]
+    summary = await z.say(vi._("Yes, notify me") if notify else vi._("No notifications"))
+    if not send:
+        return summary[-1]
+    return (await z.say(vi._("Send this report")))[0]
 
 
 def gps_jpeg() -> bytes:
@@ -168,6 +169,9 @@ async def test_a_full_report_walked_through_zalo_events_to_the_receipt(zalo: Har
     receipt_text = await walk_report(zalo, notify=True)
     receipt, passphrase = RECEIPT.search(receipt_text), PASSPHRASE.search(receipt_text)
     assert receipt and passphrase, receipt_text
+    sent = zalo.fake.to(USER)
+    alone = next(i for i, s in enumerate(sent) if s.text == receipt_text)
+    assert not sent[alone].buttons and "Cloud của tôi" in sent[alone + 1].text, "the receipt alone, then how to keep it"
     case = db.exec(select(Case)).one()
     assert case.channel == "zalo" and case.anonymity == "anonymous" and case.province_code
     sends = zalo.fake.to(USER)
@@ -185,39 +189,55 @@ async def test_a_full_report_walked_through_zalo_events_to_the_receipt(zalo: Har
     assert "Mới tiếp nhận" in zalo.last().text
 
 
+async def test_an_old_buttons_label_answers_only_its_own_question(zalo: Harness, db: Session) -> None:
+    """Zalo sends a label as text: the menu's «Gửi phản ánh mới» pressed at the summary files nothing and says
+    so; the summary's own label sends; pressed again after the receipt it files nothing more."""
+    await walk_report(zalo, send=False)
+    said = await zalo.say(vi._("New report"))
+    assert "câu hỏi trước" in said[0] and db.exec(select(Case)).all() == []
+    assert zalo.last().buttons == [vi._("Send this report"), vi._("Change something"), vi._("Cancel the report")]
+    said = await zalo.say(vi._("Send this report"))
+    assert RECEIPT.search(said[0]) and len(db.exec(select(Case)).all()) == 1
+    said = await zalo.say(vi._("Send this report"))
+    assert "câu hỏi trước" in said[0] and len(db.exec(select(Case)).all()) == 1
+
+
 async def test_choices_are_numbered_where_numbers_are_taken_and_listed_as_words_elsewhere(numbered: Harness, db: Session) -> None:
     """Numbers mode: the menu and choice questions are numbered and "1" chooses; a skip is offered as words."""
     await numbered.post(numbered.user.follow())
     menu = numbered.last()
     assert not menu.buttons and "attachment" not in menu.message
-    assert f"1. {vi._('Send a report')}\n2. {vi._('Check a report')}\n3. {vi._('Help')}" in menu.text
+    assert f"1. {vi._('New report')}\n2. {vi._('Check a report')}\n3. {vi._('Help')}" in menu.text
     assert vi._("Reply with the number of your choice.") in menu.text
     await numbered.say("1")
     assert f"1. {vi._('Anonymous')}" in numbered.last().text
     await numbered.say("1")
     await numbered.say(STORY)
-    # "Done" while the description is still open: free text is the answer there, so no number is offered.
-    done = numbered.last().text
-    assert f"• {vi._('Done')}" in done and "1." not in done and vi._("To choose, send one of these answers as it is written.") in done
-    await numbered.say(vi._("Done"))
+    # The confirmation of what the story said is a choice: numbered, and "1" confirms.
+    facts = numbered.last().text
+    confirm = vi._("Right, at their workplace")  # the story does not say work or home: the confirmation asks it
+    assert f"1. {confirm}" in facts and vi._("Reply with the number of your choice.") in facts
+    await numbered.say("1")
     await numbered.say(vi._("Another type"))
     categories = numbered.last().text
     assert "9. " in categories and "10. " in categories, "ten choices: more than Zalo's buttons, numbered"
     await numbered.say("7")
     assert db.exec(select(DialogSession)).one().state["step"] == "accused_name"
-    await numbered.say("1")  # a name question: "1" is an answer, not a choice
-    assert db.exec(select(DialogSession)).one().state["step"] == "accused_position"
+    # A name question: "1" is an answer, not a choice; and "Không rõ tên" is offered as words to send.
+    assert f"• {vi._('Name not known')}" in numbered.last().text and vi._("To choose, send one of these answers as it is written.") in numbered.last().text
+    await numbered.say("1")
+    assert db.exec(select(DialogSession)).one().state["step"] == "place"
 
 
 async def test_more_choices_than_buttons_fall_back_to_numbers_in_template_mode(zalo: Harness) -> None:
     """The ten categories do not fit Zalo's five buttons: they are numbered in the text, and a number picks one."""
     await zalo.post(zalo.user.follow())
-    for text in (vi._("Send a report"), vi._("Anonymous"), STORY, vi._("Done"), vi._("Another type")):
+    for text in (vi._("New report"), vi._("Anonymous"), STORY, "đúng", vi._("Another type")):
         await zalo.say(text)
     message = zalo.last()
     assert not message.buttons and "10. " in message.text
     await zalo.say("3")
-    assert zalo.last().buttons == [vi._("Skip")]
+    assert zalo.last().buttons == [vi._("Name not known")]
 
 
 async def test_an_oa_that_refuses_buttons_gets_numbered_text_from_then_on(db: Session) -> None:
@@ -226,7 +246,7 @@ async def test_an_oa_that_refuses_buttons_gets_numbered_text_from_then_on(db: Se
     z = Harness(zalo_settings(fake), fake)
     try:
         await z.post(z.user.follow())
-        assert f"1. {vi._('Send a report')}" in z.last().text and z.channel.buttons is False
+        assert f"1. {vi._('New report')}" in z.last().text and z.channel.buttons is False
         await z.say("1")
         assert f"1. {vi._('Anonymous')}" in z.last().text
         assert z.fake.calls.count("send") == 3, "one refused call, then one per message"
@@ -372,19 +392,21 @@ async def test_logs_carry_no_user_id_and_no_message_text(zalo: Harness, caplog: 
     assert "refused" in text, "the failed send is logged, with Zalo's code"
 
 
-async def test_the_conversation_can_run_in_a_worker_process(db: Session) -> None:
-    """With a worker process (the default under serve), events are stepped there and answered the same."""
+async def test_the_conversation_can_run_in_a_worker_process(db: Session, capfd: pytest.CaptureFixture[str]) -> None:
+    """With a worker process (the default under serve), events are stepped there and answered the same,
+    and the worker logs like the server (issue 16, item 7: "case filed via zalo" was lost)."""
     fake = FakeZalo()
     z = Harness(zalo_settings(fake, zalo_worker_processes=1), fake)
     try:
         assert z.channel.processes == 1
-        await z.post(z.user.follow())
-        assert z.last().buttons == [vi._("Send a report"), vi._("Check a report"), vi._("Help")]
-        await z.say(vi._("Send a report"))
-        assert z.last().buttons == [vi._("Anonymous"), vi._("Confidential identity"), vi._("Open")]
-        assert db.exec(select(DialogSession)).one().state["step"] == "mode"
+        receipt = await walk_report(z)  # every step in the worker process
+        assert RECEIPT.search(receipt)
     finally:
         await z.close()
+    case = db.exec(select(Case)).one()
+    logged = capfd.readouterr().err
+    assert f"case {case.id} filed via zalo" in logged, "logged by the worker process"
+    assert USER not in logged
 
 
 def test_the_webhook_exists_only_when_zalo_is_configured(db: Session, classifier: None) -> None:

@@ -115,7 +115,7 @@ async def test_inbox_rows_hold_no_user_id_and_no_text_in_clear(before: Harness, 
 
 async def test_a_chats_events_left_in_the_inbox_are_processed_in_order_before_its_new_one(before: Harness, db: Session) -> None:
     """Three events cut by the kill, then the resident writes again: all four are stepped in the order they came."""
-    for event in (before.user.follow(), before.user.text(vi._("Send a report")), before.user.text(vi._("Anonymous"))):
+    for event in (before.user.follow(), before.user.text(vi._("New report")), before.user.text(vi._("Anonymous"))):
         assert await before.post(event) == 200
     # The same four events through a channel that never died, for another resident.
     fake = before.fake
@@ -124,7 +124,7 @@ async def test_a_chats_events_left_in_the_inbox_are_processed_in_order_before_it
     reference.user = other
     after = Harness(zalo_settings(fake), fake)  # restarted; its recovery pass has not run yet
     try:
-        for text in (None, vi._("Send a report"), vi._("Anonymous"), STORY):
+        for text in (None, vi._("New report"), vi._("Anonymous"), STORY):
             assert await reference.post(other.follow() if text is None else other.text(text)) == 200
         assert await after.post(before.user.text(STORY)) == 200, "the resident's next message, to the restarted server"
         assert fake.texts(USER) == fake.texts(other.user_id)

@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 
 from intake.conversation import Conversation, expire_dialogs
 from intake.crypto import decrypt
+from intake.dialog.buttons import payload
 from intake.dialog.engine import fresh_state, step
 from intake.dialog.types import Draft, Inbound, Reply, StepName, Submitted
 from intake.models import Case, DialogSession, utcnow
@@ -66,6 +67,8 @@ def test_the_engine_keeps_the_receipt_pending_in_an_otherwise_empty_draft() -> N
 def test_the_next_message_shows_the_receipt_first_then_is_answered(message: Inbound, then: str) -> None:
     """Whatever the resident sends next, the receipt comes first (without buttons), then the usual answer; again next time, until confirmed."""
     state, draft = _submitted()
+    if message.button is not None:
+        message = Inbound(button=payload(state.question, message.button))  # type: ignore[attr-defined]
     result = step(state, draft, message)  # type: ignore[arg-type]
     first, *rest = result.replies
     assert first.receipt == "ABCD-EFGH-JKLM" and first.passphrase == "abcd-efgh-jkmn" and not first.buttons

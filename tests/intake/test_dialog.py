@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from intake.dialog.engine import MAX_MESSAGE_CHARS
-from intake.dialog.types import AttachmentInfo, LookupResult, StepName, Submitted, SubmitReport
+from intake.dialog.engine import MAX_MESSAGE_CHARS, fresh_state, step
+from intake.dialog.types import AttachmentInfo, Draft, Inbound, LookupResult, StepName, Submitted, SubmitReport
+from tests.dialog_helpers import pressing
 from tests.intake.conftest import Talk
 
-REPORT = "Ông phó chủ tịch UBND xã đòi 5 triệu mới ký giấy xác nhận đất cho nhà tôi, nói không đưa thì cứ để đó"
+# A story that names no one, no place and no time: every question is asked (stories that do: test_story_flow.py).
+REPORT = "Người ta đòi 5 triệu mới ký giấy xác nhận đất cho nhà tôi, nói không đưa thì cứ để đó"
 
 
 def _to(talk: Talk, target: StepName) -> None:
@@ -16,7 +18,8 @@ def _to(talk: Talk, target: StepName) -> None:
     answers = {
         StepName.IDLE: lambda: talk.press("menu:report"),
         StepName.MODE: lambda: talk.press("mode:confidential"),
-        StepName.DESCRIBE: lambda: talk.press("done") if talk.draft.description_parts else talk.send(REPORT),
+        StepName.DESCRIBE: lambda: talk.send(REPORT),
+        StepName.FACTS: lambda: talk.press("facts:ok"),
         StepName.CATEGORY: lambda: talk.press("cat:7"),
         StepName.NOT_REPORT: lambda: talk.press("continue"),
         StepName.ACCUSED_NAME: lambda: talk.send("Trần Văn Bình"),
@@ -56,24 +59,26 @@ def test_identity_modes_are_explained() -> None:
     assert "vẫn được xem xét" in replies[-1].text
 
 
-def test_description_spans_several_messages_until_done() -> None:
-    """Each message adds to the description; «Xong» moves on to the category."""
+def test_the_story_moves_on_at_once_and_more_of_it_is_added_at_the_next_question() -> None:
+    """No «Xong» to press: the first message is the story; words sent at the type question add to it, read again."""
     talk = Talk()
     _to(talk, StepName.DESCRIBE)
     talk.send(REPORT)
-    talk.send("Nhiều hộ trong xóm cũng bị như vậy.")
-    assert talk.at == StepName.DESCRIBE and len(talk.draft.description_parts) == 2
-    talk.send("xong")
-    assert talk.at == StepName.CATEGORY
-    assert talk.draft.description == REPORT + "\nNhiều hộ trong xóm cũng bị như vậy."
+    assert talk.at in (StepName.CATEGORY, StepName.NOT_REPORT) and talk.draft.description_done
+    replies = talk.send("Nhiều hộ trong xóm cũng bị như vậy, ai không đưa thì hồ sơ cứ nằm đó.")
+    assert "bổ sung vào" in replies[0].text
+    assert talk.draft.description == REPORT + "\nNhiều hộ trong xóm cũng bị như vậy, ai không đưa thì hồ sơ cứ nằm đó."
+    assert talk.at in (StepName.CATEGORY, StepName.NOT_REPORT), "the same question, asked again"
 
 
-def test_done_before_any_text_asks_for_the_story() -> None:
-    """Pressing «Xong» with nothing written is not possible: the question stands."""
+def test_an_empty_story_is_no_story() -> None:
+    """The story question takes words: a press or an empty message leaves it standing."""
     talk = Talk()
     _to(talk, StepName.DESCRIBE)
     replies = talk.press("done")
-    assert talk.at == StepName.DESCRIBE and "không còn hiệu lực" in replies[0].text
+    assert talk.at == StepName.DESCRIBE and replies[0].refused and "câu hỏi trước" in replies[0].text
+    talk.send("   ")
+    assert talk.at == StepName.DESCRIBE and not talk.draft.description_parts
 
 
 def test_category_suggestions_come_from_the_classifier_and_can_be_overridden() -> None:
@@ -96,11 +101,40 @@ def test_a_message_about_a_pothole_gets_pointed_elsewhere_but_may_continue() -> 
     talk = Talk()
     _to(talk, StepName.DESCRIBE)
     talk.send("Đường trước ngõ nhà tôi có ổ gà to lắm, trời mưa là ngập, xe máy ngã suốt")
-    talk.press("done")
     assert talk.at == StepName.NOT_REPORT
     assert talk.payloads() == ["continue", "cancel"]
     talk.press("continue")
     assert talk.at == StepName.CATEGORY and len([p for p in talk.payloads() if p[4:].isdigit()]) == 9
+
+
+def test_not_a_report_is_no_verdict_one_sentence_and_one_tap_to_go_on() -> None:
+    """Issue 16, item 5: a village head running gambling at home was told "có vẻ không phải sai phạm của cán bộ".
+    Whatever the classifier guesses, the answer says in one sentence what the channel is for, names hamlet
+    and residential-group heads as in scope, gives no verdict, and «Tiếp tục phản ánh» goes on at once."""
+    from dataclasses import replace
+
+    from intake.classify import Suggestion
+    from intake.dialog.tools import DEFAULT_TOOLS
+
+    wrong_guess = replace(DEFAULT_TOOLS, suggest=lambda text: Suggestion(0, {0: 0.9, 9: 0.1}, [(0, 0.9), (9, 0.1)]))
+    state, draft = fresh_state("vi"), Draft()
+    result = step(state, draft, Inbound(resume=True), wrong_guess)
+    for message in (Inbound(button="menu:report"), Inbound(button="mode:anonymous"), Inbound(text="Nhà bên cạnh tổ chức đánh bạc ăn tiền suốt đêm")):
+        result = step(result.state, result.draft, pressing(result.replies, message), wrong_guess)
+    assert result.state.step == StepName.NOT_REPORT
+    said = result.replies[-1].text
+    assert said.count(".") == 1 and said.endswith(".") and "\n" not in said, "one sentence"
+    assert "trưởng thôn" in said and "có vẻ" not in said and "không phải sai phạm" not in said
+    assert [b.label for b in result.replies[-1].buttons] == ["Tiếp tục phản ánh", "Hủy phản ánh"]
+    result = step(result.state, result.draft, pressing(result.replies, Inbound(button="continue")), wrong_guess)
+    assert result.state.step == StepName.CATEGORY
+    # A story naming an official's post (a hamlet head) is in scope whatever the classifier guesses: no note at all.
+    result = step(fresh_state("vi"), Draft(), Inbound(resume=True), wrong_guess)
+    for message in (Inbound(button="menu:report"), Inbound(button="mode:anonymous"), Inbound(text="Trưởng thôn tổ chức đánh bạc ăn tiền tại nhà")):
+        result = step(result.state, result.draft, pressing(result.replies, message), wrong_guess)
+    assert result.state.step == StepName.FACTS and "trưởng thôn" in result.replies[-1].text
+    result = step(result.state, result.draft, Inbound(text="đúng"), wrong_guess)
+    assert result.state.step == StepName.CATEGORY
 
 
 def test_name_can_be_skipped_and_position_unknown() -> None:
@@ -164,7 +198,8 @@ def test_anonymous_reports_ask_no_identity() -> None:
             break
         seen.add(talk.at)
         {
-            StepName.DESCRIBE: lambda: talk.press("done") if talk.draft.description_parts else talk.send(REPORT),
+            StepName.DESCRIBE: lambda: talk.send(REPORT),
+        StepName.FACTS: lambda: talk.press("facts:ok"),
             StepName.CATEGORY: lambda: talk.press("cat:7"),
             StepName.ACCUSED_NAME: lambda: talk.press("skip"),
             StepName.ACCUSED_POSITION: lambda: talk.send("cán bộ địa chính"),
@@ -324,7 +359,7 @@ def test_unknown_button_is_reprompted() -> None:
     _to(talk, StepName.SETTING)
     before = talk.draft.model_copy()
     replies = talk.press("mode:open")
-    assert "Xin chọn" in replies[0].text and talk.at == StepName.SETTING and talk.draft == before
+    assert replies[0].refused and talk.at == StepName.SETTING and talk.draft == before
 
 
 def test_stickers_and_other_unsupported_content_are_explained() -> None:

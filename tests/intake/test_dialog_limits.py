@@ -12,8 +12,10 @@ from intake.config import get_settings
 from intake.conversation import Conversation
 from intake.crypto import decrypt
 from intake.dialog.engine import fresh_state, step
-from intake.dialog.types import AttachmentInfo, Draft, Inbound, Limits, StepName
+from intake.dialog.types import AttachmentInfo, Draft, Inbound, Limits, Reply, StepName
 from intake.models import Attachment, Case, DialogSession
+
+from tests.dialog_helpers import payload_for, pressing
 
 from .test_conversation import STORY
 
@@ -86,7 +88,8 @@ def test_a_cap_of_zero_takes_no_files_and_asks_for_a_description() -> None:
     limits = Limits(max_attachments=0)
     state = fresh_state("vi")
     state.step = StepName.WHEN
-    result = step(state, AT_EVIDENCE.model_copy(update={"occurred": None}), Inbound(button="unknown"), limits=limits)
+    asked = step(state, AT_EVIDENCE.model_copy(update={"occurred": None}), Inbound(resume=True), limits=limits)
+    result = step(asked.state, asked.draft, Inbound(button=payload_for(asked.replies, "unknown")), limits=limits)
     assert result.state.step == StepName.EVIDENCE
     asked = result.replies[-1].text
     result = step(result.state, result.draft, _files(5), limits=limits)
@@ -135,15 +138,21 @@ TO_EVIDENCE = [
     Inbound(button="menu:report"),
     Inbound(button="mode:anonymous"),
     Inbound(text=STORY),
-    Inbound(button="done"),
+    Inbound(text="đúng"),  # the story named the post and the agency: confirmed
     Inbound(button="cat:7"),
     Inbound(button="skip"),
-    Inbound(text="phó chủ tịch UBND xã"),
-    Inbound(text="UBND xã"),
     Inbound(text="phường Bến Thành, TP Hồ Chí Minh"),
     Inbound(button="setting:workplace"),
     Inbound(button="unknown"),
 ]
+
+
+def _walk(conv: Conversation, chat: str, script: list[Inbound], replies: list[Reply] | None = None) -> list[Reply]:
+    """Sends the script through the runner, each button pressed where the last replies offered it."""
+    replies = replies or []
+    for message in script:
+        replies = conv.handle(chat, pressing(replies, message))
+    return replies
 
 
 def _upload(conv: Conversation, chat: str) -> Inbound:
@@ -162,37 +171,39 @@ def test_a_refused_file_is_deleted_and_never_filed_with_the_report(db: Session, 
     low = get_settings().model_copy(update={"max_attachments_per_report": 2})
     monkeypatch.setattr(dialog_types, "get_settings", lambda: low)
     conv = Conversation(channel="terminal")
-    for m in TO_EVIDENCE:
-        conv.handle("chat-a1", m)
+    replies = _walk(conv, "chat-a1", TO_EVIDENCE)
     sent = [_upload(conv, "chat-a1") for _ in range(3)]
     for m in sent[:2]:
-        conv.handle("chat-a1", m)
+        replies = conv.handle("chat-a1", m)
     refused = sent[2].attachments[0].id
     assert db.get(Attachment, refused) is not None and sealed(refused)
-    replies = conv.handle("chat-a1", sent[2])
-    said = " ".join(r.text for r in replies)
+    said = " ".join(r.text for r in conv.handle("chat-a1", sent[2]))
     assert "tối đa 2 tệp" in said or "at most 2 files" in said
     db.expire_all()
     assert db.get(Attachment, refused) is None and not sealed(refused)
-    replies = conv.handle("chat-a1", Inbound(button="done"))
-    replies = conv.handle("chat-a1", Inbound(button="send"))
-    assert replies[-1].receipt
+    replies = _walk(conv, "chat-a1", [Inbound(button="done"), Inbound(button="send")], replies)
+    assert replies[0].receipt
     case = db.exec(select(Case)).one()
     filed = db.exec(select(Attachment).where(Attachment.case_id == case.id)).all()
     assert sorted(a.id for a in filed) == sorted(m.attachments[0].id for m in sent[:2])  # type: ignore[misc]
     assert len(db.exec(select(Attachment)).all()) == 2
 
 
-def test_a_file_sent_at_another_question_is_deleted(db: Session) -> None:
-    """A file sent where no file is asked for is refused by the engine and removed at once."""
+def test_a_file_sent_before_its_question_is_kept_and_one_sent_outside_a_report_is_deleted(db: Session) -> None:
+    """Issue 16, item 7: evidence sent while the story is told is kept for the report; a file sent when no
+    report is being written is refused by the engine and removed at once."""
     conv = Conversation(channel="terminal")
-    for m in TO_EVIDENCE[:4]:
-        conv.handle("chat-a2", m)
-    message = _upload(conv, "chat-a2")
-    replies = conv.handle("chat-a2", message)
+    _walk(conv, "chat-a2", TO_EVIDENCE[:4])
+    replies = conv.handle("chat-a2", _upload(conv, "chat-a2"))
     assert "chứng cứ" in replies[0].text
     db.expire_all()
-    assert db.exec(select(Attachment)).all() == []
+    kept = db.exec(select(Attachment)).one()
+    assert kept.case_id is None and kept.id in Draft.model_validate_json(decrypt(db.exec(select(DialogSession)).one().draft_enc)).attachments
+    idle = Conversation(channel="terminal")
+    idle.handle("chat-a4", Inbound(resume=True))
+    idle.handle("chat-a4", _upload(idle, "chat-a4"))
+    db.expire_all()
+    assert db.exec(select(Attachment)).all() == [kept]
 
 
 def test_an_overlong_message_changes_nothing_in_the_database(db: Session, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -200,11 +211,10 @@ def test_an_overlong_message_changes_nothing_in_the_database(db: Session, monkey
     low = get_settings().model_copy(update={"max_message_chars": 200})
     monkeypatch.setattr(dialog_types, "get_settings", lambda: low)
     conv = Conversation(channel="terminal")
-    for m in TO_EVIDENCE[:4]:
-        conv.handle("chat-a3", m)
+    _walk(conv, "chat-a3", TO_EVIDENCE[:4])
     before = Draft.model_validate_json(decrypt(db.exec(select(DialogSession)).one().draft_enc))
     replies = conv.handle("chat-a3", Inbound(text="Chủ tịch xã nhận tiền. " * 20))
-    assert "tối đa 200 ký tự" in replies[0].text and "Xong" in replies[-1].text
+    assert "tối đa 200 ký tự" in replies[0].text and "có đúng không" in replies[-1].text, "the confirmation's short question again"
     db.expire_all()
     after = Draft.model_validate_json(decrypt(db.exec(select(DialogSession)).one().draft_enc))
     assert after == before and after.description == STORY

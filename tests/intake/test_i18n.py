@@ -57,6 +57,6 @@ def test_one_english_word_with_two_meanings_has_two_translations() -> None:
 
 def test_vietnamese_is_the_default_and_english_the_msgid() -> None:
     """The default translator speaks Vietnamese; English falls back to the msgid."""
-    assert translator()._("Send a report") == "Gửi phản ánh"
-    assert translator("en")._("Send a report") == "Send a report"
+    assert translator()._("New report") == "Gửi phản ánh mới"
+    assert translator("en")._("New report") == "New report"
     assert translator("vi")._("Type: {category}", category="X") == "Loại: X"

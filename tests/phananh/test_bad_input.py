@@ -15,8 +15,7 @@ from intake.models import Case, CaseMessage
 from intake.validation import clean_text
 from phananh.web import create_app
 from tests.admin.conftest import BEN_THANH, csrf_for, file_case, make_staff, signed_in
-from tests.bot.test_webchat import WEB_REPORT
-from tests.chat import chat_post
+from tests.bot.test_webchat import WEB_REPORT, _say, file_the_rest
 
 HIDDEN = "\u202eCho\u200bt\u1ecbch\u2066 x\u00e3\u200d \u0111\u00f2i ti\u1ec1n\ufeff"
 
@@ -29,7 +28,7 @@ def test_a_lone_surrogate_in_a_chat_message_is_answered_not_a_500(db: Session) -
     """Seen: "\\ud800" in the story gave a 500 (the reply could not be written as JSON); it is dropped now."""
     client = TestClient(create_app(), raise_server_exceptions=False)
     for body in WEB_REPORT[:3]:
-        chat_post(client, **body)
+        _say(client, **dict(body))
     r = _raw(client, b'{"text": "Ch\\u1ee7 t\\u1ecbch x\\u00e3 \\ud800\\udfff nh\\u1eadn ti\\u1ec1n c\\u1ee7a d\\u00e2n \\ud800"}')
     assert r.status_code == 200 and r.json()["replies"]
     r = _raw(client, b'{"text": "x", "button": "\\udfff", "lang": "\\ud800"}')
@@ -40,8 +39,9 @@ def test_bidirectional_and_zero_width_characters_are_not_stored(db: Session) -> 
     """A right-to-left override or a zero-width space would make a report display otherwise than it says."""
     assert clean_text(HIDDEN) == "Chotịch xã đòi tiền"
     client = TestClient(create_app())
-    for body in [*WEB_REPORT[:3], {"text": HIDDEN + " năm triệu mới ký giấy xác nhận đất"}, *WEB_REPORT[4:], {"button": "send"}]:
-        chat_post(client, **body)
+    for body in [*WEB_REPORT[:3], {"text": HIDDEN + " năm triệu mới ký giấy xác nhận đất"}]:
+        _say(client, **dict(body))
+    file_the_rest(client)
     case = db.exec(select(Case)).one()
     for ch in "\u202e\u200b\u2066\u200d\ufeff":
         assert ch not in case.description
@@ -82,7 +82,7 @@ def test_a_busy_database_answers_503_with_retry_after_and_the_text_comes_back(db
 
     client = TestClient(create_app(), raise_server_exceptions=False)
     for body in WEB_REPORT[:3]:
-        chat_post(client, **body)
+        _say(client, **dict(body))
     lock = dbmod._WRITE_LOCKS[get_engine().url.database or ""]
     monkeypatch.setattr(dbmod, "_WRITE_WAIT_SECONDS", 0.2)
     lock.acquire()

@@ -8,12 +8,14 @@ import ssl
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from phananh.middleware import HSTS
-from tests.bot.test_webchat import WEB_REPORT
+from intake.dialog.buttons import read_payload
+from tests.bot.test_webchat import plain_answer
 from tests.chat import chat_post
 from tests.servers import ROOT, command_env, free_port, serving
 
@@ -68,17 +70,26 @@ def test_a_report_over_https_through_caddy(tmp_path: Path) -> None:
                 for name in ("content-security-policy", "x-frame-options", "x-content-type-options", "referrer-policy"):
                     assert name in page.headers, name
                 assert page.headers["strict-transport-security"] == HSTS
-                steps = [*WEB_REPORT, {"button": "send"}]
-                steps[3] = {"text": MARKER}
-                replies: list[dict[str, object]] = []
-                for body in steps:
+                sent: list[dict[str, object]] = []
+
+                def post(body: dict[str, object], shown: list[dict[str, Any]]) -> list[dict[str, Any]]:
+                    """Posts one message (a button as the replies shown offered it) and checks the answer's headers."""
+                    if isinstance(body.get("button"), str) and read_payload(str(body["button"])) is None:
+                        body = {**body, "button": next(b["payload"] for r in shown for b in r["buttons"] if b["payload"].endswith(f":{body['button']}"))}
                     answer = chat_post(client, "/api/chat", **body)
                     assert answer.status_code == 200, answer.text
                     assert answer.headers["strict-transport-security"] == HSTS
-                    replies = answer.json()["replies"]
                     if "set-cookie" in answer.headers:
                         cookie = answer.headers["set-cookie"]
                         assert "Secure" in cookie and "HttpOnly" in cookie, cookie
+                    sent.append(body)
+                    return answer.json()["replies"]  # type: ignore[no-any-return]
+
+                replies: list[dict[str, Any]] = []
+                for body in ({"resume": True}, {"button": "menu:report"}, {"button": "mode:anonymous"}, {"text": MARKER}):
+                    replies = post(body, replies)
+                while body := plain_answer(replies):  # then whatever is asked, plainly, to the receipt
+                    replies = post(body, replies)
                 assert any(r.get("receipt") for r in replies), replies
                 chat_cookie = next(iter(client.cookies.values()))
                 assert client.get("/metrics").status_code == 404 and client.get("/readyz").status_code == 404
@@ -87,6 +98,6 @@ def test_a_report_over_https_through_caddy(tmp_path: Path) -> None:
             caddy.send_signal(signal.SIGTERM)
             caddy.wait(30)
     logged = access_log.read_text(encoding="utf-8") + (tmp_path / "caddy.log").read_text(encoding="utf-8")
-    assert access_log.read_text(encoding="utf-8").count('"/api/chat"') >= len(steps), "the access log has its lines (and the puzzle's)"
+    assert access_log.read_text(encoding="utf-8").count('"/api/chat"') >= len(sent), "the access log has its lines (and the puzzle's)"
     assert MARKER not in logged and MARKER.encode("unicode_escape").decode() not in logged and "Tân Lộc" not in logged
     assert chat_cookie not in logged and "remote_ip" not in logged and "client_ip" not in logged

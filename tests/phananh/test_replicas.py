@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -71,7 +72,11 @@ def database() -> Iterator[str]:
         admin.dispose()
 
 
-def _say(client: httpx.Client, url: str, body: dict[str, object]) -> httpx.Response:
+def _say(client: httpx.Client, url: str, body: dict[str, object], shown: list[dict[str, Any]] | None = None) -> httpx.Response:
+    """Posts a message; a button named by its choice is pressed where the replies `shown` last offered it."""
+    button = body.get("button")
+    if isinstance(button, str):
+        body = {**body, "button": next(b["payload"] for r in shown or [] for b in r["buttons"] if b["payload"].endswith(f":{button}"))}
     return chat_post(client, f"{url}/api/chat", **body)  # type: ignore[no-any-return]
 
 
@@ -79,14 +84,17 @@ def _web_report(client: httpx.Client, urls: list[str], *, photo: bytes | None = 
     """A whole web report, each message to the other server; returns the receipt."""
     steps = [*WEB_REPORT, {"button": "send"}]
     receipt = ""
+    shown: list[dict[str, Any]] = []
     for i, body in enumerate(steps):
         if photo is not None and body == {"button": "skip"} and i > 10:  # the evidence question: a photo, then done
             r = client.post(f"{urls[i % 2]}/api/chat/upload", files={"file": ("a.jpg", photo, "image/jpeg")}, timeout=60)
             assert r.status_code == 200, r.text
+            shown = r.json()["replies"]
             body = {"button": "done"}
-        r = _say(client, urls[(i + 1) % 2], body)
+        r = _say(client, urls[(i + 1) % 2], body, shown)
         assert r.status_code == 200, r.text
-        receipt = next((str(x["receipt"]) for x in r.json()["replies"] if x.get("receipt")), receipt)
+        shown = r.json()["replies"]
+        receipt = next((str(x["receipt"]) for x in shown if x.get("receipt")), receipt)
     assert receipt
     return receipt
 
@@ -94,8 +102,17 @@ def _web_report(client: httpx.Client, urls: list[str], *, photo: bytes | None = 
 def _telegram_report(fake: TimedFake, chat: int, hooks: list[str], updates: Updates) -> str:
     """A whole Telegram report, updates alternating between the servers' webhooks; returns the receipt."""
     with httpx.Client(timeout=60) as client:
+        pressed = 0
         for i, (kind, value) in enumerate(TELEGRAM_REPORT):
-            r = client.post(hooks[i % 2], json=updates.make(chat, kind, value), headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
+            update = updates.make(chat, kind, value)
+            if kind == "press":  # on the button the bot showed: its payload names the question (wait for it, as a person reads)
+                deadline = time.monotonic() + 30
+                while (found := fake.button(chat, value)) is None or found[0]["message_id"] <= pressed:
+                    assert time.monotonic() < deadline, f"no button {value} shown"
+                    time.sleep(0.05)
+                pressed = found[0]["message_id"]
+                update = updates.make(chat, kind, found[1]["callback_data"], question=found[0])
+            r = client.post(hooks[i % 2], json=update, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
             assert r.status_code == 200
             fake.carry_out(r)
     deadline = time.monotonic() + 60
