@@ -14,6 +14,7 @@ from intake.models import Committee, CommitteeLevel
 log = logging.getLogger(__name__)
 
 CENTRAL_CODE = "TW"
+CENTRAL_NAME = "Ủy ban Trung ương MTTQ Việt Nam"
 _PREFIX_VI = "Ủy ban MTTQ Việt Nam "
 _PREFIX_EN = "Vietnam Fatherland Front Committee of "
 # The unit's kind as the Front writes it inside a committee's name ("… xã Hưng Nguyên", "… tỉnh Nghệ An").
@@ -66,7 +67,7 @@ def _desired() -> list[tuple[str, str, str | None, str, str, str]]:
             CENTRAL_CODE,
             CommitteeLevel.CENTRAL.value,
             None,
-            "Ủy ban Trung ương MTTQ Việt Nam",
+            CENTRAL_NAME,
             "Central Committee of the Vietnam Fatherland Front",
             "Việt Nam",
         )

@@ -23,10 +23,11 @@ from typing import Any, Literal, get_args
 
 from rapidfuzz import fuzz
 
+from intake.committees import CENTRAL_CODE, CENTRAL_NAME, front_names
 from intake.config import get_settings
 from intake.i18n import N_, translator
 from intake.places import Place, get_gazetteer
-from intake.places.text import fold
+from intake.places.text import Mark, fold
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +37,6 @@ LEVELS: tuple[Level, ...] = get_args(Level)
 SETTINGS: tuple[Setting, ...] = get_args(Setting)
 DEFAULT_RULES_FILE = Path(__file__).resolve().parent / "data" / "routing.toml"
 
-CENTRAL_CODE = "TW"
-CENTRAL_NAME = "Ủy ban Trung ương MTTQ Việt Nam"
-COMMITTEE_PREFIX = "Ủy ban MTTQ Việt Nam "
 _PARENT: dict[Level, Level | None] = {"commune": "province", "province": "central", "central": None}
 _RANK: dict[Level, int] = {"commune": 0, "province": 1, "central": 2}
 
@@ -879,6 +877,20 @@ _CONFLICT_UP: dict[Level, str] = {
 }
 
 
+_WARD_KINDS = {Mark.PHUONG: "phường", Mark.XA: "xã", Mark.DAC_KHU: "đặc khu"}
+
+
+def front_name(place: Place) -> str:
+    """A place's committee as the Front writes it ("Ủy ban MTTQ Việt Nam xã Tân Phú", "… tỉnh Đồng Nai"),
+    the same name the committee table holds."""
+    gazetteer = get_gazetteer()
+    if (province := gazetteer.provinces.get(place.code)) is not None:
+        kind = "thành phố trung ương" if province.city else "tỉnh"
+    else:
+        kind = _WARD_KINDS.get(gazetteer.wards[place.code].kind, "xã")
+    return front_names(place.name, kind)[0]
+
+
 def _committee(
     level: Level, province: Place, commune: Place | None, reasons: list[Reason]
 ) -> tuple[str, str, Level, bool]:
@@ -886,9 +898,9 @@ def _committee(
     if level == "central":
         return CENTRAL_CODE, CENTRAL_NAME, "central", False
     if level == "commune" and commune is not None:
-        return commune.code, COMMITTEE_PREFIX + commune.name, "commune", False
+        return commune.code, front_name(commune), "commune", False
     if level == "commune":
-        name = COMMITTEE_PREFIX + province.name
+        name = front_name(province)
         reasons.append(
             Reason(
                 N_("The commune is not known: {committee} receives the case and passes it to the right commune."),
@@ -896,7 +908,7 @@ def _committee(
             )
         )
         return province.code, name, "province", True
-    return province.code, COMMITTEE_PREFIX + province.name, "province", False
+    return province.code, front_name(province), "province", False
 
 
 def _shorten(text: str, limit: int = 80) -> str:

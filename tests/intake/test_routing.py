@@ -67,7 +67,7 @@ def test_unrecognised_position_is_none(rules: RoutingRules) -> None:
 def test_commune_civil_servant_at_work_goes_to_the_commune(rules: RoutingRules) -> None:
     """A commune civil servant is supervised by the commune committee of the place."""
     d = route(province_code=DONG_NAI, commune_code=TAN_PHU, role="cán bộ địa chính", rules=rules)
-    assert (d.level, d.committee_code, d.committee_name) == ("commune", TAN_PHU, "Ủy ban MTTQ Việt Nam Xã Tân Phú")
+    assert (d.level, d.committee_code, d.committee_name) == ("commune", TAN_PHU, "Ủy ban MTTQ Việt Nam xã Tân Phú")
     assert not d.escalated and not d.needs_review
     assert d.managing_level == "commune"
 
@@ -75,7 +75,7 @@ def test_commune_civil_servant_at_work_goes_to_the_commune(rules: RoutingRules) 
 def test_provincial_director_at_work_goes_to_the_province(rules: RoutingRules) -> None:
     """A department director is supervised by the provincial committee."""
     d = route(province_code=DONG_NAI, commune_code=TAN_PHU, role="giám đốc sở xây dựng", rules=rules)
-    assert (d.level, d.committee_code, d.committee_name) == ("province", DONG_NAI, "Ủy ban MTTQ Việt Nam Đồng Nai")
+    assert (d.level, d.committee_code, d.committee_name) == ("province", DONG_NAI, "Ủy ban MTTQ Việt Nam tỉnh Đồng Nai")
 
 
 def test_central_position_goes_to_the_central_committee(rules: RoutingRules) -> None:
@@ -89,7 +89,7 @@ def test_residence_goes_to_the_commune_and_notes_the_higher_level(rules: Routing
     d = route(province_code=DONG_NAI, commune_code=TAN_PHU, role="giám đốc sở", setting="residence", rules=rules)
     assert (d.level, d.committee_code) == ("commune", TAN_PHU)
     assert d.managing_level == "province" and d.handover_code == DONG_NAI
-    assert "must pass the case on to Ủy ban MTTQ Việt Nam Đồng Nai" in d.reason_texts("en")[-1]
+    assert "must pass the case on to Ủy ban MTTQ Việt Nam tỉnh Đồng Nai" in d.reason_texts("en")[-1]
 
 
 def test_residence_of_a_commune_cadre_needs_no_handover(rules: RoutingRules) -> None:
@@ -280,7 +280,7 @@ def test_missing_rules_file_is_refused(tmp_path: Path) -> None:
 
 # -- vertically managed sectors and provincial posts managed by the centre (issue 17, item 7) ----------
 
-DONG_NAI_NAME = "Ủy ban MTTQ Việt Nam Đồng Nai"
+DONG_NAI_NAME = "Ủy ban MTTQ Việt Nam tỉnh Đồng Nai"
 
 # (family, how a resident writes it, position, receiving committee, flagged for review)
 # Certain rules route without a flag; uncertain ones route and say what to check.

@@ -58,7 +58,7 @@ def test_route_json(app: typer.Typer) -> None:
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert set(data) == {"committee", "reasons", "escalated", "needs_review"}
-    assert data["committee"] == {"code": "26116", "name": "Ủy ban MTTQ Việt Nam Xã Tân Phú", "level": "commune"}
+    assert data["committee"] == {"code": "26116", "name": "Ủy ban MTTQ Việt Nam xã Tân Phú", "level": "commune"}
     assert data["reasons"] and all(isinstance(r, str) for r in data["reasons"])
     assert data["escalated"] is False and data["needs_review"] is False
 
