@@ -170,7 +170,12 @@ class Screens:
             return updates.make(chat, kind, value)
         deadline = time.monotonic() + 30
         while True:
-            found = await client.get(f"{self.api}/_button/{chat}/{value}")
+            try:
+                found = await client.get(f"{self.api}/_button/{chat}/{value}")
+            except httpx.TransportError:
+                # A keep-alive connection the fake closed as the request left (as in _post): ask again.
+                await asyncio.sleep(0.02)
+                continue
             if found.status_code == 200 and found.json()["message"]["message_id"] > self.pressed.get(chat, 0):
                 shown = found.json()
                 self.pressed[chat] = shown["message"]["message_id"]
