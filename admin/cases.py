@@ -92,8 +92,12 @@ def queue_page(
             db, staff, name="commune", label=t._(PLACE_FILTER_LABEL), scope="filter",
             code=commune, text=commune_q, required=False, finding=find == "commune",
         )
+    status = status if status in STATUS_LABELS or status == queries.ALL_STATUSES else ""
+    if q and found is not None and not status:
+        # Words typed on the open tab look through every case: the one asked for may be closed already.
+        status = queries.ALL_STATUSES
     f = queries.QueueFilter(
-        status=status if status in STATUS_LABELS or status == queries.ALL_STATUSES else "",
+        status=status,
         category=c if (c := _int(category)) in CATEGORIES else None,
         commune=place.code if place else "",
         deadline=deadline if deadline in DEADLINE_LABELS else "",
@@ -131,6 +135,8 @@ def queue_page(
         workers=[u for u in staff_list if can(u, Perm.WORK)],
         names={u.id: u.display_name or u.username for u in staff_list},
         receipt_not_found=found is None,
+        more_filters=sum(1 for v in (f.category, f.commune, f.deadline, f.channel, f.anonymity, f.assignee) if v not in ("", None))
+        + (f.sort != "due"),
         today=today,
         done=done,
         error_message=staff.t._(ERROR_MESSAGES[error]) if error in ERROR_MESSAGES else "",

@@ -25,6 +25,7 @@ from intake.deadlines import DEADLINE_LABELS
 from intake.i18n import N_, Translator, translator
 from intake.labels import ANONYMITY_LABELS, CHANNEL_LABELS, SETTING_LABELS, STATUS_LABELS
 from intake.models import StaffRole
+from intake.places import get_gazetteer
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
@@ -101,6 +102,19 @@ def _label(t: Translator, table: dict[str, str], key: str) -> str:
     return t._(table[key]) if key in table else str(key)
 
 
+def place_name(case: Any) -> str:
+    """Where a case is, as the gazetteer names it ("Xã Hưng Nguyên, Nghệ An"), else as the resident wrote it."""
+    gazetteer = get_gazetteer()
+    try:
+        if case.commune_code:
+            return f"{gazetteer.commune(case.commune_code).name}, {gazetteer.commune_province(case.commune_code).name}"
+        if case.province_code:
+            return gazetteer.province(case.province_code).name
+    except KeyError:  # a code from an older structure: what was written still says it
+        pass
+    return str(case.place_text or "")
+
+
 def base_context(lang: str) -> dict[str, Any]:
     """Labels and helpers every template may use, in one language."""
     t = translator(lang)
@@ -121,6 +135,7 @@ def base_context(lang: str) -> dict[str, Any]:
         "pgettext": t.pgettext,
         "iso_date": lambda text: date.fromisoformat(text) if text else None,  # a date kept in an audit row
         "local": format_datetime,
+        "place_name": place_name,
         "day": format_date,
         "categories": [(code, t._(c.short)) for code, c in sorted(CATEGORIES.items())],
         "statuses": [(k, t._(v)) for k, v in STATUS_LABELS.items()],

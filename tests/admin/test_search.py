@@ -43,3 +43,31 @@ def test_search_by_accused_name_unit_and_words(db: Session) -> None:
     assert _ids(client.get("/admin?q=tram y te").text) == [other.id]
     assert _ids(client.get("/admin?q=bien lai").text) == [named.id]
     assert 'id="receipt-not-found"' not in client.get("/admin?q=bien lai").text
+
+
+def test_words_typed_on_the_open_tab_find_ended_cases_too(db: Session) -> None:
+    """A resident disputing a result names a case that is closed already: the search looks through every case,
+    open ones first; in one status's tab it stays in that tab and offers the search over every case."""
+    closed = quick_case(db, BEN_THANH, status="closed", accused_name="Trần Văn Bình", is_open=False)
+    open_one = quick_case(db, BEN_THANH, accused_name="Trần Văn Bình", description="Vẫn làm ở bộ phận một cửa")
+    client = signed_in(make_staff(db, "cb", BEN_THANH))
+    page = client.get("/admin?q=tran van binh").text
+    assert _ids(page) == [open_one.id, closed.id]
+    assert 'id="tab-all" class="current"' in page
+    in_tab = client.get("/admin?status=new&q=tran van binh&category=7").text
+    assert _ids(in_tab) == [open_one.id] and 'id="search-all"' not in in_tab
+    nothing = client.get("/admin?status=verifying&q=tran van binh").text
+    assert _ids(nothing) == []
+    link = re.search(r'<a href="([^"]+)" id="search-all"', nothing)
+    assert link is not None
+    assert _ids(client.get(link.group(1).replace("&amp;", "&")).text) == [open_one.id, closed.id]
+
+
+def test_the_queue_names_the_place_as_the_gazetteer_does(db: Session) -> None:
+    """What the resident typed without diacritics is shown as the place it was resolved to; the case page keeps both."""
+    case = quick_case(db, BEN_THANH, place_text="p ben thanh q1 tphcm", province_code="79", commune_code=BEN_THANH)
+    client = signed_in(make_staff(db, "cb", BEN_THANH))
+    queue = client.get("/admin").text
+    assert "Phường Bến Thành, Thành phố Hồ Chí Minh" in queue and "p ben thanh q1 tphcm" not in queue
+    page = client.get(f"/admin/cases/{case.id}").text
+    assert "Phường Bến Thành, Thành phố Hồ Chí Minh" in page and "p ben thanh q1 tphcm" in page
