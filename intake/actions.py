@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 
 from intake import audit, notices, throttle
 from intake.clock import received_on, start_first_handling
+from intake.conflict import remember_barrier
 from intake.committees import committee_by_code
 from intake.crypto import encrypt, hash_password, keyed_hash
 from intake.dates import format_date, format_datetime
@@ -108,6 +109,7 @@ def submit_report(
     case.search_text = fold_for_search(case)
     session.add(case)
     session.flush()
+    remember_barrier(session, case)
     start_first_handling(session, case, since=received_on(case))
     notices.case_arrived(session, case)
     if draft.mode != Anonymity.ANONYMOUS.value:

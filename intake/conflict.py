@@ -6,9 +6,13 @@ this module applies it to everything that happens afterwards: transfers (direct,
 approved), escalations, merges, assignments, staff-entered reports, re-routing after a correction,
 identity views and evidence downloads, and the committee pickers that offer targets.
 
-Who the accused leads is read from the case as it stands (position, unit, province and commune),
-with the routing rules' conflict lists, every time: correcting a place or a role moves the barrier
-with it. A committee is barred when the accused leads it or a committee above it:
+Who the accused leads is read from the case (position, unit, province and commune), with the routing
+rules' conflict lists, and from the place the unit's own name gives ("UBND phường Bến Thành" leads
+Bến Thành wherever the case says it happened). A barrier once drawn stays: the committees barred when
+the case was filed and before every correction are kept on the case (`Case.conflict_barrier`), so that
+correcting a place or a role can bar more committees, never fewer (seen: a province officer changed the
+commune, and the province chair could then send the case to the accused's own commune). A committee is
+barred when the accused leads it or a committee above it:
 
 - leads a commune (its Front, party committee or People's Committee): that commune's committee; all
   communes of the province when the commune is not known;
@@ -23,6 +27,7 @@ the duplicates merged into it.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
@@ -98,18 +103,60 @@ def committees_barred_by(session: Session, led: Led | None) -> frozenset[int]:
     return _ids(session, col(Committee.parent_id).in_(province))
 
 
+def _unit_place(agency: str, province_code: str | None) -> tuple[str | None, str | None]:
+    """The province and commune a unit's name gives ("UBND phường Bến Thành", "UBND tỉnh Đồng Nai"),
+    when it spells the name out; (None, None) otherwise. The resolver proposes, and a place counts only
+    when its name stands in the unit's name as whole words (fuzzy readings such as "Trạm y tế" for
+    "Trà My" bar nothing)."""
+    from intake.places import fold, resolve_place
+
+    if not agency.strip():
+        return None, None
+    words = f" {fold(agency).lower()} "
+    found = resolve_place(agency)
+    if found.commune is None and province_code:
+        within = resolve_place(agency, province_code=province_code)
+        found = within if within.commune is not None else found
+    spelled = [m for m in (found, *found.candidates) if m.commune is not None and f" {fold(_bare(m.commune.name)).lower()} " in words]
+    if spelled:
+        best = spelled[0]
+        return (best.province.code if best.province else None), best.commune.code  # type: ignore[union-attr]
+    if found.province is not None and f" {fold(_bare(found.province.name)).lower()} " in words:
+        return found.province.code, None
+    return None, None
+
+
+_UNIT_KIND = re.compile(r"^(xã|phường|đặc khu|tỉnh|thành phố)\s+", re.IGNORECASE)
+
+
+def _bare(name: str) -> str:
+    """A unit's name without its kind ("Phường Bến Thành" → "Bến Thành")."""
+    return _UNIT_KIND.sub("", name)
+
+
 def _own_barrier(session: Session, case: Case, rules: RoutingRules | None) -> frozenset[int]:
-    led = led_unit(role=role_text(case), province_code=case.province_code, commune_code=case.commune_code, rules=rules)
-    return committees_barred_by(session, led)
+    role = role_text(case)
+    barred = committees_barred_by(
+        session, led_unit(role=role, province_code=case.province_code, commune_code=case.commune_code, rules=rules)
+    )
+    unit_province, unit_commune = _unit_place(case.accused_agency, case.province_code)
+    if unit_province is not None and (unit_province, unit_commune) != (case.province_code, case.commune_code):
+        barred |= committees_barred_by(session, led_unit(role=role, province_code=unit_province, commune_code=unit_commune, rules=rules))
+    return barred | frozenset(case.conflict_barrier or ())
 
 
 def barred_committee_ids(session: Session, case: Case, *, rules: RoutingRules | None = None) -> frozenset[int]:
-    """Committees that must never hold or see this case (its duplicates' barriers included)."""
+    """Committees that must never hold or see this case (its duplicates' barriers and its past ones included)."""
     barred = _own_barrier(session, case, rules)
     if case.id is not None:
         for duplicate in session.exec(select(Case).where(Case.merged_into_id == case.id)).all():
             barred |= _own_barrier(session, duplicate, rules)
     return barred
+
+
+def remember_barrier(session: Session, case: Case, *, also: frozenset[int] = frozenset()) -> None:
+    """Keeps the committees barred now (and `also`, those barred before a correction) on the case for good."""
+    case.conflict_barrier = sorted(barred_committee_ids(session, case) | also)
 
 
 def is_barred(session: Session, case: Case, committee_id: int | None) -> bool:

@@ -189,6 +189,9 @@ class Case(SQLModel, table=True):
     occurred: str = Field(default="", max_length=255)
 
     routing_reasons: list[dict[str, Any]] = _json(list)
+    # Committees the conflict rule has barred from this case at any time (ids): a correction of the place
+    # or the role may add to them, never take one away (intake/conflict.py).
+    conflict_barrier: list[int] = _json(list)
     needs_review: bool = False
     escalated: bool = False
 

@@ -165,6 +165,11 @@ def main() -> None:
         app()
     except sa.exc.OperationalError as err:
         refuse(f"the database cannot be reached: {database_reason(err)}")
+    except OSError as err:
+        if err.filename is None:
+            raise
+        # A SQLite file (or the var folder) that cannot be made where the settings say: one line, not a traceback.
+        refuse(f"cannot use {err.filename}: {err.strerror or type(err).__name__}")
 
 
 if __name__ == "__main__":

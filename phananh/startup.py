@@ -87,7 +87,7 @@ def check_database() -> None:
     try:
         with get_engine().connect() as conn:
             conn.execute(sa.text("SELECT 1"))
-    except sa.exc.DBAPIError as err:
+    except (sa.exc.DBAPIError, OSError) as err:  # OSError: a SQLite file whose folder cannot be made
         refuse(f"the database cannot be reached: {database_reason(err)}")
 
 

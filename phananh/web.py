@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -32,10 +33,17 @@ MAX_ID = 2**63 - 1  # the databases' 64-bit integer keys
 BUSY_RETRY_SECONDS = 30
 
 
+# What FastAPI reads as a whole number in a path: spaces, a sign, digit groups, a zero fraction ("-9…9", " 9…9", "9…9.0").
+_INTEGRAL = re.compile(r"\s*([+-]?[0-9_]+)(?:\.0*)?\s*")
+
+
 def ids_in_range(request: Request) -> None:
     """A number in the path past any key the database can hold names nothing: 404, not an overflow's 500."""
     for value in request.path_params.values():
-        if isinstance(value, str) and value.isdigit() and (len(value) > 19 or int(value) > MAX_ID):
+        if not isinstance(value, str) or (found := _INTEGRAL.fullmatch(value)) is None:
+            continue
+        digits = found.group(1).lstrip("+-").replace("_", "")
+        if len(digits.lstrip("0")) > 19 or (digits and int(digits) > MAX_ID):
             raise NotFoundError("id out of range")
 
 

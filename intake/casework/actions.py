@@ -456,11 +456,12 @@ def correct_case(session: Session, *, case: Case, actor: StaffUser, correction: 
     moves at once to the committee the routing names (recorded as a transfer). Returns whether it moved.
     """
     from intake.committees import committee_by_code
-    from intake.conflict import is_barred, role_text
+    from intake.conflict import barred_committee_ids, is_barred, remember_barrier, role_text
     from intake.routing import route
     from intake.search import fold_for_search
 
     check_action(actor, case, "correct")
+    barred_before = barred_committee_ids(session, case)
     if correction.setting not in {s.value for s in Setting}:
         raise InvalidInputError("unknown setting")
     province_code, commune_code = _resolve_place(correction.place_text, correction.province_code, correction.commune_code)
@@ -476,6 +477,7 @@ def correct_case(session: Session, *, case: Case, actor: StaffUser, correction: 
     case.routing_reasons = [r.to_json() for r in decision.reasons]
     case.needs_review, case.escalated = decision.needs_review, decision.escalated
     case.search_text = fold_for_search(case)
+    remember_barrier(session, case, also=barred_before)  # a correction bars more committees, never fewer
     changed = [name for name, old, new in zip(
         ("position", "agency", "place", "province", "commune", "setting"), before, after, strict=True
     ) if old != new]

@@ -264,7 +264,9 @@ class LinearTextModel:
 
     def save(self, path: Path) -> None:
         """Writes the model as one .npz file (atomically: readers never see half a file)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
+        from intake.files import private_dir
+
+        private_dir(path.parent)  # var/models like the rest of var/: its owner's only
         meta = dict(self.meta, format=FORMAT, config=self.config.as_dict(), secondary_threshold=self.secondary_threshold)
         arrays = {
             "weights": self.weights.astype(np.float32),

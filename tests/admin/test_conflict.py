@@ -204,3 +204,70 @@ def test_a_provincial_leader_reported_where_he_lives_is_not_left_to_a_ward_of_hi
 
     decision = route(province_code="01", commune_code=HOAN_KIEM, role="chủ tịch UBND thành phố", setting="residence")
     assert decision.committee_code == "TW" and decision.escalated
+
+
+@pytest.mark.parametrize(
+    ("position", "agency", "place", "commune"),
+    [
+        ("chủ tịch UBND phường", "UBND phường", "phường Sài Gòn", NEIGHBOUR),  # the place moved to the next ward
+        ("cán bộ", "UBND phường", "phường Bến Thành", BEN_THANH),  # the role made harmless
+    ],
+    ids=["place", "role"],
+)
+def test_a_correction_never_frees_a_committee_the_case_was_barred_from(db: Session, position: str, agency: str, place: str, commune: str) -> None:
+    """Seen: a province officer changed the commune (or the role), then the province chair sent the confidential case
+    to the accused's own ward, whose chair opened the reporter's name. A barrier once drawn stays: corrections may bar
+    more committees, never fewer."""
+    case = _accusing(db, "chủ tịch UBND phường")
+    bt = committee(db, BEN_THANH)
+    assert bt.id in case.conflict_barrier
+    officer = make_staff(db, "officer79", "79").user
+    casework.correct_case(db, case=case, actor=officer, correction=casework.Correction(
+        accused_position=position, accused_agency=agency, place_text=place, commune_code=commune,
+    ))
+    db.commit()
+    assert bt.id in barred_committee_ids(db, case)
+    chair = make_staff(db, "chair79", "79", StaffRole.CHAIR).user
+    with pytest.raises(ConflictOfInterestError):
+        casework.transfer_case(db, case=case, actor=chair, to_committee=bt, reason="chuyển về phường xử lý")
+    db.rollback()
+    with pytest.raises(ConflictOfInterestError):
+        casework.transfer_case(db, case=case, actor=officer, to_committee=bt, reason="chuyển về phường xử lý")
+    db.rollback()
+    assert bt.id in transfer_exclusions(db, case)  # nor is it offered in the picker
+
+
+def test_the_unit_s_own_name_bars_the_commune_it_names(db: Session) -> None:
+    """Seen: a staff-entered report named the chair of "UBND phường Bến Thành" but the next ward as the place; the case
+    reached the province barred from the next ward only, and the chair could send it to Bến Thành. The unit's name
+    counts: Bến Thành is barred too, and what it was barred from at filing is kept."""
+    from datetime import date
+
+    officer = make_staff(db, "officer79", "79").user
+    filed = casework.record_report(db, actor=officer, report=casework.OfflineReport(
+        channel="letter", received_on=date.today(), mode="confidential", description="Chủ tịch phường nhận tiền để cấp phép",
+        place_text="Phường Sài Gòn, Thành phố Hồ Chí Minh", commune_code=NEIGHBOUR, accused_position="Chủ tịch",
+        accused_agency="UBND phường Bến Thành", reporter_name="Phạm Văn L", reporter_contact="0987654321",
+    ))
+    db.commit()
+    case = filed.case
+    bt = committee(db, BEN_THANH)
+    assert case.committee_id == committee(db, "79").id
+    assert {bt.id, committee(db, NEIGHBOUR).id} <= set(case.conflict_barrier)
+    chair = make_staff(db, "chair79", "79", StaffRole.CHAIR).user
+    with pytest.raises(ConflictOfInterestError):
+        casework.transfer_case(db, case=case, actor=chair, to_committee=bt, reason="chuyển về phường")
+    db.rollback()
+    bt_chair = make_staff(db, "chairBT", BEN_THANH, StaffRole.CHAIR).user
+    with pytest.raises(Exception):  # noqa: B017 - not found or refused: either way nothing is shown
+        casework.view_identity(db, case=case, actor=bt_chair, reason="liên hệ")
+    db.rollback()
+
+
+def test_a_fuzzy_reading_of_a_unit_s_name_bars_nothing(db: Session) -> None:
+    """Only a place spelled out in the unit's name counts: "Trạm y tế phường" is not "Trà My"."""
+    from intake.conflict import _unit_place
+
+    assert _unit_place("Trạm y tế phường", "79") == (None, None)
+    assert _unit_place("UBND phuong ben thanh", None) == ("79", BEN_THANH)
+    assert _unit_place("UBND tỉnh Đồng Nai", None) == ("75", None)

@@ -174,3 +174,27 @@ async def test_telegram_and_zalo_residents_are_unaffected_by_web_chat_pressure(a
         assert texts and "Mặt trận" in texts[0]
     finally:
         await zalo.close()
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["one server", "shared limiter"])
+def test_replaying_a_solution_does_not_raise_the_difficulty_for_everyone(app: Any, shared: bool) -> None:
+    """Seen: one solved puzzle replayed 2,400 times with the cookie dropped (no hashing at all) took every new
+    resident's puzzle from 14 to 20 bits. A replay reopens the same chat and counts as no new arrival, on
+    every server of the deployment."""
+    from bot.admission import SharedArrivals
+    from intake.ratelimit import get_limiter
+
+    def gate() -> Admission:
+        arrivals = SharedArrivals(get_limiter(), 10 * 64 + 1) if shared else None
+        return Admission(base_bits=2, new_per_minute=10, arrivals=arrivals)
+
+    one = gate()
+    two = gate() if shared else one
+    one.reset()
+    puzzle = one.challenge()
+    nonce = str(solve(puzzle.text, puzzle.bits))
+    ids = {server.redeem(puzzle.text, nonce) for _ in range(200) for server in (one, two)}
+    assert len(ids) == 1 and None not in ids
+    assert one.arrivals.count(time.time()) == 1
+    assert one.required_bits() == two.required_bits() == 2
+    one.reset()

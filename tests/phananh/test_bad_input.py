@@ -60,7 +60,12 @@ def case_committee_code(db: Session, case: Case) -> str:
 
 
 @pytest.mark.parametrize("path", ["/admin/cases/99999999999999999999", "/admin/cases/9223372036854775808",
-                                  "/admin/cases/1/attachments/99999999999999999999"])
+                                  "/admin/cases/1/attachments/99999999999999999999",
+                                  # Seen later: a sign, a space or a zero fraction still reached the driver (500).
+                                  "/admin/cases/-99999999999999999999", "/admin/cases/-9223372036854775809",
+                                  "/admin/cases/%2B99999999999999999999", "/admin/cases/%2099999999999999999999",
+                                  "/admin/cases/99999999999999999999%20", "/admin/cases/99999999999999999999.0",
+                                  "/admin/cases/-99999999999999999999/attachments/1"])
 def test_ids_beyond_64_bits_are_not_found(db: Session, path: str) -> None:
     """Seen: /admin/cases/99999999999999999999 gave a 500 (OverflowError); it names nothing: 404."""
     client = signed_in(make_staff(db, "cb_ids", BEN_THANH))
@@ -71,6 +76,8 @@ def test_a_decision_on_a_transfer_beyond_64_bits_is_not_found(db: Session) -> No
     """Form posts with such ids are refused the same way."""
     client = signed_in(make_staff(db, "cb_ids", BEN_THANH))
     r = client.post("/admin/transfers/99999999999999999999/decide", data={"csrf": csrf_for(client), "decision": "approve"})
+    assert r.status_code == 404
+    r = client.post("/admin/transfers/-99999999999999999999/decide", data={"csrf": csrf_for(client), "decision": "approve"})
     assert r.status_code == 404
 
 

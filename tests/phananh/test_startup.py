@@ -40,6 +40,17 @@ def test_an_unreachable_database_is_one_line_and_exit_status_2(tmp_path: Path, a
     assert "Traceback" not in done.stderr and len(done.stderr.splitlines()) <= 3
 
 
+@pytest.mark.parametrize("args", [["serve", "--port", "0"], ["db", "upgrade"]])
+def test_a_sqlite_file_that_cannot_be_made_is_one_line_and_exit_status_2(tmp_path: Path, args: list[str]) -> None:
+    """Seen: a SQLite path whose folder cannot be created (/proc/…) gave an 81-line traceback and exit status 1."""
+    env = command_env(tmp_path / "var", PHANANH_DATABASE_URL="sqlite:////proc/phananh-nowhere/db.sqlite3")
+    done = phananh(*args, env=env, timeout=60)
+    assert done.returncode == 2, done.stderr[-2000:]
+    lines = [line for line in done.stderr.splitlines() if line.startswith("phananh cannot start")]
+    assert len(lines) == 1 and "/proc/phananh-nowhere" in lines[0]
+    assert "Traceback" not in done.stderr and len(done.stderr.splitlines()) <= 3
+
+
 def test_production_names_every_missing_setting_at_once(tmp_path: Path) -> None:
     """No secret key, no encryption key, half a Zalo set-up: one line naming all four."""
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "PYTHONPATH": str(ROOT), "PHANANH_ENV": "production",
