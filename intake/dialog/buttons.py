@@ -100,7 +100,10 @@ ALWAYS_OFFERED: dict[StepName, tuple[str, ...]] = {
 }
 
 # Short words that clearly answer a question, folded (no diacritics, lower case).
-YES_WORDS = frozenset({"co", "co a", "co chu", "vang", "vang a", "u", "uh", "um", "dung", "dung roi", "dung vay", "dong y", "ok", "oke", "okay", "yes", "y"})
+YES_WORDS = frozenset(
+    {"co", "co a", "co chu", "vang", "vang a", "u", "uh", "um", "dung", "dung a", "dung roi", "dung roi a", "dung vay", "phai", "phai a",
+     "phai roi", "chinh xac", "dong y", "ok", "oke", "okay", "yes", "y"}
+)  # fmt: skip
 NO_WORDS = frozenset({"khong", "khong a", "ko", "k", "kg", "kh", "hong", "thoi", "khong can", "no", "n"})
 NOT_KNOWN_WORDS = NO_WORDS | frozenset(
     {"khong ro", "ko ro", "k ro", "khong biet", "ko biet", "k biet", "kb", "chiu", "khong nho", "ko nho", "k nho", "khong co", "ko co", "k co"}
@@ -184,6 +187,7 @@ def known_labels() -> dict[str, frozenset[tuple[StepName, str]]]:
 
 def typed_choice(step: StepName, typed: str, offered: list[str]) -> str | None:
     """The choice a short typed word clearly means at this question, if it is offered; `typed` is folded."""
+    typed = typed.strip(" .!?,;:…")  # "Đúng." and "có!" say no more than "đúng" and "có"
     pairs = list(WORDS.get(step, ()))
     if step in YES_NO:
         yes, no = YES_NO[step]

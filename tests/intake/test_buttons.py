@@ -228,6 +228,21 @@ def test_a_greeted_resident_typing_a_word_gets_the_short_menu() -> None:
     assert talk.payloads() == ["menu:report", "menu:lookup", "menu:help"]
 
 
+@pytest.mark.parametrize(
+    ("at", "typed", "field", "value"),
+    [
+        (StepName.NOTIFY, "Vâng.", "notify", True),
+        (StepName.NOTIFY, "phải", "notify", True),
+        (StepName.NOTIFY, "Không!", "notify", False),
+    ],
+)
+def test_yes_and_no_with_a_full_stop_or_as_phai_are_understood(at: StepName, typed: str, field: str, value: object) -> None:
+    """«Vâng.», «Không!» say no more than «vâng», «không»; «phải» is a yes."""
+    talk = _asked(at)
+    talk.send(typed)
+    assert getattr(talk.draft, field) == value and talk.at != at
+
+
 @pytest.fixture(scope="module", autouse=True)
 def _loaded() -> None:
     """The classifier loaded once, outside the examples."""
