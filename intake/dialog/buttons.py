@@ -8,7 +8,8 @@ answer another question, and no two questions share a payload.
 Zalo sends a button's label as the resident's own text, and residents type answers too. So every
 fixed label below means one thing in the whole conversation (a test checks it in each language),
 and a typed answer is read as a choice when it clearly is one: a label without its diacritics or
-case, its number, or a short word such as "có", "ko", "đúng" where the question has a yes and a no.
+case, its number, or a short word such as "có", "ko", "đúng" where the question has a yes and a no
+or proposes a single answer.
 """
 
 from __future__ import annotations
@@ -119,6 +120,12 @@ YES_NO: dict[StepName, tuple[str, str]] = {
     StepName.REVIEW: (B_SEND, B_EDIT),
     StepName.CONFIRM_CANCEL: (B_YES, B_KEEP),
 }
+# Questions that may propose a single answer among their buttons: there a yes takes it and a no takes
+# the other choice, as at a yes/no question; with two proposals or more, neither word says which.
+PROPOSALS: dict[StepName, tuple[frozenset[str], str]] = {
+    StepName.CATEGORY: (frozenset(f"cat:{code}" for code in REPORT_CODES), B_CAT_OTHER),
+}
+
 # Other typed words, per question.
 WORDS: dict[StepName, tuple[tuple[frozenset[str], str], ...]] = {
     StepName.FACTS: (
@@ -185,13 +192,19 @@ def known_labels() -> dict[str, frozenset[tuple[StepName, str]]]:
     return {label: frozenset(meanings) for label, meanings in found.items()}
 
 
-def typed_choice(step: StepName, typed: str, offered: list[str]) -> str | None:
-    """The choice a short typed word clearly means at this question, if it is offered; `typed` is folded."""
+def typed_choice(step: StepName, typed: str, offered: list[str], shown: list[str]) -> str | None:
+    """The choice a short typed word clearly means at this question, if it is offered; `typed` is folded,
+    `shown` are the choices of the buttons under the question's last message."""
     typed = typed.strip(" .!?,;:…")  # "Đúng." and "có!" say no more than "đúng" and "có"
     pairs = list(WORDS.get(step, ()))
     if step in YES_NO:
         yes, no = YES_NO[step]
         pairs += [(YES_WORDS, yes), (NO_WORDS, no)]
+    if step in PROPOSALS:
+        answers, other = PROPOSALS[step]
+        proposed = [choice for choice in shown if choice in answers]
+        if len(proposed) == 1:
+            pairs += [(YES_WORDS, proposed[0]), (NO_WORDS, other)]
     for words, choice in pairs:
         if typed in words and choice in offered:
             return choice

@@ -228,6 +228,53 @@ def test_a_greeted_resident_typing_a_word_gets_the_short_menu() -> None:
     assert talk.payloads() == ["menu:report", "menu:lookup", "menu:help"]
 
 
+def _one_type_proposed(code: int) -> Talk:
+    """A chat at the type question where the classifier proposed the single type `code`."""
+    from dataclasses import replace
+
+    from intake.classify import Suggestion
+    from intake.dialog.tools import DEFAULT_TOOLS
+
+    sure = replace(DEFAULT_TOOLS, suggest=lambda text: Suggestion(code, {code: 0.9}, [(code, 0.9)]))
+    talk = Talk(tools=sure)
+    _to(talk, StepName.CATEGORY)
+    assert [p for p in talk.payloads() if p[4:].isdigit()] == [f"cat:{code}"]
+    return talk
+
+
+@pytest.mark.parametrize("typed", ["đúng", "dung", "Đúng rồi", "ok", "vâng", "phải", "có."])
+def test_a_yes_typed_when_one_type_is_proposed_chooses_it(typed: str) -> None:
+    """The tester's «đúng» at a single proposed type repeated the question: a clear yes takes the one type shown."""
+    talk = _one_type_proposed(3)
+    talk.send(typed)
+    assert talk.draft.category == 3 and talk.at == StepName.ACCUSED_NAME
+
+
+def test_a_no_typed_when_one_type_is_proposed_shows_all_types() -> None:
+    """«không» to the single proposed type is «Loại khác»: all nine are shown, none chosen."""
+    talk = _one_type_proposed(3)
+    talk.send("không")
+    assert talk.draft.category is None and talk.at == StepName.CATEGORY
+    assert [p for p in talk.payloads() if p[4:].isdigit()] == [f"cat:{c}" for c in range(1, 10)]
+    talk.send("đúng")  # nine types shown: a yes says none of them
+    assert talk.draft.category is None and talk.at == StepName.CATEGORY
+
+
+def test_a_yes_typed_when_several_types_are_proposed_chooses_none() -> None:
+    """With two types proposed «đúng» says neither: the short question comes again."""
+    from dataclasses import replace
+
+    from intake.classify import Suggestion
+    from intake.dialog.tools import DEFAULT_TOOLS
+
+    two = replace(DEFAULT_TOOLS, suggest=lambda text: Suggestion(3, {3: 0.6, 5: 0.4}, [(3, 0.6), (5, 0.4)]))
+    talk = Talk(tools=two)
+    _to(talk, StepName.CATEGORY)
+    assert [p for p in talk.payloads() if p[4:].isdigit()] == ["cat:3", "cat:5"]
+    talk.send("đúng")
+    assert talk.draft.category is None and talk.at == StepName.CATEGORY
+
+
 @pytest.mark.parametrize(
     ("at", "typed", "field", "value"),
     [
