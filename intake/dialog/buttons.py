@@ -8,13 +8,15 @@ answer another question, and no two questions share a payload.
 Zalo sends a button's label as the resident's own text, and residents type answers too. So every
 fixed label below means one thing in the whole conversation (a test checks it in each language),
 and a typed answer is read as a choice when it clearly is one: a label without its diacritics or
-case, its number, or a short word such as "có", "ko", "đúng" where the question has a yes and a no
-or proposes a single answer.
+case, its number, a short word such as "có", "ko", "đúng" where the question has a yes and a no
+or proposes a single answer, or at the menu a short message that only says what it wants ("tôi
+muốn phản ánh", "tra cứu").
 """
 
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 
 from intake.categories import CATEGORIES, REPORT_CODES
@@ -126,6 +128,19 @@ PROPOSALS: dict[StepName, tuple[frozenset[str], str]] = {
     StepName.CATEGORY: (frozenset(f"cat:{code}" for code in REPORT_CODES), B_CAT_OTHER),
 }
 
+# What a short message typed at the menu clearly asks for, folded: the whole message says it and
+# nothing else ("tôi muốn phản ánh ạ", "tra cứu", "giúp tôi"), so a story that begins "tôi muốn phản
+# ánh việc…" is still read as a story.
+_WHO = r"(?:(?:toi|em|minh|chau|con|anh|chi|cho toi|cho em|cho minh|i) )?(?:(?:muon|can|xin|dinh|muon duoc|can duoc|want to|would like to|need to) )?"
+_POLITE = r"(?: (?:a|nhe|nha|voi|di|please))*"
+_REPORT = r"(?:(?:gui|lam|nop|viet|send|make|file) )?(?:(?:mot|1|a) )?(?:phan anh|to cao|bao cao|report)(?: (?:moi|new))?"
+_CASE = r"(?: my)?(?: (?:phan anh|bao cao|ho so|don|report|case))?(?: (?:cua toi|cua em|cua minh|da gui|my))?"
+_LOOKUP = rf"(?:tra cuu|tra cuu lai|check|look up)(?: (?:tinh trang|ket qua|tien do|status))?{_CASE}|(?:kiem tra|xem|xem lai) (?:tinh trang|ket qua|tien do|phan anh|ho so){_CASE}"
+_HELP = r"(?:huong dan|tro giup|giup do|giup|help)(?: (?:toi|em|minh|me|su dung|cach dung|cach su dung))?"
+MENU_PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(rf"{_WHO}(?:{core}){_POLITE}"), choice) for core, choice in ((_REPORT, B_REPORT), (_LOOKUP, B_LOOKUP), (_HELP, B_HELP))
+)
+
 # Other typed words, per question.
 WORDS: dict[StepName, tuple[tuple[frozenset[str], str], ...]] = {
     StepName.FACTS: (
@@ -208,4 +223,8 @@ def typed_choice(step: StepName, typed: str, offered: list[str], shown: list[str
     for words, choice in pairs:
         if typed in words and choice in offered:
             return choice
+    if step == StepName.IDLE:
+        for pattern, choice in MENU_PHRASES:
+            if pattern.fullmatch(typed) and choice in offered:
+                return choice
     return None

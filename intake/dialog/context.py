@@ -204,8 +204,9 @@ class Context:
         """The choice the resident made: a pressed button (already checked), or typed text that clearly is one.
 
         Typed text counts when it is a label of this question without diacritics or case, its number
-        (where text is no answer), or a short word such as "có", "ko", "đúng" that the question reads
-        (a yes at a question that proposes a single answer takes it).
+        (where text is no answer), a short word such as "có", "ko", "đúng" that the question reads (a
+        yes at a question that proposes a single answer takes it), or at the menu a short message that
+        only states what it wants (buttons.MENU_PHRASES).
         """
         if message.button is not None:
             return message.button

@@ -228,6 +228,52 @@ def test_a_greeted_resident_typing_a_word_gets_the_short_menu() -> None:
     assert talk.payloads() == ["menu:report", "menu:lookup", "menu:help"]
 
 
+@pytest.mark.parametrize(
+    ("typed", "at"),
+    [
+        ("Tôi muốn phản ánh", StepName.MODE),
+        ("toi muon phan anh", StepName.MODE),
+        ("muốn gửi phản ánh", StepName.MODE),
+        ("phản ánh", StepName.MODE),
+        ("Em muốn gửi phản ánh mới ạ.", StepName.MODE),
+        ("tra cứu", StepName.LOOKUP_CODE),
+        ("tôi muốn tra cứu", StepName.LOOKUP_CODE),
+        ("kiểm tra phản ánh của tôi", StepName.LOOKUP_CODE),
+    ],
+)
+def test_a_short_message_stating_an_intent_at_the_menu_chooses_it(typed: str, at: StepName) -> None:
+    """The tester's «Tôi muốn phản ánh» at the menu re-showed the menu: a whole message that only states the intent is the choice."""
+    talk = Talk()
+    talk.send(resume=True)
+    talk.send(typed)
+    assert talk.at == at and not talk.draft.description_parts
+
+
+@pytest.mark.parametrize("typed", ["hướng dẫn", "giúp tôi", "tôi cần giúp đỡ"])
+def test_asking_for_help_at_the_menu_shows_the_help(typed: str) -> None:
+    """«hướng dẫn», «giúp tôi» at the menu show the help and the menu again, as the «Hướng dẫn» button does."""
+    talk = Talk()
+    talk.send(resume=True)
+    replies = talk.send(typed)
+    assert "/tracuu" in replies[0].text and talk.at == StepName.IDLE and talk.draft.is_empty()
+
+
+@pytest.mark.parametrize(
+    "story",
+    [
+        "Tôi muốn phản ánh việc chủ tịch xã đòi 5 triệu mới ký giấy cho nhà tôi",
+        "Giúp tôi với, cán bộ địa chính xã đòi tiền mới cấp sổ đỏ",
+        "Tôi muốn tra cứu xem vì sao xã giữ sổ đỏ nhà tôi hai năm nay",
+    ],
+)
+def test_a_story_that_begins_with_an_intent_is_still_a_story(story: str) -> None:
+    """Precision first: a message that says more than the intent is the story typed at the menu, kept whole."""
+    talk = Talk()
+    talk.send(resume=True)
+    talk.send(story)
+    assert talk.at == StepName.MODE and talk.draft.description_parts == [story]
+
+
 def _one_type_proposed(code: int) -> Talk:
     """A chat at the type question where the classifier proposed the single type `code`."""
     from dataclasses import replace
