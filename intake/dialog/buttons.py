@@ -207,10 +207,20 @@ def known_labels() -> dict[str, frozenset[tuple[StepName, str]]]:
     return {label: frozenset(meanings) for label, meanings in found.items()}
 
 
+def bare(typed: str) -> str:
+    """A folded message without the punctuation around it: "Đúng." and "có!" say no more than "đúng" and "có"."""
+    return typed.strip(" .!?,;:…")
+
+
+def says_yes(typed: str) -> bool:
+    """Whether a folded message is only a yes ("có", "vâng.", "đúng rồi")."""
+    return bare(typed) in YES_WORDS
+
+
 def typed_choice(step: StepName, typed: str, offered: list[str], shown: list[str]) -> str | None:
     """The choice a short typed word clearly means at this question, if it is offered; `typed` is folded,
     `shown` are the choices of the buttons under the question's last message."""
-    typed = typed.strip(" .!?,;:…")  # "Đúng." and "có!" say no more than "đúng" and "có"
+    typed = bare(typed)
     pairs = list(WORDS.get(step, ()))
     if step in YES_NO:
         yes, no = YES_NO[step]

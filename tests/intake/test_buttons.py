@@ -336,6 +336,18 @@ def test_yes_and_no_with_a_full_stop_or_as_phai_are_understood(at: StepName, typ
     assert getattr(talk.draft, field) == value and talk.at != at
 
 
+def test_a_yes_to_the_evidence_question_is_no_evidence_note() -> None:
+    """«Có» to «do you have evidence?» was filed as «Chứng cứ: có»: it asks how to send it, and notes nothing."""
+    talk = _asked(StepName.EVIDENCE)
+    before, question = list(talk.draft.description_parts), talk.state.question
+    replies = talk.send("Có ạ.")
+    assert talk.at == StepName.EVIDENCE and talk.draft.description_parts == before and not talk.draft.evidence_done
+    assert replies[-1].text == vi._("Please send the files here, or describe the evidence in a message.")
+    assert talk.payloads() == ["skip"] and talk.state.question == question, "the «Không có chứng cứ» shown before still works"
+    talk.send("không")
+    assert talk.draft.evidence_done and talk.at != StepName.EVIDENCE
+
+
 @pytest.fixture(scope="module", autouse=True)
 def _loaded() -> None:
     """The classifier loaded once, outside the examples."""
