@@ -148,6 +148,7 @@ WORDS: dict[StepName, tuple[tuple[frozenset[str], str], ...]] = {
         (WORKPLACE_WORDS, f"{B_FACTS_OK}:workplace"),
         (RESIDENCE_WORDS, f"{B_FACTS_OK}:residence"),
     ),
+    StepName.PLACE_CHOICE: ((NOT_KNOWN_WORDS, B_NO_COMMUNE),),  # offered only when the commune of one province is asked
     StepName.ACCUSED_NAME: ((NOT_KNOWN_WORDS, B_SKIP),),
     StepName.ACCUSED_POSITION: ((NOT_KNOWN_WORDS, B_UNKNOWN),),
     StepName.ACCUSED_AGENCY: ((NOT_KNOWN_WORDS, B_UNKNOWN),),

@@ -348,6 +348,15 @@ def test_a_yes_to_the_evidence_question_is_no_evidence_note() -> None:
     assert talk.draft.evidence_done and talk.at != StepName.EVIDENCE
 
 
+def test_not_knowing_the_commune_typed_keeps_the_province() -> None:
+    """«không rõ» to «which commune of Đồng Nai?» was looked up as a place name; it is «Không rõ xã, phường»."""
+    talk = _asked(StepName.PLACE)
+    talk.send("tỉnh Đồng Nai")
+    assert talk.at == StepName.PLACE_CHOICE and "place:no_commune" in talk.payloads()
+    talk.send("không rõ")
+    assert talk.draft.province_name == "Đồng Nai" and talk.draft.commune_name is None and talk.at != StepName.PLACE_CHOICE
+
+
 @pytest.fixture(scope="module", autouse=True)
 def _loaded() -> None:
     """The classifier loaded once, outside the examples."""
