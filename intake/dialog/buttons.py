@@ -8,12 +8,15 @@ answer another question, and no two questions share a payload.
 Zalo sends a button's label as the resident's own text, and residents type answers too. So every
 fixed label below means one thing in the whole conversation (a test checks it in each language),
 and a typed answer is read as a choice when it clearly is one: a label without its diacritics or
-case, its number, or a short word such as "có", "ko", "đúng" where the question has a yes and a no.
+case, its number, a short word such as "có", "ko", "đúng" where the question has a yes and a no
+or proposes a single answer, or at the menu a short message that only says what it wants ("tôi
+muốn phản ánh", "tra cứu").
 """
 
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 
 from intake.categories import CATEGORIES, REPORT_CODES
@@ -100,7 +103,10 @@ ALWAYS_OFFERED: dict[StepName, tuple[str, ...]] = {
 }
 
 # Short words that clearly answer a question, folded (no diacritics, lower case).
-YES_WORDS = frozenset({"co", "co a", "co chu", "vang", "vang a", "u", "uh", "um", "dung", "dung roi", "dung vay", "dong y", "ok", "oke", "okay", "yes", "y"})
+YES_WORDS = frozenset(
+    {"co", "co a", "co chu", "vang", "vang a", "u", "uh", "um", "dung", "dung a", "dung roi", "dung roi a", "dung vay", "phai", "phai a",
+     "phai roi", "chinh xac", "dong y", "ok", "oke", "okay", "yes", "y"}
+)  # fmt: skip
 NO_WORDS = frozenset({"khong", "khong a", "ko", "k", "kg", "kh", "hong", "thoi", "khong can", "no", "n"})
 NOT_KNOWN_WORDS = NO_WORDS | frozenset(
     {"khong ro", "ko ro", "k ro", "khong biet", "ko biet", "k biet", "kb", "chiu", "khong nho", "ko nho", "k nho", "khong co", "ko co", "k co"}
@@ -116,6 +122,25 @@ YES_NO: dict[StepName, tuple[str, str]] = {
     StepName.REVIEW: (B_SEND, B_EDIT),
     StepName.CONFIRM_CANCEL: (B_YES, B_KEEP),
 }
+# Questions that may propose a single answer among their buttons: there a yes takes it and a no takes
+# the other choice, as at a yes/no question; with two proposals or more, neither word says which.
+PROPOSALS: dict[StepName, tuple[frozenset[str], str]] = {
+    StepName.CATEGORY: (frozenset(f"cat:{code}" for code in REPORT_CODES), B_CAT_OTHER),
+}
+
+# What a short message typed at the menu clearly asks for, folded: the whole message says it and
+# nothing else ("tôi muốn phản ánh ạ", "tra cứu", "giúp tôi"), so a story that begins "tôi muốn phản
+# ánh việc…" is still read as a story.
+_WHO = r"(?:(?:toi|em|minh|chau|con|anh|chi|cho toi|cho em|cho minh|i) )?(?:(?:muon|can|xin|dinh|muon duoc|can duoc|want to|would like to|need to) )?"
+_POLITE = r"(?: (?:a|nhe|nha|voi|di|please))*"
+_REPORT = r"(?:(?:gui|lam|nop|viet|send|make|file) )?(?:(?:mot|1|a) )?(?:phan anh|to cao|bao cao|report)(?: (?:moi|new))?"
+_CASE = r"(?: my)?(?: (?:phan anh|bao cao|ho so|don|report|case))?(?: (?:cua toi|cua em|cua minh|da gui|my))?"
+_LOOKUP = rf"(?:tra cuu|tra cuu lai|check|look up)(?: (?:tinh trang|ket qua|tien do|status))?{_CASE}|(?:kiem tra|xem|xem lai) (?:tinh trang|ket qua|tien do|phan anh|ho so){_CASE}"
+_HELP = r"(?:huong dan|tro giup|giup do|giup|help)(?: (?:toi|em|minh|me|su dung|cach dung|cach su dung))?"
+MENU_PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(rf"{_WHO}(?:{core}){_POLITE}"), choice) for core, choice in ((_REPORT, B_REPORT), (_LOOKUP, B_LOOKUP), (_HELP, B_HELP))
+)
+
 # Other typed words, per question.
 WORDS: dict[StepName, tuple[tuple[frozenset[str], str], ...]] = {
     StepName.FACTS: (
@@ -123,6 +148,7 @@ WORDS: dict[StepName, tuple[tuple[frozenset[str], str], ...]] = {
         (WORKPLACE_WORDS, f"{B_FACTS_OK}:workplace"),
         (RESIDENCE_WORDS, f"{B_FACTS_OK}:residence"),
     ),
+    StepName.PLACE_CHOICE: ((NOT_KNOWN_WORDS, B_NO_COMMUNE),),  # offered only when the commune of one province is asked
     StepName.ACCUSED_NAME: ((NOT_KNOWN_WORDS, B_SKIP),),
     StepName.ACCUSED_POSITION: ((NOT_KNOWN_WORDS, B_UNKNOWN),),
     StepName.ACCUSED_AGENCY: ((NOT_KNOWN_WORDS, B_UNKNOWN),),
@@ -182,13 +208,34 @@ def known_labels() -> dict[str, frozenset[tuple[StepName, str]]]:
     return {label: frozenset(meanings) for label, meanings in found.items()}
 
 
-def typed_choice(step: StepName, typed: str, offered: list[str]) -> str | None:
-    """The choice a short typed word clearly means at this question, if it is offered; `typed` is folded."""
+def bare(typed: str) -> str:
+    """A folded message without the punctuation around it: "Đúng." and "có!" say no more than "đúng" and "có"."""
+    return typed.strip(" .!?,;:…")
+
+
+def says_yes(typed: str) -> bool:
+    """Whether a folded message is only a yes ("có", "vâng.", "đúng rồi")."""
+    return bare(typed) in YES_WORDS
+
+
+def typed_choice(step: StepName, typed: str, offered: list[str], shown: list[str]) -> str | None:
+    """The choice a short typed word clearly means at this question, if it is offered; `typed` is folded,
+    `shown` are the choices of the buttons under the question's last message."""
+    typed = bare(typed)
     pairs = list(WORDS.get(step, ()))
     if step in YES_NO:
         yes, no = YES_NO[step]
         pairs += [(YES_WORDS, yes), (NO_WORDS, no)]
+    if step in PROPOSALS:
+        answers, other = PROPOSALS[step]
+        proposed = [choice for choice in shown if choice in answers]
+        if len(proposed) == 1:
+            pairs += [(YES_WORDS, proposed[0]), (NO_WORDS, other)]
     for words, choice in pairs:
         if typed in words and choice in offered:
             return choice
+    if step == StepName.IDLE:
+        for pattern, choice in MENU_PHRASES:
+            if pattern.fullmatch(typed) and choice in offered:
+                return choice
     return None

@@ -204,7 +204,9 @@ class Context:
         """The choice the resident made: a pressed button (already checked), or typed text that clearly is one.
 
         Typed text counts when it is a label of this question without diacritics or case, its number
-        (where text is no answer), or a short word such as "có", "ko", "đúng" that the question reads.
+        (where text is no answer), a short word such as "có", "ko", "đúng" that the question reads (a
+        yes at a question that proposes a single answer takes it), or at the menu a short message that
+        only states what it wants (buttons.MENU_PHRASES).
         """
         if message.button is not None:
             return message.button
@@ -222,7 +224,7 @@ class Context:
         for step, choice in B.known_labels().get(typed, ()):
             if step == self.state.step and choice in self.state.offered:
                 return choice  # a label shown earlier with this same question
-        return B.typed_choice(self.state.step, typed, self.state.offered)
+        return B.typed_choice(self.state.step, typed, self.state.offered, [choice for choice, _ in offered])
 
     def too_long(self, text: str) -> bool:
         """Whether a message is over the deployment's limit (counted as cleaned, like every answer)."""

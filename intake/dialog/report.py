@@ -37,6 +37,7 @@ from intake.dialog.types import AttachmentInfo, Draft, Inbound, PendingReceipt, 
 from intake.i18n import N_, Translator
 from intake.labels import ANONYMITY_LABELS, SETTING_LABELS
 from intake.models import Anonymity, Setting
+from intake.search import fold
 from intake.validation import clean_text, has_meaning, normalize_vn_phone
 
 MAX_DESCRIPTION_CHARS = 20000
@@ -615,6 +616,13 @@ class ReportFlow(Context):
         if chosen in (B_DONE, B_SKIP):
             self.draft.evidence_done = True
             return self.advance()
+        if B.says_yes(fold(message.text)):
+            # «Có» answers «do you have evidence?»: it is no evidence itself, so it is not noted; how to give it is.
+            if self.limits.max_attachments == 0:
+                self.say(t._("Please describe the evidence you have in a message."), list(self.state.buttons))
+            else:
+                self.say(t._("Please send the files here, or describe the evidence in a message."), list(self.state.buttons))
+            return self.done()
         answer = self.text_answer(message)
         if isinstance(answer, Step):
             return answer

@@ -158,6 +158,13 @@ def test_a_report_through_the_web_chat(client: TestClient, db: Session) -> None:
     assert case.channel == "web" and case.category == 5
 
 
+def test_an_intent_typed_at_the_web_menu_starts_the_report(client: TestClient) -> None:
+    """The tester's «Tôi muốn phản ánh» typed at the web chat's menu asks how to send the report, not the menu again."""
+    _say(client, resume=True)
+    replies = _say(client, text="Tôi muốn phản ánh")
+    assert [b["label"] for b in replies[-1]["buttons"]] == ["Ẩn danh", "Bảo mật danh tính", "Công khai"]  # type: ignore[index]
+
+
 def test_evidence_photo_is_stored_without_metadata(client: TestClient, db: Session) -> None:
     """A photo uploaded at the evidence step loses its EXIF and is stored encrypted."""
     _say(client, resume=True)

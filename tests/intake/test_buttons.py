@@ -228,6 +228,135 @@ def test_a_greeted_resident_typing_a_word_gets_the_short_menu() -> None:
     assert talk.payloads() == ["menu:report", "menu:lookup", "menu:help"]
 
 
+@pytest.mark.parametrize(
+    ("typed", "at"),
+    [
+        ("Tôi muốn phản ánh", StepName.MODE),
+        ("toi muon phan anh", StepName.MODE),
+        ("muốn gửi phản ánh", StepName.MODE),
+        ("phản ánh", StepName.MODE),
+        ("Em muốn gửi phản ánh mới ạ.", StepName.MODE),
+        ("tra cứu", StepName.LOOKUP_CODE),
+        ("tôi muốn tra cứu", StepName.LOOKUP_CODE),
+        ("kiểm tra phản ánh của tôi", StepName.LOOKUP_CODE),
+    ],
+)
+def test_a_short_message_stating_an_intent_at_the_menu_chooses_it(typed: str, at: StepName) -> None:
+    """The tester's «Tôi muốn phản ánh» at the menu re-showed the menu: a whole message that only states the intent is the choice."""
+    talk = Talk()
+    talk.send(resume=True)
+    talk.send(typed)
+    assert talk.at == at and not talk.draft.description_parts
+
+
+@pytest.mark.parametrize("typed", ["hướng dẫn", "giúp tôi", "tôi cần giúp đỡ"])
+def test_asking_for_help_at_the_menu_shows_the_help(typed: str) -> None:
+    """«hướng dẫn», «giúp tôi» at the menu show the help and the menu again, as the «Hướng dẫn» button does."""
+    talk = Talk()
+    talk.send(resume=True)
+    replies = talk.send(typed)
+    assert "/tracuu" in replies[0].text and talk.at == StepName.IDLE and talk.draft.is_empty()
+
+
+@pytest.mark.parametrize(
+    "story",
+    [
+        "Tôi muốn phản ánh việc chủ tịch xã đòi 5 triệu mới ký giấy cho nhà tôi",
+        "Giúp tôi với, cán bộ địa chính xã đòi tiền mới cấp sổ đỏ",
+        "Tôi muốn tra cứu xem vì sao xã giữ sổ đỏ nhà tôi hai năm nay",
+    ],
+)
+def test_a_story_that_begins_with_an_intent_is_still_a_story(story: str) -> None:
+    """Precision first: a message that says more than the intent is the story typed at the menu, kept whole."""
+    talk = Talk()
+    talk.send(resume=True)
+    talk.send(story)
+    assert talk.at == StepName.MODE and talk.draft.description_parts == [story]
+
+
+def _one_type_proposed(code: int) -> Talk:
+    """A chat at the type question where the classifier proposed the single type `code`."""
+    from dataclasses import replace
+
+    from intake.classify import Suggestion
+    from intake.dialog.tools import DEFAULT_TOOLS
+
+    sure = replace(DEFAULT_TOOLS, suggest=lambda text: Suggestion(code, {code: 0.9}, [(code, 0.9)]))
+    talk = Talk(tools=sure)
+    _to(talk, StepName.CATEGORY)
+    assert [p for p in talk.payloads() if p[4:].isdigit()] == [f"cat:{code}"]
+    return talk
+
+
+@pytest.mark.parametrize("typed", ["đúng", "dung", "Đúng rồi", "ok", "vâng", "phải", "có."])
+def test_a_yes_typed_when_one_type_is_proposed_chooses_it(typed: str) -> None:
+    """The tester's «đúng» at a single proposed type repeated the question: a clear yes takes the one type shown."""
+    talk = _one_type_proposed(3)
+    talk.send(typed)
+    assert talk.draft.category == 3 and talk.at == StepName.ACCUSED_NAME
+
+
+def test_a_no_typed_when_one_type_is_proposed_shows_all_types() -> None:
+    """«không» to the single proposed type is «Loại khác»: all nine are shown, none chosen."""
+    talk = _one_type_proposed(3)
+    talk.send("không")
+    assert talk.draft.category is None and talk.at == StepName.CATEGORY
+    assert [p for p in talk.payloads() if p[4:].isdigit()] == [f"cat:{c}" for c in range(1, 10)]
+    talk.send("đúng")  # nine types shown: a yes says none of them
+    assert talk.draft.category is None and talk.at == StepName.CATEGORY
+
+
+def test_a_yes_typed_when_several_types_are_proposed_chooses_none() -> None:
+    """With two types proposed «đúng» says neither: the short question comes again."""
+    from dataclasses import replace
+
+    from intake.classify import Suggestion
+    from intake.dialog.tools import DEFAULT_TOOLS
+
+    two = replace(DEFAULT_TOOLS, suggest=lambda text: Suggestion(3, {3: 0.6, 5: 0.4}, [(3, 0.6), (5, 0.4)]))
+    talk = Talk(tools=two)
+    _to(talk, StepName.CATEGORY)
+    assert [p for p in talk.payloads() if p[4:].isdigit()] == ["cat:3", "cat:5"]
+    talk.send("đúng")
+    assert talk.draft.category is None and talk.at == StepName.CATEGORY
+
+
+@pytest.mark.parametrize(
+    ("at", "typed", "field", "value"),
+    [
+        (StepName.NOTIFY, "Vâng.", "notify", True),
+        (StepName.NOTIFY, "phải", "notify", True),
+        (StepName.NOTIFY, "Không!", "notify", False),
+    ],
+)
+def test_yes_and_no_with_a_full_stop_or_as_phai_are_understood(at: StepName, typed: str, field: str, value: object) -> None:
+    """«Vâng.», «Không!» say no more than «vâng», «không»; «phải» is a yes."""
+    talk = _asked(at)
+    talk.send(typed)
+    assert getattr(talk.draft, field) == value and talk.at != at
+
+
+def test_a_yes_to_the_evidence_question_is_no_evidence_note() -> None:
+    """«Có» to «do you have evidence?» was filed as «Chứng cứ: có»: it asks how to send it, and notes nothing."""
+    talk = _asked(StepName.EVIDENCE)
+    before, question = list(talk.draft.description_parts), talk.state.question
+    replies = talk.send("Có ạ.")
+    assert talk.at == StepName.EVIDENCE and talk.draft.description_parts == before and not talk.draft.evidence_done
+    assert replies[-1].text == vi._("Please send the files here, or describe the evidence in a message.")
+    assert talk.payloads() == ["skip"] and talk.state.question == question, "the «Không có chứng cứ» shown before still works"
+    talk.send("không")
+    assert talk.draft.evidence_done and talk.at != StepName.EVIDENCE
+
+
+def test_not_knowing_the_commune_typed_keeps_the_province() -> None:
+    """«không rõ» to «which commune of Đồng Nai?» was looked up as a place name; it is «Không rõ xã, phường»."""
+    talk = _asked(StepName.PLACE)
+    talk.send("tỉnh Đồng Nai")
+    assert talk.at == StepName.PLACE_CHOICE and "place:no_commune" in talk.payloads()
+    talk.send("không rõ")
+    assert talk.draft.province_name == "Đồng Nai" and talk.draft.commune_name is None and talk.at != StepName.PLACE_CHOICE
+
+
 @pytest.fixture(scope="module", autouse=True)
 def _loaded() -> None:
     """The classifier loaded once, outside the examples."""
