@@ -427,6 +427,8 @@ class OldButtons(RuleBasedStateMachine):
                 return  # the same label under the question now asked: that is its answer
             if any(step == state.step and choice in state.offered for step, choice in B.known_labels().get(fold(label), ())):
                 return  # a choice the question now asked takes (any of the nine types, at the type question)
+            if B.typed_choice(state.step, fold(label), state.offered, [choice for choice, _ in state.buttons]) is not None:
+                return  # words the question now asked reads as its own answer («Tại nơi làm việc» at «is this right?»)
             result = step(state, draft, Inbound(text=label))
         else:
             result = step(state, draft, Inbound(button=payload))
