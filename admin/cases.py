@@ -28,7 +28,7 @@ from intake.deadlines import DEADLINE_LABELS, local_today
 from intake.errors import InvalidInputError, InvalidTransitionError, NotFoundError
 from intake.i18n import N_
 from intake.labels import ANONYMITY_LABELS, CHANNEL_LABELS, STATUS_LABELS
-from intake.models import Case, Committee, CommitteeLevel
+from intake.models import Case, Committee, CommitteeLevel, NoticeKind
 
 router = APIRouter(prefix="/admin")
 Csrf = Annotated[str, Form(max_length=64)]
@@ -131,6 +131,8 @@ def queue_page(
         workers=[u for u in staff_list if can(u, Perm.WORK)],
         names={u.id: u.display_name or u.username for u in staff_list},
         receipt_not_found=found is None,
+        # Cases where the reporter added information this account has not read yet: marked in the list.
+        added=notices.unread_case_ids(db, staff.user, NoticeKind.RESIDENT_MESSAGE, [int(r.case.id) for r in result.rows if r.case.id]),
         today=today,
         done=done,
         error_message=staff.t._(ERROR_MESSAGES[error]) if error in ERROR_MESSAGES else "",
