@@ -186,3 +186,26 @@ def test_dates_and_file_kinds_are_written_for_people(db: Session) -> None:
     due = answer_due(local_today())
     assert f"hạn {due.strftime('%d/%m/%Y')}" in page and due.isoformat() not in _section(page, "timeline")
     assert "· ảnh ·" in page and "· photo ·" not in page
+
+
+def _text(html: str) -> str:
+    """What a reader sees of some HTML: tags removed, spaces collapsed."""
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+def test_the_timeline_names_each_step_and_the_body_the_case_went_to(db: Session) -> None:
+    """Every entry has a translated label; a forwarding reads «…: UBND phường Bến Thành (Ủy ban nhân dân), hạn … · Nguyễn Thị Lan»."""
+    from intake.actions import add_resident_message
+
+    officer = make_staff(db, "lan", BEN_THANH)
+    officer.user.display_name = "Nguyễn Thị Lan"
+    case = quick_case(db, BEN_THANH, status="verifying")
+    due = casework.record_forwarding(
+        db, case=case, actor=officer.user, body_kind="peoples_committee", body_name="UBND phường Bến Thành", forwarded_on=local_today()
+    )
+    add_resident_message(db, case_id=int(case.id), text="Tôi gửi thêm biên lai")  # type: ignore[arg-type]
+    db.commit()
+    timeline = _text(_section(signed_in(officer).get(f"/admin/cases/{case.id}").text, "timeline"))
+    assert f"UBND phường Bến Thành (Ủy ban nhân dân), hạn {due.strftime('%d/%m/%Y')} · Nguyễn Thị Lan" in timeline, timeline
+    assert "Người phản ánh đã bổ sung thông tin" in timeline
+    assert "case." not in timeline and " :" not in timeline
