@@ -209,3 +209,26 @@ def test_the_timeline_names_each_step_and_the_body_the_case_went_to(db: Session)
     assert f"UBND phường Bến Thành (Ủy ban nhân dân), hạn {due.strftime('%d/%m/%Y')} · Nguyễn Thị Lan" in timeline, timeline
     assert "Người phản ánh đã bổ sung thông tin" in timeline
     assert "case." not in timeline and " :" not in timeline
+
+
+def test_a_message_the_reporter_looked_up_shows_when_it_was_seen(db: Session) -> None:
+    """A reply kept for the look-up waits «Chờ người phản ánh tra cứu»; once looked up it reads «Người phản ánh đã xem ngày …» (Vietnam time)."""
+    from intake.actions import describe_case
+    from intake.dates import format_datetime
+
+    officer = make_staff(db, "cb", BEN_THANH)
+    filed = file_case(db)
+    casework.accept_case(db, case=filed.case, actor=officer.user)
+    for row in db.exec(select(OutboxMessage).where(OutboxMessage.case_id == filed.case.id)).all():
+        row.status = "held"  # as the worker leaves it: an anonymous web report has no chat to push to
+    db.commit()
+    client = signed_in(officer)
+    thread = _section(client.get(f"/admin/cases/{filed.case.id}").text, "thread")
+    assert "Chờ người phản ánh tra cứu" in thread and "đã xem" not in thread
+    describe_case(db, filed.case, language="vi")
+    db.commit()
+    (reply,) = db.exec(select(CaseMessage).where(CaseMessage.case_id == filed.case.id, CaseMessage.direction == "staff")).all()
+    assert reply.seen_by_resident_at is not None
+    thread = _text(_section(client.get(f"/admin/cases/{filed.case.id}").text, "thread"))
+    assert f"Người phản ánh đã xem ngày {format_datetime(reply.seen_by_resident_at)}" in thread
+    assert "Chờ người phản ánh tra cứu" not in thread
