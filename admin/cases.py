@@ -460,6 +460,7 @@ def correct(
     request: Request,
     case_id: int,
     csrf: Csrf,
+    accused_name: Annotated[str | None, Form(max_length=255)] = None,  # absent: left as it is
     accused_position: Annotated[str, Form(max_length=255)] = "",
     accused_agency: Annotated[str, Form(max_length=255)] = "",
     place_text: Annotated[str, Form(max_length=500)] = "",
@@ -470,9 +471,9 @@ def correct(
     staff: Staff = Depends(current_staff),
     db: Session = Depends(db_session),
 ) -> Response:
-    """Corrects the accused's role or the place (the commune picked); the case is routed again (and moved if the rule requires)."""
+    """Corrects the accused's name, role or the place (the commune picked); the case is routed again (and moved if the rule requires)."""
     check_csrf(staff, csrf)
-    values = {"accused_position": accused_position, "accused_agency": accused_agency, "place_text": place_text, "setting": setting}
+    values = {"accused_name": accused_name or "", "accused_position": accused_position, "accused_agency": accused_agency, "place_text": place_text, "setting": setting}
     place = pick(
         db, staff, name="commune_code", label=staff.t._(COMMUNE_LABEL), scope="commune", code=commune_code, text=commune_code_q,
         required=False, finding=find == "commune_code",
@@ -483,6 +484,7 @@ def correct(
             status_code=200 if find else 400,
         )
     correction = casework.Correction(
+        accused_name=accused_name,
         accused_position=accused_position,
         accused_agency=accused_agency,
         place_text=place_text,
