@@ -355,6 +355,15 @@ def _confirm(
 
 
 Confirm = Annotated[str, Form(max_length=4)]
+Back = Annotated[str, Form(max_length=4)]
+
+
+def _back(request: Request, db: Session, staff: Staff, case_id: int, csrf: str, action: str, values: dict[str, str]) -> Response:
+    """«Không, quay lại» on a confirmation: the case page again, with what was typed still in the form."""
+    check_csrf(staff, csrf)
+    if not values:
+        return redirect(f"/admin/cases/{case_id}")
+    return _case_response(request, db, staff, case_id, form=action, values=values)
 
 
 @router.post("/cases/{case_id}/accept")
@@ -364,10 +373,12 @@ def accept(request: Request, case_id: int, csrf: Csrf, staff: Staff = Depends(cu
 
 @router.post("/cases/{case_id}/out-of-scope")
 def out_of_scope(
-    request: Request, case_id: int, csrf: Csrf, reason: Text = "", confirm: Confirm = "",
+    request: Request, case_id: int, csrf: Csrf, reason: Text = "", confirm: Confirm = "", back: Back = "",
     staff: Staff = Depends(current_staff), db: Session = Depends(db_session),
 ) -> Response:
     values = {"reason": reason}
+    if back:
+        return _back(request, db, staff, case_id, csrf, "out_of_scope", values)
     if not confirm and reason.strip():
         return _confirm(request, db, staff, case_id, csrf, "out_of_scope", values)
     return _act(
@@ -532,8 +543,10 @@ def decide(
 @router.post("/cases/{case_id}/merge")
 def merge(
     request: Request, case_id: int, csrf: Csrf, primary: Annotated[str, Form(max_length=12)] = "", confirm: Confirm = "",
-    staff: Staff = Depends(current_staff), db: Session = Depends(db_session),
+    back: Back = "", staff: Staff = Depends(current_staff), db: Session = Depends(db_session),
 ) -> Response:
+    if back:
+        return _back(request, db, staff, case_id, csrf, "merge", {"primary": primary})
     target = _int(primary.strip().lstrip("#"))
 
     def work(c: Case) -> object:
@@ -599,8 +612,11 @@ def reply(
 
 @router.post("/cases/{case_id}/close")
 def close(
-    request: Request, case_id: int, csrf: Csrf, confirm: Confirm = "", staff: Staff = Depends(current_staff), db: Session = Depends(db_session)
+    request: Request, case_id: int, csrf: Csrf, confirm: Confirm = "", back: Back = "",
+    staff: Staff = Depends(current_staff), db: Session = Depends(db_session),
 ) -> Response:
+    if back:
+        return _back(request, db, staff, case_id, csrf, "close", {})
     if not confirm:
         return _confirm(request, db, staff, case_id, csrf, "close", {})
     return _act(request, db, staff, case_id, csrf, "close", lambda c: casework.close_case(db, case=c, actor=staff.user))

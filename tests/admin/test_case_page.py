@@ -232,3 +232,28 @@ def test_a_message_the_reporter_looked_up_shows_when_it_was_seen(db: Session) ->
     thread = _text(_section(client.get(f"/admin/cases/{filed.case.id}").text, "thread"))
     assert f"Người phản ánh đã xem ngày {format_datetime(reply.seen_by_resident_at)}" in thread
     assert "Chờ người phản ánh tra cứu" not in thread
+
+
+@pytest.mark.parametrize(("path", "form", "status", "field"), [
+    ("out-of-scope", {"reason": "Tranh chấp đất đai giữa hai hộ dân, thuộc thẩm quyền Tòa án"}, "new", "oos-reason"),
+    ("merge", {"primary": "PRIMARY"}, "new", "merge-primary"),
+    ("close", {}, "answered", ""),
+])
+def test_going_back_from_a_confirmation_keeps_what_was_typed(db: Session, path: str, form: dict[str, str], status: str, field: str) -> None:
+    """«Không, quay lại» returns to the case page with the reason (or case no.) still in its box, and changes nothing."""
+    case = quick_case(db, BEN_THANH, status=status)
+    primary = quick_case(db, BEN_THANH)
+    data = {k: (str(primary.id) if v == "PRIMARY" else v) for k, v in form.items()}
+    client = signed_in(make_staff(db, "cb", BEN_THANH))
+    confirm = client.post(f"/admin/cases/{case.id}/{path}", data={"csrf": csrf_for(client), **data}).text
+    # What the browser sends for the back button: the confirmation form's hidden fields, and the button's own.
+    sent = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', confirm))
+    back = re.search(r'<button type="submit" name="(back)" value="(1)" id="confirm-no"', confirm)
+    assert back is not None
+    r = client.post(f"/admin/cases/{case.id}/{path}", data={**sent, back.group(1): back.group(2)})
+    assert r.status_code == 200 and 'id="confirm-yes"' not in r.text and 'id="case-status"' in r.text
+    for value in data.values():
+        box = re.search(rf'<textarea[^>]*id="{field}"[^>]*>([^<]*)</textarea>|<input[^>]*id="{field}"[^>]*value="([^"]*)"', r.text)
+        assert box is not None and value == (box.group(1) or box.group(2)), box
+    db.expire_all()
+    assert db.get(Case, case.id).status == status  # type: ignore[union-attr]
