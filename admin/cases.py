@@ -134,7 +134,7 @@ def queue_page(
         # Cases where the reporter added information this account has not read yet: marked in the list.
         added=notices.unread_case_ids(db, staff.user, NoticeKind.RESIDENT_MESSAGE, [int(r.case.id) for r in result.rows if r.case.id]),
         today=today,
-        done=done,
+        done_message=_done(staff, done, LEFT_QUEUE_MESSAGES),
         error_message=staff.t._(ERROR_MESSAGES[error]) if error in ERROR_MESSAGES else "",
     )
 
@@ -237,7 +237,7 @@ def _case_response(
         target=target,
         place=place,
         today=today,
-        done=done,
+        done_message=_done(staff, done, DONE_MESSAGES),
         error_message=error_message,
         form=form,
         values=values or {},
@@ -314,6 +314,40 @@ def _act(
         # Transferred or escalated: the case has left this committee's queue.
         return redirect("/admin", done=name)
     return redirect(f"/admin/cases/{case_id}", done=name)
+
+
+# What staff are told after each action on a case page: what was done, never a bare "done".
+DONE_MESSAGES: dict[str, str] = {
+    "accept": N_("The case has been accepted for handling."),
+    "out_of_scope": N_("The case has been found outside the Front's remit; the reporter is sent the reason."),
+    "reclassify": N_("The type has been changed."),
+    "assign": N_("The assignment has been saved."),
+    "ask_info": N_("The question has been sent to the reporter."),
+    "note": N_("The internal note has been added."),
+    "transfer": N_("The transfer has been requested; the chair decides."),
+    "escalate": N_("The escalation has been requested; the chair decides."),
+    "transfer_rejected": N_("The transfer has been refused; the case stays in this queue."),
+    "correct": N_("The correction has been saved and the case routed again."),
+    "merge": N_("The case has been merged as a duplicate."),
+    "forward": N_("The forwarding to the competent body has been recorded."),
+    "result": N_("The result has been recorded."),
+    "reply": N_("The reply has been sent."),
+    "close": N_("The case has been closed."),
+    "reopen": N_("The case has been reopened."),
+}
+
+# After an action that took the case out of this committee's queue, on the queue page.
+LEFT_QUEUE_MESSAGES: dict[str, str] = {
+    "transfer": N_("The case has been passed on and has left this queue."),
+    "escalate": N_("The case has been passed on and has left this queue."),
+    "correct": N_("After the correction, the rules name another committee: the case has moved there and left this queue."),
+    "assign": N_("The cases have been assigned."),
+}
+
+
+def _done(staff: Staff, done: str, table: dict[str, str]) -> str:
+    """The sentence that confirms an action, in the account's language (empty for none, or a word no action sends)."""
+    return staff.t._(table[done]) if done in table else ""
 
 
 # Actions that end something and ask "are you sure?" first, on a page of their own (no script needed).

@@ -257,3 +257,33 @@ def test_going_back_from_a_confirmation_keeps_what_was_typed(db: Session, path: 
         assert box is not None and value == (box.group(1) or box.group(2)), box
     db.expire_all()
     assert db.get(Case, case.id).status == status  # type: ignore[union-attr]
+
+
+def _notice(html: str) -> str:
+    found = re.search(r'<p class="notice" id="notice" role="status">([^<]*)</p>', html)
+    return found.group(1) if found else ""
+
+
+def test_each_action_confirms_what_was_done(db: Session) -> None:
+    """After each step the page names it («Đã thụ lý vụ việc.», «Đã ghi kết quả.» …), never a bare «Đã thực hiện.»."""
+    filed = file_case(db)
+    cid = filed.case.id
+    client = signed_in(make_staff(db, "cb", BEN_THANH))
+    chair = signed_in(make_staff(db, "ct", BEN_THANH, StaffRole.CHAIR))
+    today = local_today().isoformat()
+    steps = [
+        (client, "accept", {}, "Đã thụ lý vụ việc."),
+        (client, "note", {"text": "Đã gọi điện xác minh"}, "Đã thêm ghi chú nội bộ."),
+        (client, "ask-info", {"question": "Anh/Chị có biên lai không?"}, "Đã gửi câu hỏi cho người phản ánh."),
+        (client, "reclassify", {"category": "3"}, "Đã đổi loại vụ việc."),
+        (client, "forward", {"body_kind": "police", "body_name": "Công an phường Bến Thành", "forwarded_on": today},
+         "Đã chuyển cơ quan có thẩm quyền."),
+        (client, "result", {"result_on": today, "text": "Đã kỷ luật khiển trách"}, "Đã ghi kết quả."),
+        (client, "reply", {"text": "Kết quả: đã kỷ luật khiển trách", "tells_result": "1"}, "Đã gửi trả lời."),
+        (client, "close", {"confirm": "1"}, "Đã đóng vụ việc."),
+        (chair, "reopen", {"reason": "Người phản ánh gửi thêm chứng cứ"}, "Đã mở lại vụ việc."),
+    ]
+    for who, path, data, said in steps:
+        r = who.post(f"/admin/cases/{cid}/{path}", data={"csrf": csrf_for(who), **data})
+        assert r.status_code == 200 and _notice(r.text) == said, (path, _notice(r.text))
+    assert _notice(client.get(f"/admin/cases/{cid}?done=anything").text) == ""  # a word no action sends says nothing
