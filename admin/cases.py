@@ -28,7 +28,7 @@ from intake.deadlines import DEADLINE_LABELS, local_today
 from intake.errors import InvalidInputError, InvalidTransitionError, NotFoundError
 from intake.i18n import N_
 from intake.labels import ANONYMITY_LABELS, CHANNEL_LABELS, STATUS_LABELS
-from intake.models import Case, Committee, CommitteeLevel
+from intake.models import Case, Committee, CommitteeLevel, NoticeKind
 
 router = APIRouter(prefix="/admin")
 Csrf = Annotated[str, Form(max_length=64)]
@@ -137,8 +137,10 @@ def queue_page(
         receipt_not_found=found is None,
         more_filters=sum(1 for v in (f.category, f.commune, f.deadline, f.channel, f.anonymity, f.assignee) if v not in ("", None))
         + (f.sort != "due"),
+        # Cases where the reporter added information this account has not read yet: marked in the list.
+        added=notices.unread_case_ids(db, staff.user, NoticeKind.RESIDENT_MESSAGE, [int(r.case.id) for r in result.rows if r.case.id]),
         today=today,
-        done=done,
+        done_message=_done(staff, done, LEFT_QUEUE_MESSAGES),
         error_message=staff.t._(ERROR_MESSAGES[error]) if error in ERROR_MESSAGES else "",
     )
 
@@ -241,7 +243,7 @@ def _case_response(
         target=target,
         place=place,
         today=today,
-        done=done,
+        done_message=_done(staff, done, DONE_MESSAGES),
         error_message=error_message,
         form=form,
         values=values or {},
@@ -320,6 +322,40 @@ def _act(
     return redirect(f"/admin/cases/{case_id}", done=name)
 
 
+# What staff are told after each action on a case page: what was done, never a bare "done".
+DONE_MESSAGES: dict[str, str] = {
+    "accept": N_("The case has been accepted for handling."),
+    "out_of_scope": N_("The case has been found outside the Front's remit; the reporter is sent the reason."),
+    "reclassify": N_("The type has been changed."),
+    "assign": N_("The assignment has been saved."),
+    "ask_info": N_("The question has been sent to the reporter."),
+    "note": N_("The internal note has been added."),
+    "transfer": N_("The transfer has been requested; the chair decides."),
+    "escalate": N_("The escalation has been requested; the chair decides."),
+    "transfer_rejected": N_("The transfer has been refused; the case stays in this queue."),
+    "correct": N_("The correction has been saved and the case routed again."),
+    "merge": N_("The case has been merged as a duplicate."),
+    "forward": N_("The forwarding to the competent body has been recorded."),
+    "result": N_("The result has been recorded."),
+    "reply": N_("The reply has been sent."),
+    "close": N_("The case has been closed."),
+    "reopen": N_("The case has been reopened."),
+}
+
+# After an action that took the case out of this committee's queue, on the queue page.
+LEFT_QUEUE_MESSAGES: dict[str, str] = {
+    "transfer": N_("The case has been passed on and has left this queue."),
+    "escalate": N_("The case has been passed on and has left this queue."),
+    "correct": N_("After the correction, the rules name another committee: the case has moved there and left this queue."),
+    "assign": N_("The cases have been assigned."),
+}
+
+
+def _done(staff: Staff, done: str, table: dict[str, str]) -> str:
+    """The sentence that confirms an action, in the account's language (empty for none, or a word no action sends)."""
+    return staff.t._(table[done]) if done in table else ""
+
+
 # Actions that end something and ask "are you sure?" first, on a page of their own (no script needed).
 CONFIRMS: dict[str, tuple[str, str, str]] = {
     "close": (N_("Close case #{id}?"), N_("The reporter is thanked and the case leaves the open queue. Only the chair can reopen it."), N_("Yes, close the case")),
@@ -359,6 +395,15 @@ def _confirm(
 
 
 Confirm = Annotated[str, Form(max_length=4)]
+Back = Annotated[str, Form(max_length=4)]
+
+
+def _back(request: Request, db: Session, staff: Staff, case_id: int, csrf: str, action: str, values: dict[str, str]) -> Response:
+    """«Không, quay lại» on a confirmation: the case page again, with what was typed still in the form."""
+    check_csrf(staff, csrf)
+    if not values:
+        return redirect(f"/admin/cases/{case_id}")
+    return _case_response(request, db, staff, case_id, form=action, values=values)
 
 
 @router.post("/cases/{case_id}/accept")
@@ -368,10 +413,12 @@ def accept(request: Request, case_id: int, csrf: Csrf, staff: Staff = Depends(cu
 
 @router.post("/cases/{case_id}/out-of-scope")
 def out_of_scope(
-    request: Request, case_id: int, csrf: Csrf, reason: Text = "", confirm: Confirm = "",
+    request: Request, case_id: int, csrf: Csrf, reason: Text = "", confirm: Confirm = "", back: Back = "",
     staff: Staff = Depends(current_staff), db: Session = Depends(db_session),
 ) -> Response:
     values = {"reason": reason}
+    if back:
+        return _back(request, db, staff, case_id, csrf, "out_of_scope", values)
     if not confirm and reason.strip():
         return _confirm(request, db, staff, case_id, csrf, "out_of_scope", values)
     return _act(
@@ -464,6 +511,7 @@ def correct(
     request: Request,
     case_id: int,
     csrf: Csrf,
+    accused_name: Annotated[str | None, Form(max_length=255)] = None,  # absent: left as it is
     accused_position: Annotated[str, Form(max_length=255)] = "",
     accused_agency: Annotated[str, Form(max_length=255)] = "",
     place_text: Annotated[str, Form(max_length=500)] = "",
@@ -474,9 +522,9 @@ def correct(
     staff: Staff = Depends(current_staff),
     db: Session = Depends(db_session),
 ) -> Response:
-    """Corrects the accused's role or the place (the commune picked); the case is routed again (and moved if the rule requires)."""
+    """Corrects the accused's name, role or the place (the commune picked); the case is routed again (and moved if the rule requires)."""
     check_csrf(staff, csrf)
-    values = {"accused_position": accused_position, "accused_agency": accused_agency, "place_text": place_text, "setting": setting}
+    values = {"accused_name": accused_name or "", "accused_position": accused_position, "accused_agency": accused_agency, "place_text": place_text, "setting": setting}
     place = pick(
         db, staff, name="commune_code", label=staff.t._(COMMUNE_LABEL), scope="commune", code=commune_code, text=commune_code_q,
         required=False, finding=find == "commune_code",
@@ -487,6 +535,7 @@ def correct(
             status_code=200 if find else 400,
         )
     correction = casework.Correction(
+        accused_name=accused_name,
         accused_position=accused_position,
         accused_agency=accused_agency,
         place_text=place_text,
@@ -534,8 +583,10 @@ def decide(
 @router.post("/cases/{case_id}/merge")
 def merge(
     request: Request, case_id: int, csrf: Csrf, primary: Annotated[str, Form(max_length=12)] = "", confirm: Confirm = "",
-    staff: Staff = Depends(current_staff), db: Session = Depends(db_session),
+    back: Back = "", staff: Staff = Depends(current_staff), db: Session = Depends(db_session),
 ) -> Response:
+    if back:
+        return _back(request, db, staff, case_id, csrf, "merge", {"primary": primary})
     target = _int(primary.strip().lstrip("#"))
 
     def work(c: Case) -> object:
@@ -601,8 +652,11 @@ def reply(
 
 @router.post("/cases/{case_id}/close")
 def close(
-    request: Request, case_id: int, csrf: Csrf, confirm: Confirm = "", staff: Staff = Depends(current_staff), db: Session = Depends(db_session)
+    request: Request, case_id: int, csrf: Csrf, confirm: Confirm = "", back: Back = "",
+    staff: Staff = Depends(current_staff), db: Session = Depends(db_session),
 ) -> Response:
+    if back:
+        return _back(request, db, staff, case_id, csrf, "close", {})
     if not confirm:
         return _confirm(request, db, staff, case_id, csrf, "close", {})
     return _act(request, db, staff, case_id, csrf, "close", lambda c: casework.close_case(db, case=c, actor=staff.user))

@@ -1,4 +1,4 @@
-"""Notifications: the account's unread new cases, its e-mail address and which mails it wants."""
+"""Notifications: the account's unread new cases and information reporters added, its e-mail address and which mails it wants."""
 
 from __future__ import annotations
 
@@ -21,11 +21,15 @@ EMAIL_ERROR = N_("E-mail address: please write a full address such as ten@mttq.e
 
 
 def _page(request: Request, staff: Staff, db: Session, **context: Any) -> Response:
+    items = notices.recent(db, staff.user)
+    t = staff.t
+    statuses = notices.case_statuses(db, items)
     return render(
         request,
         "notifications.html",
         staff,
-        items=notices.recent(db, staff.user),
+        items=items,
+        added_information=lambda n: notices.added_information(t, int(n.case_id), statuses.get(int(n.case_id), "")),
         mail_enabled=get_settings().mail_enabled,
         **context,
     )
@@ -33,7 +37,7 @@ def _page(request: Request, staff: Staff, db: Session, **context: Any) -> Respon
 
 @router.get("/notifications", response_class=HTMLResponse)
 def notifications_page(request: Request, done: str = "", staff: Staff = Depends(current_staff), db: Session = Depends(db_session)) -> Response:
-    """New cases that reached the account's queue, unread first; and its e-mail settings."""
+    """New cases that reached the account's queue and information reporters added, newest first; and its e-mail settings."""
     return _page(request, staff, db, done=done, values={})
 
 

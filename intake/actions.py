@@ -152,7 +152,7 @@ def submit_report(
 
 
 def add_resident_message(session: Session, *, case_id: int, text: str) -> CaseMessage:
-    """Adds what the resident sent ("bổ sung thông tin") to the case's thread for staff to read."""
+    """Adds what the resident sent ("bổ sung thông tin") to the case's thread, and tells staff (even on an ended case)."""
     case = session.get(Case, case_id)
     if case is None:
         raise NotFoundError("case")
@@ -161,6 +161,7 @@ def add_resident_message(session: Session, *, case_id: int, text: str) -> CaseMe
     case.updated_at = utcnow()
     session.flush()
     audit.record(session, "case.resident_message", actor_kind="resident", case_id=case_id, details={"message": message.id})
+    notices.resident_wrote(session, case)
     return message
 
 

@@ -483,6 +483,7 @@ def _sync_case_clocks(session: orm.Session, _context: object, _instances: object
 class NoticeKind(StrEnum):
     NEW_CASE = "new_case"  # a case arrived in the account's committee queue (filed or passed on to it)
     DIGEST = "digest"  # the morning list of cases due soon or overdue (mail only)
+    RESIDENT_MESSAGE = "resident_msg"  # the reporter added information to a case (open or ended)
 
 
 class MailState(StrEnum):

@@ -2,7 +2,8 @@
 
 A case that reaches a committee's queue (filed, or passed on to it) makes a notice for each account of
 that committee that reads cases: counted unread in the admin until the account opens the case, and
-mailed to accounts that gave an address and want it. On working days, from the digest hour, each
+mailed to accounts that gave an address and want it. Information a reporter adds to a case (open or
+ended) makes a notice the same way, for the case's assignee, or the committee's readers when it has none. On working days, from the digest hour, each
 account that wants it gets one mail listing its committee's cases due within 3 working days or overdue.
 A mail carries case numbers, deadlines and links only: never report content, places or identities.
 
@@ -24,9 +25,10 @@ from sqlmodel import Session, select
 from intake.config import Settings, get_settings
 from intake.dates import VIETNAM_TZ, format_date
 from intake.deadlines import due_soon_limit, is_working_day
-from intake.i18n import translator
+from intake.i18n import N_, Translator, translator
+from intake.labels import STATUS_LABELS
 from intake.mail import Mailer, message
-from intake.models import Case, MailState, NoticeKind, StaffNotice, StaffUser, utcnow
+from intake.models import OPEN_STATUSES, Case, CaseStatus, MailState, NoticeKind, StaffNotice, StaffUser, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,59 @@ def case_arrived(session: Session, case: Case) -> list[StaffNotice]:
         session.add(notice)
         made.append(notice)
     return made
+
+
+def resident_wrote(session: Session, case: Case) -> list[StaffNotice]:
+    """Tells the case's assignee (or, with none active, its committee's readers) that the reporter added information.
+
+    One unread notice per account and case: a reporter who writes five times before anyone looks makes
+    one notice and one mail, not five.
+    """
+    from intake.casework.policy import Perm, can
+
+    settings = get_settings()
+    assignee = session.get(StaffUser, case.assignee_id) if case.assignee_id is not None else None
+    if assignee is not None and assignee.active and assignee.committee_id == case.committee_id and can(assignee, Perm.VIEW):
+        users = [assignee]
+    else:
+        users = _readers(session, case.committee_id)
+    waiting = set(
+        session.exec(
+            select(StaffNotice.user_id).where(
+                StaffNotice.case_id == case.id,
+                StaffNotice.kind == NoticeKind.RESIDENT_MESSAGE.value,
+                StaffNotice.read_at.is_(None),  # type: ignore[union-attr]
+            )
+        ).all()
+    )
+    made = []
+    for user in users:
+        if user.id in waiting:
+            continue
+        notice = StaffNotice(
+            user_id=user.id,  # type: ignore[arg-type]
+            kind=NoticeKind.RESIDENT_MESSAGE.value,
+            case_id=case.id,
+            due_on=case.next_due_on,
+            mail_state=_mail_state(user, user.notify_new_cases, settings),
+        )
+        session.add(notice)
+        made.append(notice)
+    return made
+
+
+ADDED_INFORMATION = N_("The reporter added information to case #{id}.")
+ADDED_TO_CLOSED = N_("The reporter added information to case #{id}, which is closed.")
+ADDED_TO_ENDED = N_("The reporter added information to case #{id}, which has ended: {status}.")
+
+
+def added_information(t: Translator, case_id: int, status: str) -> str:
+    """The sentence that tells staff a reporter added information, saying so when the case has ended."""
+    if status == CaseStatus.CLOSED.value:
+        return t._(ADDED_TO_CLOSED, id=case_id)
+    if status in STATUS_LABELS and status not in OPEN_STATUSES:
+        return t._(ADDED_TO_ENDED, id=case_id, status=t._(STATUS_LABELS[status]))
+    return t._(ADDED_INFORMATION, id=case_id)
 
 
 def case_left(session: Session, case_id: int, committee_id: int) -> int:
@@ -106,17 +161,46 @@ def mark_all_read(session: Session, user: StaffUser) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+LISTED_KINDS = (NoticeKind.NEW_CASE.value, NoticeKind.RESIDENT_MESSAGE.value)
+
+
 def recent(session: Session, user: StaffUser) -> list[StaffNotice]:
-    """The account's latest notices about new cases, newest first."""
+    """The account's latest notices about new cases and information reporters added, newest first."""
     return list(
         session.exec(
             select(StaffNotice)
             .join(Case, Case.id == StaffNotice.case_id)  # type: ignore[arg-type]
             # Only cases the committee still holds: one passed on since would open as "not found".
-            .where(StaffNotice.user_id == user.id, StaffNotice.kind == NoticeKind.NEW_CASE.value, Case.committee_id == user.committee_id)
+            .where(StaffNotice.user_id == user.id, StaffNotice.kind.in_(LISTED_KINDS), Case.committee_id == user.committee_id)  # type: ignore[attr-defined]
             .order_by(StaffNotice.id.desc())  # type: ignore[union-attr]
             .limit(LISTED)
         ).all()
+    )
+
+
+def case_statuses(session: Session, items: list[StaffNotice]) -> dict[int, str]:
+    """The current status of each case the notices name (a case may have ended since, or have been ended already)."""
+    ids = {n.case_id for n in items if n.case_id is not None}
+    if not ids:
+        return {}
+    return {int(cid): str(status) for cid, status in session.exec(select(Case.id, Case.status).where(Case.id.in_(ids))).all()}  # type: ignore[union-attr]
+
+
+def unread_case_ids(session: Session, user: StaffUser, kind: NoticeKind, case_ids: list[int]) -> frozenset[int]:
+    """Which of these cases have a notice of this kind the account has not read (for a mark in the queue)."""
+    if not case_ids:
+        return frozenset()
+    return frozenset(
+        int(cid)
+        for cid in session.exec(
+            select(StaffNotice.case_id).where(
+                StaffNotice.user_id == user.id,
+                StaffNotice.kind == kind.value,
+                StaffNotice.read_at.is_(None),  # type: ignore[union-attr]
+                StaffNotice.case_id.in_(case_ids),  # type: ignore[union-attr]
+            )
+        ).all()
+        if cid is not None
     )
 
 
@@ -199,6 +283,12 @@ def compose(session: Session, notice: StaffNotice, user: StaffUser, settings: Se
             due=format_date(notice.due_on),
             link=_link(base, int(notice.case_id or 0)),
         )
+    elif notice.kind == NoticeKind.RESIDENT_MESSAGE.value:
+        # The case number, whether it has ended, and a link: never what the reporter wrote.
+        case = session.get(Case, notice.case_id)
+        subject = _("The reporter added information to case #{id}", id=notice.case_id)
+        body = added_information(translator(user.language), int(notice.case_id or 0), case.status if case else "")
+        body += "\n" + _("Open it: {link}", link=_link(base, int(notice.case_id or 0)))
     else:
         ids = list(notice.case_ids)
         dues = {c.id: c.next_due_on for c in session.exec(select(Case).where(Case.id.in_(ids))).all()}  # type: ignore[union-attr]

@@ -439,7 +439,7 @@ def view_identity(session: Session, *, case: Case, actor: StaffUser, reason: str
 
 @dataclass(frozen=True)
 class Correction:
-    """What staff found the accused's role or the place really is."""
+    """What staff found the accused's name, role or the place really is."""
 
     accused_position: str
     accused_agency: str
@@ -447,10 +447,11 @@ class Correction:
     province_code: str | None = None
     commune_code: str | None = None
     setting: str = Setting.WORKPLACE.value
+    accused_name: str | None = None  # None: left as it is
 
 
 def correct_case(session: Session, *, case: Case, actor: StaffUser, correction: Correction) -> bool:
-    """Corrects the accused's role and the place, and routes the case again.
+    """Corrects the accused's name, role and the place, and routes the case again (the name is searched, not routed on).
 
     The case stays where it is unless its committee is now barred by the conflict rule: then it
     moves at once to the committee the routing names (recorded as a transfer). Returns whether it moved.
@@ -465,12 +466,18 @@ def correct_case(session: Session, *, case: Case, actor: StaffUser, correction: 
     if correction.setting not in {s.value for s in Setting}:
         raise InvalidInputError("unknown setting")
     province_code, commune_code = _resolve_place(correction.place_text, correction.province_code, correction.commune_code)
-    before = (case.accused_position, case.accused_agency, case.place_text, case.province_code, case.commune_code, case.setting)
+    before = (
+        case.accused_name, case.accused_position, case.accused_agency, case.place_text, case.province_code, case.commune_code, case.setting
+    )
+    if correction.accused_name is not None:
+        case.accused_name = correction.accused_name.replace("\x00", "").strip()[:255]
     case.accused_position = correction.accused_position.replace("\x00", "").strip()[:255]
     case.accused_agency = correction.accused_agency.replace("\x00", "").strip()[:255]
     case.place_text = correction.place_text.replace("\x00", "").strip()[:500] or case.place_text
     case.province_code, case.commune_code, case.setting = province_code, commune_code, correction.setting
-    after = (case.accused_position, case.accused_agency, case.place_text, case.province_code, case.commune_code, case.setting)
+    after = (
+        case.accused_name, case.accused_position, case.accused_agency, case.place_text, case.province_code, case.commune_code, case.setting
+    )
     if after == before:
         raise InvalidInputError("nothing changed")
     decision = route(province_code=province_code, commune_code=commune_code, role=role_text(case), setting=correction.setting)  # type: ignore[arg-type]
@@ -479,7 +486,7 @@ def correct_case(session: Session, *, case: Case, actor: StaffUser, correction: 
     case.search_text = fold_for_search(case)
     remember_barrier(session, case, also=barred_before)  # a correction bars more committees, never fewer
     changed = [name for name, old, new in zip(
-        ("position", "agency", "place", "province", "commune", "setting"), before, after, strict=True
+        ("name", "position", "agency", "place", "province", "commune", "setting"), before, after, strict=True
     ) if old != new]
     _record(session, "case.corrected", case, actor, fields=changed, routed_to=decision.committee_code)
     if not is_barred(session, case, case.committee_id):

@@ -316,6 +316,7 @@ def similar_cases(session: Session, case: Case) -> list[Similar]:
 class TimelineEntry:
     entry: AuditEntry
     actor: str
+    body_name: str = ""  # the latest forwarding's: the name of the body the case went to (kept on the case, not the audit row)
 
 
 @dataclass
@@ -374,12 +375,18 @@ def case_view(session: Session, user: StaffUser, case_id: int, *, today: date, l
     )
     primary = session.get(Case, case.merged_into_id) if case.merged_into_id else None
     duplicates = list(session.exec(select(Case).where(Case.merged_into_id == case.id).order_by(Case.id)).all())  # type: ignore[arg-type]
+    timeline = [TimelineEntry(e, names.get(e.actor_id or 0, "")) for e in entries]
+    # The audit row keeps the kind of body only (codes, never typed text); the case keeps the name of
+    # the latest one, which is what the latest forwarding named.
+    forwardings = [t for t in timeline if t.entry.action == "case.forwarded"]
+    if forwardings and forwardings[-1].entry.details.get("body") == case.forwarded_to:
+        forwardings[-1].body_name = case.forwarded_to_name
     return CaseView(
         case=case,
         committee=committee,
         attachments=attachments,
         thread=thread,
-        timeline=[TimelineEntry(e, names.get(e.actor_id or 0, "")) for e in entries],
+        timeline=timeline,
         reasons=render_reasons(case.routing_reasons, lang),
         suggestion_top=top,
         suggestion_terms=[str(t) for t in suggestion.get("terms", [])][:10],

@@ -381,3 +381,50 @@ def test_every_page_passes_axe_and_fits_a_phone(db: Session, server: str, browse
     _sign_in(visit3, "quan_tri", admin.secret, home="/admin/accounts")
     visit3.check("accounts")
     assert province.user.id and visit.problems == [] and visit2.problems == [] and visit3.problems == []
+
+
+@pytest.mark.parametrize("width", ["phone", "desktop"])
+def test_information_a_reporter_adds_reaches_the_officer(db: Session, server: str, browser: Any, width: str) -> None:
+    """The notice, its mark in the queue, the timeline, «đã xem», the name correction and «Không, quay lại» keeping the reason."""
+    from intake import casework
+    from intake.actions import add_resident_message, describe_case
+
+    officer = make_staff(db, "can_bo", BEN_THANH)
+    officer.user.display_name = "Nguyễn Thị Lan"
+    closed = quick_case(db, BEN_THANH, status="closed")
+    filed = file_case(db)
+    casework.accept_case(db, case=filed.case, actor=officer.user)
+    casework.record_forwarding(db, case=filed.case, actor=officer.user, body_kind="peoples_committee",
+                               body_name="UBND phường Bến Thành", forwarded_on=local_today())
+    describe_case(db, filed.case, language="vi")
+    for case_id in (closed.id, filed.case.id):
+        add_resident_message(db, case_id=int(case_id), text="Tôi gửi thêm ảnh biên lai")  # type: ignore[arg-type]
+    db.commit()
+    visit = _visit(browser, server, width)
+    page = visit.page
+    _sign_in(visit, "can_bo")
+    assert page.locator(f"#added-{filed.case.id}").count() == 1
+    visit.check("added-queue")
+    page.goto(f"{server}/admin/notifications")
+    assert "vụ việc đã đóng" in page.inner_text("#new-cases")
+    visit.check("added-notifications")
+    page.goto(f"{server}/admin/cases/{filed.case.id}")
+    assert "Người phản ánh đã xem ngày" in page.inner_text("#thread")
+    assert " :" not in page.inner_text("#timeline")
+    page.click("#more > summary")
+    page.fill("#correct-name", "Lê Văn Tám")
+    page.click("#correct-submit")
+    page.wait_for_url("**done=correct")
+    assert "Lê Văn Tám" in page.inner_text("#report")
+    visit.check("added-case")
+    new = file_case(db, description="Trưởng thôn tổ chức đánh bạc tại nhà văn hóa")
+    page.goto(f"{server}/admin/cases/{new.case.id}")
+    page.fill("#next-step #oos-reason", "Tranh chấp dân sự giữa hai hộ, thuộc thẩm quyền Tòa án")
+    page.click("#next-step #out-of-scope")
+    page.wait_for_url(f"**/admin/cases/{new.case.id}/out-of-scope")
+    visit.check("added-confirm")
+    page.click("#confirm-no")
+    page.wait_for_load_state("load")
+    assert page.locator("#next-step #oos-reason").input_value() == "Tranh chấp dân sự giữa hai hộ, thuộc thẩm quyền Tòa án"
+    visit.check("added-back")
+    assert visit.problems == [], visit.problems

@@ -186,3 +186,104 @@ def test_dates_and_file_kinds_are_written_for_people(db: Session) -> None:
     due = answer_due(local_today())
     assert f"hạn {due.strftime('%d/%m/%Y')}" in page and due.isoformat() not in _section(page, "timeline")
     assert "· ảnh ·" in page and "· photo ·" not in page
+
+
+def _text(html: str) -> str:
+    """What a reader sees of some HTML: tags removed, spaces collapsed."""
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+def test_the_timeline_names_each_step_and_the_body_the_case_went_to(db: Session) -> None:
+    """Every entry has a translated label; a forwarding reads «…: UBND phường Bến Thành (Ủy ban nhân dân), hạn … · Nguyễn Thị Lan»."""
+    from intake.actions import add_resident_message
+
+    officer = make_staff(db, "lan", BEN_THANH)
+    officer.user.display_name = "Nguyễn Thị Lan"
+    case = quick_case(db, BEN_THANH, status="verifying")
+    due = casework.record_forwarding(
+        db, case=case, actor=officer.user, body_kind="peoples_committee", body_name="UBND phường Bến Thành", forwarded_on=local_today()
+    )
+    add_resident_message(db, case_id=int(case.id), text="Tôi gửi thêm biên lai")  # type: ignore[arg-type]
+    db.commit()
+    timeline = _text(_section(signed_in(officer).get(f"/admin/cases/{case.id}").text, "timeline"))
+    assert f"UBND phường Bến Thành (Ủy ban nhân dân), hạn {due.strftime('%d/%m/%Y')} · Nguyễn Thị Lan" in timeline, timeline
+    assert "Người phản ánh đã bổ sung thông tin" in timeline
+    assert "case." not in timeline and " :" not in timeline
+
+
+def test_a_message_the_reporter_looked_up_shows_when_it_was_seen(db: Session) -> None:
+    """A reply kept for the look-up waits «Chờ người phản ánh tra cứu»; once looked up it reads «Người phản ánh đã xem ngày …» (Vietnam time)."""
+    from intake.actions import describe_case
+    from intake.dates import format_datetime
+
+    officer = make_staff(db, "cb", BEN_THANH)
+    filed = file_case(db)
+    casework.accept_case(db, case=filed.case, actor=officer.user)
+    for row in db.exec(select(OutboxMessage).where(OutboxMessage.case_id == filed.case.id)).all():
+        row.status = "held"  # as the worker leaves it: an anonymous web report has no chat to push to
+    db.commit()
+    client = signed_in(officer)
+    thread = _section(client.get(f"/admin/cases/{filed.case.id}").text, "thread")
+    assert "Chờ người phản ánh tra cứu" in thread and "đã xem" not in thread
+    describe_case(db, filed.case, language="vi")
+    db.commit()
+    (reply,) = db.exec(select(CaseMessage).where(CaseMessage.case_id == filed.case.id, CaseMessage.direction == "staff")).all()
+    assert reply.seen_by_resident_at is not None
+    thread = _text(_section(client.get(f"/admin/cases/{filed.case.id}").text, "thread"))
+    assert f"Người phản ánh đã xem ngày {format_datetime(reply.seen_by_resident_at)}" in thread
+    assert "Chờ người phản ánh tra cứu" not in thread
+
+
+@pytest.mark.parametrize(("path", "form", "status", "field"), [
+    ("out-of-scope", {"reason": "Tranh chấp đất đai giữa hai hộ dân, thuộc thẩm quyền Tòa án"}, "new", "oos-reason"),
+    ("merge", {"primary": "PRIMARY"}, "new", "merge-primary"),
+    ("close", {}, "answered", ""),
+])
+def test_going_back_from_a_confirmation_keeps_what_was_typed(db: Session, path: str, form: dict[str, str], status: str, field: str) -> None:
+    """«Không, quay lại» returns to the case page with the reason (or case no.) still in its box, and changes nothing."""
+    case = quick_case(db, BEN_THANH, status=status)
+    primary = quick_case(db, BEN_THANH)
+    data = {k: (str(primary.id) if v == "PRIMARY" else v) for k, v in form.items()}
+    client = signed_in(make_staff(db, "cb", BEN_THANH))
+    confirm = client.post(f"/admin/cases/{case.id}/{path}", data={"csrf": csrf_for(client), **data}).text
+    # What the browser sends for the back button: the confirmation form's hidden fields, and the button's own.
+    sent = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', confirm))
+    back = re.search(r'<button type="submit" name="(back)" value="(1)" id="confirm-no"', confirm)
+    assert back is not None
+    r = client.post(f"/admin/cases/{case.id}/{path}", data={**sent, back.group(1): back.group(2)})
+    assert r.status_code == 200 and 'id="confirm-yes"' not in r.text and 'id="case-status"' in r.text
+    for value in data.values():
+        box = re.search(rf'<textarea[^>]*id="{field}"[^>]*>([^<]*)</textarea>|<input[^>]*id="{field}"[^>]*value="([^"]*)"', r.text)
+        assert box is not None and value == (box.group(1) or box.group(2)), box
+    db.expire_all()
+    assert db.get(Case, case.id).status == status  # type: ignore[union-attr]
+
+
+def _notice(html: str) -> str:
+    found = re.search(r'<p class="notice" id="notice" role="status">([^<]*)</p>', html)
+    return found.group(1) if found else ""
+
+
+def test_each_action_confirms_what_was_done(db: Session) -> None:
+    """After each step the page names it («Đã thụ lý vụ việc.», «Đã ghi kết quả.» …), never a bare «Đã thực hiện.»."""
+    filed = file_case(db)
+    cid = filed.case.id
+    client = signed_in(make_staff(db, "cb", BEN_THANH))
+    chair = signed_in(make_staff(db, "ct", BEN_THANH, StaffRole.CHAIR))
+    today = local_today().isoformat()
+    steps = [
+        (client, "accept", {}, "Đã thụ lý vụ việc."),
+        (client, "note", {"text": "Đã gọi điện xác minh"}, "Đã thêm ghi chú nội bộ."),
+        (client, "ask-info", {"question": "Anh/Chị có biên lai không?"}, "Đã gửi câu hỏi cho người phản ánh."),
+        (client, "reclassify", {"category": "3"}, "Đã đổi loại vụ việc."),
+        (client, "forward", {"body_kind": "police", "body_name": "Công an phường Bến Thành", "forwarded_on": today},
+         "Đã chuyển cơ quan có thẩm quyền."),
+        (client, "result", {"result_on": today, "text": "Đã kỷ luật khiển trách"}, "Đã ghi kết quả."),
+        (client, "reply", {"text": "Kết quả: đã kỷ luật khiển trách", "tells_result": "1"}, "Đã gửi trả lời."),
+        (client, "close", {"confirm": "1"}, "Đã đóng vụ việc."),
+        (chair, "reopen", {"reason": "Người phản ánh gửi thêm chứng cứ"}, "Đã mở lại vụ việc."),
+    ]
+    for who, path, data, said in steps:
+        r = who.post(f"/admin/cases/{cid}/{path}", data={"csrf": csrf_for(who), **data})
+        assert r.status_code == 200 and _notice(r.text) == said, (path, _notice(r.text))
+    assert _notice(client.get(f"/admin/cases/{cid}?done=anything").text) == ""  # a word no action sends says nothing

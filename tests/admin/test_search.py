@@ -71,3 +71,35 @@ def test_the_queue_names_the_place_as_the_gazetteer_does(db: Session) -> None:
     assert "Phường Bến Thành, Thành phố Hồ Chí Minh" in queue and "p ben thanh q1 tphcm" not in queue
     page = client.get(f"/admin/cases/{case.id}").text
     assert "Phường Bến Thành, Thành phố Hồ Chí Minh" in page and "p ben thanh q1 tphcm" in page
+
+
+def test_a_name_the_reporter_gave_later_is_recorded_audited_and_found(db: Session) -> None:
+    """«Sửa …» takes the accused's name: the case is found by it, and the audit row names the field, never the name."""
+    from sqlmodel import select
+
+    from intake.models import AuditEntry, Case
+    from tests.admin.conftest import csrf_for
+
+    case = quick_case(db, BEN_THANH, accused_position="cán bộ địa chính", accused_agency="UBND phường", province_code="79",
+                      commune_code=BEN_THANH, place_text="phường Bến Thành")
+    client = signed_in(make_staff(db, "cb", BEN_THANH))
+    page = client.get(f"/admin/cases/{case.id}").text
+    assert 'name="accused_name"' in page
+    assert _ids(client.get("/admin", params={"q": "le van tam"}).text) == []
+    r = client.post(f"/admin/cases/{case.id}/correct", data={
+        "csrf": csrf_for(client), "accused_name": "Lê Văn Tám", "accused_position": "cán bộ địa chính", "accused_agency": "UBND phường",
+        "place_text": "phường Bến Thành", "commune_code": BEN_THANH, "setting": "workplace",
+    }, follow_redirects=False)
+    assert r.status_code == 303
+    db.expire_all()
+    assert db.get(Case, case.id).accused_name == "Lê Văn Tám"  # type: ignore[union-attr]
+    assert _ids(client.get("/admin", params={"q": "le van tam"}).text) == [case.id]
+    audit = db.exec(select(AuditEntry).where(AuditEntry.case_id == case.id, AuditEntry.action == "case.corrected")).one()
+    assert audit.details["fields"] == ["name"] and "Tám" not in str(audit.details)
+    # A request without the field (an older form) leaves the name alone.
+    client.post(f"/admin/cases/{case.id}/correct", data={
+        "csrf": csrf_for(client), "accused_position": "cán bộ tư pháp", "accused_agency": "UBND phường",
+        "place_text": "phường Bến Thành", "commune_code": BEN_THANH, "setting": "workplace",
+    })
+    db.expire_all()
+    assert db.get(Case, case.id).accused_name == "Lê Văn Tám"  # type: ignore[union-attr]

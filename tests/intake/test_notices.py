@@ -185,3 +185,70 @@ def test_serve_mails_staff_only_when_a_mail_server_is_set(mail: MailServer) -> N
         background = serve_background(settings)
         assert ("staff-mail" in {job.name for job in background.jobs}) == expected
         background.stop()  # never started: closes what the outbox job opened
+
+
+def _added(db: Session, case_id: int, text: str = "Tôi có thêm ảnh chụp biên lai ông Lê Văn Tám nhận tiền") -> None:
+    """The reporter's «Bổ sung thông tin», as the conversation files it."""
+    from intake.actions import add_resident_message
+
+    add_resident_message(db, case_id=case_id, text=text)
+    db.commit()
+
+
+def _notices_of(db: Session, case_id: int) -> dict[int, StaffNotice]:
+    rows = db.exec(select(StaffNotice).where(StaffNotice.case_id == case_id, StaffNotice.kind == NoticeKind.RESIDENT_MESSAGE.value))
+    return {n.user_id: n for n in rows.all()}
+
+
+def test_information_added_to_a_closed_case_tells_every_reader_of_its_committee(db: Session, mail: MailServer) -> None:
+    """A closed case with no assignee: each reader of its committee gets an unread notice, mailed if wanted, saying the case is closed."""
+    officer = _with_email(db, "cb")
+    chair = make_staff(db, "ct", BEN_THANH, StaffRole.CHAIR).user.id
+    make_staff(db, "hk", HOAN_KIEM)
+    filed = file_case(db, accused_name="Lê Văn Tám")
+    notices.mark_all_read(db, _user(db, officer))
+    filed.case.status = "closed"
+    db.commit()
+    _added(db, int(filed.case.id))  # type: ignore[arg-type]
+    rows = _notices_of(db, int(filed.case.id))  # type: ignore[arg-type]
+    assert set(rows) == {officer, chair} and rows[officer].mail_state == "pending" and rows[chair].mail_state == "skipped"
+    assert notices.unread_count(db, _user(db, officer)) == 1
+    notices.send_pending(db, SmtpMailer(get_settings()))
+    msg = {str(m["Subject"]): m for m in mail.received.messages}[f"Người phản ánh bổ sung thông tin vào vụ việc #{filed.case.id}"]
+    body = msg.get_content()
+    assert f"vụ việc #{filed.case.id}, vụ việc đã đóng." in body and f"/admin/cases/{filed.case.id}" in body
+    for secret in ("biên lai", "Lê Văn Tám", "5 triệu", "Bến Thành"):
+        assert secret not in body and secret not in str(msg["Subject"])
+
+
+def test_information_added_goes_to_the_assignee_once_until_read(db: Session) -> None:
+    """An assigned case tells its assignee only; five messages before they look make one notice; opening the case reads it."""
+    officer = make_staff(db, "cb", BEN_THANH)
+    other = make_staff(db, "cb2", BEN_THANH).user
+    filed = file_case(db)
+    casework.assign_case(db, case=filed.case, actor=officer.user, assignee_id=officer.user.id)
+    db.commit()
+    for _ in range(5):
+        _added(db, int(filed.case.id))  # type: ignore[arg-type]
+    assert set(_notices_of(db, int(filed.case.id))) == {officer.user.id}  # type: ignore[arg-type]
+    assert notices.unread_count(db, other) == 1  # the new case only
+    client = signed_in(officer)
+    listing = client.get("/admin/notifications").text
+    assert f"Người phản ánh bổ sung thông tin vào vụ việc #{filed.case.id}." in listing
+    queue = client.get("/admin").text
+    assert re.search(rf'data-case="{filed.case.id}".*?id="added-{filed.case.id}"', queue, re.S)
+    client.get(f"/admin/cases/{filed.case.id}")
+    assert notices.unread_count(db, officer.user) == 0
+    assert f'id="added-{filed.case.id}"' not in client.get("/admin").text
+
+
+def test_an_inactive_assignee_leaves_the_news_to_the_committee(db: Session) -> None:
+    """When the assignee's account is disabled, every reader of the committee hears of the added information."""
+    officer = make_staff(db, "cb", BEN_THANH).user
+    chair = make_staff(db, "ct", BEN_THANH, StaffRole.CHAIR).user
+    filed = file_case(db)
+    filed.case.assignee_id = officer.id
+    officer.active = False
+    db.commit()
+    _added(db, int(filed.case.id))  # type: ignore[arg-type]
+    assert set(_notices_of(db, int(filed.case.id))) == {chair.id}  # type: ignore[arg-type]
