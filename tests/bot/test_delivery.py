@@ -85,7 +85,8 @@ async def test_a_staff_reply_reaches_an_opted_in_telegram_resident_and_the_answe
         await bot.deliver(bot.resident.press("followup"))
         await bot.deliver(bot.resident.text(ANSWER))
         page = client.get(f"/admin/cases/{case.id}").text
-        assert ANSWER in page and 'data-delivery="sent"' in page
+        assert ANSWER in page
+        assert 'data-delivery="seen"' in page  # sent, then seen: the reporter looked the case up since
     finally:
         await bot.channel.shutdown()
 
@@ -116,7 +117,8 @@ async def test_a_staff_reply_reaches_an_opted_in_zalo_resident_and_the_answer_co
         await zalo.say(zt.vi._("Add information"))
         await zalo.say(ANSWER)
         page = client.get(f"/admin/cases/{case.id}").text
-        assert ANSWER in page and 'data-delivery="sent"' in page
+        assert ANSWER in page
+        assert 'data-delivery="seen"' in page  # sent, then seen: the reporter looked the case up since
     finally:
         await zalo.close()
 
@@ -136,7 +138,8 @@ def test_a_staff_reply_to_a_web_chat_resident_waits_for_the_look_up(db: Session)
     chat.post("/api/chat", json={"button": followup})
     chat.post("/api/chat", json={"text": ANSWER})
     page = client.get(f"/admin/cases/{filed.case.id}").text
-    assert ANSWER in page and 'data-delivery="held"' in page
+    assert ANSWER in page
+    assert 'data-delivery="seen"' in page  # held for the look-up, then seen there
     again = chat.post("/api/chat", json={"text": f"/tracuu {filed.receipt} {filed.passphrase}"}).json()["replies"]
     shown = "\n".join(r["text"] for r in again)
     assert REPLY in shown and "· mới" not in shown, "shown at every look-up, marked new only the first time"
