@@ -49,14 +49,14 @@ def _mail_state(user: StaffUser, wanted: bool, settings: Settings) -> str:
     return MailState.PENDING.value if wanted and user.email and settings.mail_enabled else MailState.SKIPPED.value
 
 
-def case_arrived(session: Session, case: Case) -> list[StaffNotice]:
-    """Tells each account of the case's committee that a case is in its queue (unread; mailed if wanted)."""
+def _tell(session: Session, users: list[StaffUser], case: Case, kind: NoticeKind) -> list[StaffNotice]:
+    """One unread notice of a kind about the case for each account (mailed to those who want new-case mails)."""
     settings = get_settings()
     made = []
-    for user in _readers(session, case.committee_id):
+    for user in users:
         notice = StaffNotice(
             user_id=user.id,  # type: ignore[arg-type]
-            kind=NoticeKind.NEW_CASE.value,
+            kind=kind.value,
             case_id=case.id,
             due_on=case.next_due_on,
             mail_state=_mail_state(user, user.notify_new_cases, settings),
@@ -64,6 +64,11 @@ def case_arrived(session: Session, case: Case) -> list[StaffNotice]:
         session.add(notice)
         made.append(notice)
     return made
+
+
+def case_arrived(session: Session, case: Case) -> list[StaffNotice]:
+    """Tells each account of the case's committee that a case is in its queue (unread; mailed if wanted)."""
+    return _tell(session, _readers(session, case.committee_id), case, NoticeKind.NEW_CASE)
 
 
 def resident_wrote(session: Session, case: Case) -> list[StaffNotice]:
@@ -74,7 +79,6 @@ def resident_wrote(session: Session, case: Case) -> list[StaffNotice]:
     """
     from intake.casework.policy import Perm, can
 
-    settings = get_settings()
     assignee = session.get(StaffUser, case.assignee_id) if case.assignee_id is not None else None
     if assignee is not None and assignee.active and assignee.committee_id == case.committee_id and can(assignee, Perm.VIEW):
         users = [assignee]
@@ -89,20 +93,7 @@ def resident_wrote(session: Session, case: Case) -> list[StaffNotice]:
             )
         ).all()
     )
-    made = []
-    for user in users:
-        if user.id in waiting:
-            continue
-        notice = StaffNotice(
-            user_id=user.id,  # type: ignore[arg-type]
-            kind=NoticeKind.RESIDENT_MESSAGE.value,
-            case_id=case.id,
-            due_on=case.next_due_on,
-            mail_state=_mail_state(user, user.notify_new_cases, settings),
-        )
-        session.add(notice)
-        made.append(notice)
-    return made
+    return _tell(session, [u for u in users if u.id not in waiting], case, NoticeKind.RESIDENT_MESSAGE)
 
 
 ADDED_INFORMATION = N_("The reporter added information to case #{id}.")
