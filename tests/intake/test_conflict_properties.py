@@ -9,30 +9,26 @@ from datetime import date
 import hypothesis.strategies as st
 import pytest
 from hypothesis import HealthCheck, event, settings
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
-from sqlmodel import Session, col, select
+from hypothesis.stateful import Bundle, invariant, rule
+from sqlmodel import col, select
 
 from intake import casework
 from intake.actions import submit_report
 from intake.attachments import store_attachment
 from intake.casework.queries import transfer_exclusions
 from intake.committee_search import committee_index
-from intake.committees import committee_by_code
 from intake.conflict import ConflictOfInterestError, barred_committee_ids, record_refusal
-from intake.db import get_engine
 from intake.dialog.types import Draft
 from intake.errors import PhananhError
-from intake.models import AuditEntry, Case, CaseTransfer, Committee, StaffRole, StaffUser, TransferState
+from intake.models import AuditEntry, Case, CaseTransfer, StaffRole, StaffUser, TransferState
 from intake.receipts import Credentials, hash_passphrase, new_receipt
-from tests.intake.machines import account, empty_database
+from tests.intake.machines import COMMITTEES, PLACES, StaffWorld
 
 WHO = st.integers(min_value=0, max_value=11)  # one of the twelve accounts: a chair and an officer in each committee
 PASSPHRASE = "ABCD-EFGH-JKLM-NPQR"
 _PASSPHRASE_HASH = hash_passphrase(PASSPHRASE)  # one Argon2 hash for every case: the property is not about it
 
 # Two provinces, three wards, the centre: enough for "the same ward", "the same province" and "elsewhere".
-PLACES = {"26743": "79", "26740": "79", "00070": "01"}
-COMMITTEES = ("TW", "79", "01", *PLACES)
 POSITIONS = (
     "chủ tịch UBND phường",  # leads the ward
     "bí thư đảng ủy phường",  # leads the ward
@@ -47,21 +43,15 @@ POSITIONS = (
 )
 
 
-class ConflictRule(RuleBasedStateMachine):
+class ConflictRule(StaffWorld):
     """Random staff of random committees file, record, transfer, escalate, decide, merge, assign, correct and open cases."""
 
     cases = Bundle("cases")
+    roles = (StaffRole.CHAIR, StaffRole.OFFICER)
 
     def __init__(self) -> None:
         super().__init__()
-        empty_database()
-        self.db = Session(get_engine(), expire_on_commit=False)
-        self.committees = {code: committee_by_code(self.db, code) for code in COMMITTEES}
-        self.accounts = [account(self.db, role, committee) for committee in self.committees.values() for role in (StaffRole.CHAIR, StaffRole.OFFICER)]  # type: ignore[arg-type]
         self.audit_seen = 0
-
-    def teardown(self) -> None:
-        self.db.close()
 
     # -- the world ------------------------------------------------------------------------------
 

@@ -14,8 +14,8 @@ from datetime import date
 import hypothesis.strategies as st
 import pytest
 from hypothesis import HealthCheck, event, settings
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
-from sqlmodel import Session, SQLModel, select
+from hypothesis.stateful import Bundle, invariant, rule
+from sqlmodel import SQLModel, select
 
 from admin.auth import Staff
 from admin.picker import scope_for
@@ -24,7 +24,6 @@ from intake.actions import submit_report
 from intake.casework import queries
 from intake.casework.policy import Perm, can, scope_committee_ids
 from intake.committee_search import committee_index
-from intake.committees import committee_by_code
 from intake.conflict import ConflictOfInterestError
 from intake.db import get_engine
 from intake.deadlines import local_today
@@ -32,10 +31,8 @@ from intake.dialog.types import Draft
 from intake.errors import PhananhError
 from intake.models import OPEN_STATUSES, Case, Committee, StaffRole, StaffSession, StaffUser, running_deadline
 from intake.receipts import Credentials, hash_passphrase, new_receipt
-from tests.intake.machines import account, empty_database
+from tests.intake.machines import COMMITTEES, PLACES, StaffWorld, empty_database
 
-PLACES = {"26743": "79", "26740": "79", "00070": "01"}
-COMMITTEES = ("TW", "79", "01", *PLACES)
 ROLES = (StaffRole.CHAIR, StaffRole.OFFICER, StaffRole.VIEWER, StaffRole.ADMIN)
 WHO = st.integers(min_value=0, max_value=len(COMMITTEES) * len(ROLES) - 1)
 POSITIONS = ("cán bộ địa chính", "chủ tịch UBND phường", "trưởng khu phố", "chủ tịch UBND thành phố", "")
@@ -45,20 +42,12 @@ PASSPHRASE = "ABCD-EFGH-JKLM-NPQR"
 _HASH = hash_passphrase(PASSPHRASE)
 
 
-class StaffWork(RuleBasedStateMachine):
+class StaffWork(StaffWorld):
     """Random staff file, handle, close, reopen, assign in bulk and transfer through the picker."""
 
     cases = Bundle("cases")
-
-    def __init__(self) -> None:
-        super().__init__()
-        empty_database()
-        self.db = Session(get_engine(), expire_on_commit=False)
-        self.committees = {code: committee_by_code(self.db, code) for code in COMMITTEES}
-        self.accounts = [account(self.db, role, c, "p-") for c in self.committees.values() for role in ROLES]  # type: ignore[arg-type]
-
-    def teardown(self) -> None:
-        self.db.close()
+    roles = ROLES
+    prefix = "p-"
 
     def _attempt(self, action: str, work: object) -> None:
         try:
