@@ -23,7 +23,7 @@ from intake.casework import deliveries, messages, queries
 from intake.casework.policy import Perm, allowed_actions, can, require
 from intake.categories import CATEGORIES
 from intake.config import get_settings
-from intake.conflict import ConflictOfInterestError, barred_committee_ids, record_refusal
+from intake.conflict import ConflictOfInterestError, record_refusal
 from intake.deadlines import DEADLINE_LABELS, local_today
 from intake.errors import InvalidInputError, InvalidTransitionError, NotFoundError
 from intake.i18n import N_

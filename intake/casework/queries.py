@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -23,10 +22,8 @@ from intake.models import (
     AuditEntry,
     Case,
     CaseMessage,
-    CaseStatus,
     CaseTransfer,
     Committee,
-    CommitteeLevel,
     ReporterIdentity,
     StaffUser,
     TransferState,
