@@ -309,3 +309,20 @@ def test_nb_scaled_svm_folds_its_scaling_into_the_weights(small_mixed: tuple[lis
     assert np.allclose(x @ nb.coef_[9] + nb.intercept_[9], svm.decision_function(x @ sparse.diags(ratio)), atol=1e-6)
     model = train(synthetic, config=TrainConfig(estimator="nbsvm"))
     assert model.suggest("Phó chủ tịch xã tối nào cũng đánh bạc ở nhà văn hóa thôn").category == 9
+
+
+def test_the_artifact_s_folder_is_its_owner_s_only(tmp_path: Path) -> None:
+    """var/models is made like the rest of var/: 0700 under the usual umask (a re-test found it 0755)."""
+    import os
+    import stat
+
+    from intake.classify.training import train
+
+    model = train(load_corpus()[::80])
+    previous = os.umask(0o022)
+    try:
+        model.save(tmp_path / "var" / "models" / "classifier.npz")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "var" / "models").stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "var").stat().st_mode) == 0o700
