@@ -81,6 +81,30 @@ def test_the_memory_store_forgets_chats_whose_window_has_passed() -> None:
     assert len(limiter.storage.events) == 1  # type: ignore[attr-defined]
 
 
+def test_a_new_key_forgotten_by_the_expiry_pass_before_its_first_event_is_counted_once() -> None:
+    """Seen once in the suite: the expiry pass dropped a fresh chat's empty list between its creation and its
+    first event, and the hit raised KeyError (a 500 for that resident). The hit is made again, and counts once."""
+
+    class Racing(dict):  # type: ignore[type-arg]
+        """The store's table, with the expiry pass dropping the first new key right after it is created."""
+
+        raced = False
+
+        def setdefault(self, key: str, default: object = None) -> object:
+            value = super().setdefault(key, default)
+            if not self.raced:
+                self.raced = True
+                self.pop(key)
+            return value
+
+    store = _Memory()
+    store.events = Racing()
+    limiter = Limiter(store)
+    rate = Rate("web-chat", 1, 60)
+    assert limiter.hit(rate, "new-chat")
+    assert not limiter.hit(rate, "new-chat"), "counted once: the second hit is over the limit"
+
+
 @settings(max_examples=30, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from("abc"), st.just(True)), max_size=60), st.integers(1, 6), st.integers(1, 10))
 def test_admit_never_lets_a_limit_be_passed(events: list[tuple[str, bool]], per_chat: int, overall: int) -> None:
